@@ -1,0 +1,161 @@
+/*
+ * dispatch.c -- the public entry points of nade.h: pick the kernel table of
+ * the best instruction set the CPU supports (or the one asked for), and
+ * forward every call to it.  Also the ISA-independent helpers.
+ */
+#include <string.h>
+
+#include "nade_internal.h"
+#include "philox.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const nade_table *const nade_tables[] = {
+#if defined(NADE_X86_DISPATCH)
+    &nade_table_avx512,
+    &nade_table_avx2,
+#endif
+    &nade_table_baseline,
+};
+#define NADE_NTABLES (sizeof nade_tables / sizeof nade_tables[0])
+
+static const nade_table *nade_active = &nade_table_baseline;
+
+static int cpu_supports(const nade_table *t)
+{
+#if defined(NADE_X86_DISPATCH)
+    __builtin_cpu_init();
+    if (t == &nade_table_avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+               __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("f16c");
+    if (t == &nade_table_avx512)
+        return cpu_supports(&nade_table_avx2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#endif
+    return t == &nade_table_baseline;
+}
+
+static const nade_table *find_table(const char *name)
+{
+    for (size_t i = 0; i < NADE_NTABLES; i++)
+        if (strcmp(nade_tables[i]->name, name) == 0) return nade_tables[i];
+    return NULL;
+}
+
+int nade_isa_supported(const char *name)
+{
+    const nade_table *t = name ? find_table(name) : NULL;
+    return t != NULL && cpu_supports(t);
+}
+
+int nade_select_isa(const char *name)
+{
+    if (name == NULL || strcmp(name, "auto") == 0) {
+        for (size_t i = 0; i < NADE_NTABLES; i++) /* tables are listed best first */
+            if (cpu_supports(nade_tables[i])) {
+                nade_active = nade_tables[i];
+                return NADE_OK;
+            }
+        return NADE_EISA; /* unreachable: baseline is always supported */
+    }
+    const nade_table *t = find_table(name);
+    if (t == NULL || !cpu_supports(t)) return NADE_EISA;
+    nade_active = t;
+    return NADE_OK;
+}
+
+const char *nade_active_isa(void) { return nade_active->name; }
+
+ptrdiff_t nade_lanes(size_t real_size) { return (ptrdiff_t)(NADE_LANE_BYTES / real_size); }
+
+size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size)
+{
+    return nade_work_layout(n, dp, real_size).total;
+}
+
+int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, float *cond, ptrdiff_t ldc,
+                   void *work)
+{
+    return nade_active->score_f32(p, order, X, ldx, nrows, loglik, cond, ldc, work);
+}
+
+int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, double *cond, ptrdiff_t ldc,
+                   void *work)
+{
+    return nade_active->score_f64(p, order, X, ldx, nrows, loglik, cond, ldc, work);
+}
+
+int nade_sample_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint64_t key[2],
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
+                    void *work)
+{
+    return nade_active->sample_f32(p, order, key, row0, X, ldx, nrows, loglik, work);
+}
+
+int nade_sample_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint64_t key[2],
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
+                    void *work)
+{
+    return nade_active->sample_f64(p, order, key, row0, X, ldx, nrows, loglik, work);
+}
+
+int nade_grad_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f32 *g,
+                  const int64_t *prev, int64_t *progress, void *work)
+{
+    return nade_active->grad_f32(p, order, X, ldx, nrows, nll, g, prev, progress, work);
+}
+
+int nade_grad_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f64 *g,
+                  const int64_t *prev, int64_t *progress, void *work)
+{
+    return nade_active->grad_f64(p, order, X, ldx, nrows, nll, g, prev, progress, work);
+}
+
+int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                    ptrdiff_t ldx, ptrdiff_t nrows, float *out, void *work)
+{
+    return nade_active->hidden_f32(p, order, X, ldx, nrows, out, work);
+}
+
+int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                    ptrdiff_t ldx, ptrdiff_t nrows, double *out, void *work)
+{
+    return nade_active->hidden_f64(p, order, X, ldx, nrows, out, work);
+}
+
+void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out)
+{
+    nade_uniform_bits_row(key, row, n, out);
+}
+
+void nade_logistic_noise(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *bits,
+                         double *out)
+{
+    nade_active->noise(key, row, n, bits, out);
+}
+
+int nade_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int nade_openmp_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}

@@ -1,0 +1,144 @@
+/*
+ * nade.h -- the C kernels of nadefast: NADE for binary data (see NADE.md).
+ *
+ * Every kernel works on one block of at most NADE_BLOCK_ROWS rows, uses
+ * only the caller's scratch memory (nade_work_bytes), calls no Python and
+ * allocates nothing.  The Cython layer runs blocks in parallel.
+ *
+ * Conventions
+ *   n    number of features = chain positions
+ *   d    hidden units;  dp = d rounded up to a multiple of nade_lanes(size)
+ *   Wt   (n, dp)  row k = W[:, k], the input weights of chain position k
+ *   V    (n, dp)  row k = output weights of chain position k
+ *   b    (dp)     hidden bias;  c (n) output biases
+ *   Padding columns d..dp-1 of Wt, V and b must be zero.
+ *   order[k]     the feature (column of X) at chain position k
+ *   X            (rows, ldx) uint8 holding 0/1 in the caller's feature order
+ *
+ * Arithmetic is defined per row: the logit of a row at a position is the
+ * same sequence of floating-point operations whichever kernel, block size
+ * or thread count computes it (a dot product over dp with nade_lanes()
+ * partial sums, lane l taking j = l mod lanes, then a fixed pairwise tree).
+ * Results can differ in the last bits between instruction sets only
+ * through fused multiply-add (baseline x86-64 has none).
+ */
+#ifndef NADE_H
+#define NADE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* status codes */
+enum {
+    NADE_OK = 0,
+    NADE_EINVAL = 1, /* a size or layout precondition does not hold (a caller bug) */
+    NADE_EISA = 2    /* the requested instruction set is unknown or unsupported */
+};
+
+#define NADE_BLOCK_ROWS 12  /* rows per kernel call (register blocking) */
+#define NADE_LANE_BYTES 128 /* partial sums per dot product: 32 float / 16 double */
+#define NADE_ALIGN 64
+
+typedef struct {
+    ptrdiff_t n, d, dp;
+    const float *Wt, *V, *b, *c;
+} nade_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp;
+    const double *Wt, *V, *b, *c;
+} nade_params_f64;
+
+/* Gradient accumulators (sums over rows, not means), layout as the params. */
+typedef struct {
+    float *Wt, *V, *b, *c;
+} nade_gradsum_f32;
+
+typedef struct {
+    double *Wt, *V, *b, *c;
+} nade_gradsum_f64;
+
+/* dp must be a multiple of this (real_size = sizeof(float) or sizeof(double)) */
+ptrdiff_t nade_lanes(size_t real_size);
+
+/* scratch bytes one kernel call needs (any kernel, up to NADE_BLOCK_ROWS rows) */
+size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size);
+
+/* ---- scoring: log p(x) and, optionally, the conditionals --------------
+ * loglik[r]            OUT  log p(X[r]) in nats
+ * cond[r*ldc + order[k]] OUT  p(x_k = 1 | x_<k) (pass cond = NULL to skip)
+ */
+int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, float *cond, ptrdiff_t ldc,
+                   void *work);
+int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, double *cond, ptrdiff_t ldc,
+                   void *work);
+
+/* ---- sampling -----------------------------------------------------------
+ * Row r of the block is global row (row0 + r) of the request; position k of
+ * that row draws x_k = [logit_k > log(u) - log(1-u)] with u from 32 bits of
+ * the Philox4x64-10 stream of key and counter (0, row0 + r, 0, 0) (see
+ * nade_uniform_bits).  X OUT: the rows, in feature order.
+ * loglik OUT (or NULL): log p of each drawn row.
+ */
+int nade_sample_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint64_t key[2],
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
+                    void *work);
+int nade_sample_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint64_t key[2],
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
+                    void *work);
+
+/* ---- loss and gradient ---------------------------------------------------
+ * nll[r] OUT: -log p(X[r]).  g IN/OUT: the block's gradient sums are added
+ * to g, row after row in row order, so the result is the same for every
+ * block size and thread count.  Blocks run concurrently: a block adds its
+ * rows to g only after the previous block has added its own.  `prev` is the
+ * previous block's progress counter (NULL for the first block), `progress`
+ * this block's; both start at n before the parallel loop.
+ */
+int nade_grad_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f32 *g,
+                  const int64_t *prev, int64_t *progress, void *work);
+int nade_grad_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f64 *g,
+                  const int64_t *prev, int64_t *progress, void *work);
+
+/* ---- hidden states: out[(r*n + k)*d + j] = h_k[j] of row r (chain order) */
+int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
+                    ptrdiff_t ldx, ptrdiff_t nrows, float *out, void *work);
+int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
+                    ptrdiff_t ldx, ptrdiff_t nrows, double *out, void *work);
+
+/* ---- random numbers -------------------------------------------------------
+ * The 32-bit draw of (row, position k): word k/2 of the stream
+ * numpy.random.Philox(key=key, counter=[0, row, 0, 0]).random_raw(),
+ * low half for even k, high half for odd k.  out[k] for k in [0, n).
+ */
+void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out);
+/* the logistic noise log(u) - log(1 - u), u = (bits + 0.5) / 2^32, that the
+   sampler compares logits with; bits: n uint32 of scratch */
+void nade_logistic_noise(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *bits,
+                         double *out);
+
+/* ---- instruction set dispatch --------------------------------------------
+ * Names: "baseline", "avx2", "avx512".  nade_select_isa(NULL or "auto")
+ * picks the best one this CPU supports.  Not thread-safe: call it before
+ * starting any kernel.
+ */
+int nade_select_isa(const char *name);
+const char *nade_active_isa(void);
+int nade_isa_supported(const char *name);
+
+/* ---- OpenMP --------------------------------------------------------------- */
+int nade_openmp_enabled(void);
+int nade_openmp_max_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NADE_H */

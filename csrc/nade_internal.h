@@ -1,0 +1,129 @@
+/*
+ * nade_internal.h -- what the instruction-set units and the dispatcher
+ * share: the kernel table, the scratch layout and the block hand-off used
+ * by the gradient.  Not part of the public API.
+ */
+#ifndef NADE_INTERNAL_H
+#define NADE_INTERNAL_H
+
+#include "nade.h"
+
+/* x86-64 with GCC or Clang: compile per-ISA kernels and pick one at run time */
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__) && !defined(NADE_NO_DISPATCH)
+#define NADE_X86_DISPATCH 1
+#endif
+
+#if defined(_WIN32)
+#include <windows.h>
+#define nade_yield() SwitchToThread()
+#else
+#include <sched.h>
+#define nade_yield() sched_yield()
+#endif
+
+/* One entry per public kernel; each instruction-set unit exports a table. */
+typedef struct {
+    const char *name;
+    int (*score_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                     ptrdiff_t, double *, float *, ptrdiff_t, void *);
+    int (*score_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                     ptrdiff_t, double *, double *, ptrdiff_t, void *);
+    int (*sample_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint64_t *, uint64_t,
+                      uint8_t *, ptrdiff_t, ptrdiff_t, double *, void *);
+    int (*sample_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint64_t *, uint64_t,
+                      uint8_t *, ptrdiff_t, ptrdiff_t, double *, void *);
+    int (*grad_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                    ptrdiff_t, double *, const nade_gradsum_f32 *, const int64_t *, int64_t *,
+                    void *);
+    int (*grad_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                    ptrdiff_t, double *, const nade_gradsum_f64 *, const int64_t *, int64_t *,
+                    void *);
+    int (*hidden_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                      ptrdiff_t, float *, void *);
+    int (*hidden_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
+                      ptrdiff_t, double *, void *);
+    void (*noise)(const uint64_t *, uint64_t, ptrdiff_t, uint32_t *, double *);
+} nade_table;
+
+extern const nade_table nade_table_baseline;
+#if defined(NADE_X86_DISPATCH)
+extern const nade_table nade_table_avx2;
+extern const nade_table nade_table_avx512;
+#endif
+
+/* ---- scratch layout: byte offsets from a NADE_ALIGN-aligned base -------- */
+
+typedef struct {
+    size_t A, H, S, U, G; /* NADE_BLOCK_ROWS x dp reals each: state, sigmoid', pending, gradient */
+    size_t Z;             /* NADE_BLOCK_ROWS x nz reals: logits, then deltas */
+    size_t T;             /* NADE_BLOCK_ROWS x nz doubles: logistic noise */
+    size_t tmp;           /* nz reals: one row's per-position terms */
+    size_t bits;          /* nz uint32: one row's random bits */
+    size_t XB;            /* NADE_BLOCK_ROWS x nz bytes: x in chain order */
+    size_t total;         /* bytes, including slack to align the base */
+    ptrdiff_t nz;         /* n rounded up to a multiple of 16 */
+} nade_layout;
+
+static inline size_t nade_round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+static inline nade_layout nade_work_layout(ptrdiff_t n, ptrdiff_t dp, size_t real_size)
+{
+    nade_layout L;
+    const size_t B = NADE_BLOCK_ROWS;
+    size_t off = 0;
+    L.nz = (ptrdiff_t)nade_round_up((size_t)n, 16);
+#define NADE_TAKE(field, bytes)                                                                    \
+    do {                                                                                           \
+        L.field = off;                                                                             \
+        off += nade_round_up((bytes), NADE_ALIGN);                                                 \
+    } while (0)
+    NADE_TAKE(A, B * (size_t)dp * real_size);
+    NADE_TAKE(H, B * (size_t)dp * real_size);
+    NADE_TAKE(S, B * (size_t)dp * real_size);
+    NADE_TAKE(U, B * (size_t)dp * real_size);
+    NADE_TAKE(G, B * (size_t)dp * real_size);
+    NADE_TAKE(Z, B * (size_t)L.nz * real_size);
+    NADE_TAKE(T, B * (size_t)L.nz * sizeof(double));
+    NADE_TAKE(tmp, (size_t)L.nz * real_size);
+    NADE_TAKE(bits, (size_t)L.nz * sizeof(uint32_t));
+    NADE_TAKE(XB, B * (size_t)L.nz);
+#undef NADE_TAKE
+    L.total = off + NADE_ALIGN;
+    return L;
+}
+
+static inline char *nade_align_base(void *work)
+{
+    uintptr_t p = (uintptr_t)work;
+    return (char *)((p + NADE_ALIGN - 1) & ~(uintptr_t)(NADE_ALIGN - 1));
+}
+
+/* ---- gradient hand-off between consecutive blocks --------------------------
+ * progress counts down: n before the block starts adding, k once it has
+ * added its rows at chain position k, -1 once it has added its bias term.
+ * A block adds at position k only after its predecessor reached k, so the
+ * sums see rows in row order.  Blocks are handed to threads round-robin in
+ * increasing order (schedule(static, 1)), so the lowest unfinished block
+ * never waits and the chain always progresses. */
+static inline void nade_wait_for(const int64_t *prev, int64_t k)
+{
+    if (!prev) return;
+    unsigned spins = 0;
+    while (__atomic_load_n(prev, __ATOMIC_ACQUIRE) > k) {
+        if (++spins < 2048) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            spins = 0;
+            nade_yield(); /* more threads than cores: let the predecessor run */
+        }
+    }
+}
+
+static inline void nade_post(int64_t *progress, int64_t k)
+{
+    __atomic_store_n(progress, k, __ATOMIC_RELEASE);
+}
+
+#endif /* NADE_INTERNAL_H */

@@ -1,0 +1,36 @@
+/*
+ * nade_isa.h -- one instruction set's copy of every kernel, float and
+ * double, from the single source in nade_impl.h, plus its kernel table.
+ * Included by isa_*.c after they set the target; expects ISA_SFX,
+ * NADE_ISA_NAME, NADE_FMA and NADE_RT.
+ */
+#include <string.h>
+
+#include "nade_internal.h"
+#include "nade_math.h"
+#include "philox.h"
+
+#define REAL float
+#define RSFX f32
+#define NADE_REAL_IS_DOUBLE 0
+#include "nade_impl.h"
+#undef REAL
+#undef RSFX
+#undef NADE_REAL_IS_DOUBLE
+
+#define REAL double
+#define RSFX f64
+#define NADE_REAL_IS_DOUBLE 1
+#include "nade_impl.h"
+#undef REAL
+#undef RSFX
+#undef NADE_REAL_IS_DOUBLE
+
+#define NADE_K(name, rs) NADE_XPASTE3(name, rs, ISA_SFX)
+const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
+    NADE_ISA_NAME,
+    NADE_K(score, f32),  NADE_K(score, f64),  NADE_K(sample, f32), NADE_K(sample, f64),
+    NADE_K(grad, f32),   NADE_K(grad, f64),   NADE_K(hidden, f32), NADE_K(hidden, f64),
+    NADE_K(noise_row, f64),
+};
+#undef NADE_K

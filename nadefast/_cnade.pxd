@@ -1,0 +1,81 @@
+# The C kernels of csrc/nade.h, for the Cython layer (nadefast/_core.pyx).
+# Every kernel returns a status code (NADE_OK, NADE_EINVAL, NADE_EISA);
+# _core.pyx turns non-zero codes into exceptions after the nogil block.
+
+from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
+
+
+cdef extern from "nade.h" nogil:
+    enum:
+        NADE_OK
+        NADE_EINVAL
+        NADE_EISA
+        NADE_BLOCK_ROWS
+        NADE_LANE_BYTES
+        NADE_ALIGN
+
+    ctypedef struct nade_params_f32:
+        Py_ssize_t n, d, dp
+        const float *Wt
+        const float *V
+        const float *b
+        const float *c
+
+    ctypedef struct nade_params_f64:
+        Py_ssize_t n, d, dp
+        const double *Wt
+        const double *V
+        const double *b
+        const double *c
+
+    ctypedef struct nade_gradsum_f32:
+        float *Wt
+        float *V
+        float *b
+        float *c
+
+    ctypedef struct nade_gradsum_f64:
+        double *Wt
+        double *V
+        double *b
+        double *c
+
+    Py_ssize_t nade_lanes(size_t real_size)
+    size_t nade_work_bytes(Py_ssize_t n, Py_ssize_t dp, size_t real_size)
+
+    int nade_score_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
+                       Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, float *cond,
+                       Py_ssize_t ldc, void *work)
+    int nade_score_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
+                       Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, double *cond,
+                       Py_ssize_t ldc, void *work)
+
+    int nade_sample_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint64_t *key,
+                        uint64_t row0, uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                        double *loglik, void *work)
+    int nade_sample_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint64_t *key,
+                        uint64_t row0, uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                        double *loglik, void *work)
+
+    int nade_grad_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
+                      Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f32 *g,
+                      const int64_t *prev, int64_t *progress, void *work)
+    int nade_grad_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
+                      Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f64 *g,
+                      const int64_t *prev, int64_t *progress, void *work)
+
+    int nade_hidden_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
+                        Py_ssize_t ldx, Py_ssize_t nrows, float *out, void *work)
+    int nade_hidden_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
+                        Py_ssize_t ldx, Py_ssize_t nrows, double *out, void *work)
+
+    void nade_uniform_bits(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *out)
+    void nade_logistic_noise(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *bits,
+                             double *out)
+
+    int nade_select_isa(const char *name)
+    const char *nade_active_isa()
+    int nade_isa_supported(const char *name)
+
+    int nade_openmp_enabled()
+    int nade_openmp_max_threads()

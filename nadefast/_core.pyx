@@ -1,0 +1,329 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+"""The compiled core of nadefast: loops over blocks of rows.
+
+Each function takes arrays that nadefast.model has already validated and
+laid out (parameters position-major and padded, data uint8 C-contiguous),
+splits the rows into blocks of ``BLOCK_ROWS``, and runs the C kernel of
+csrc/nade.h on every block with the GIL released, blocks spread over
+``n_threads`` OpenMP threads (static schedule).  Kernels report problems
+through status codes, turned into exceptions here after the parallel loop.
+
+Arguments are marked ``# IN`` (read), ``# OUT`` (overwritten) or
+``# INOUT`` (accumulated into).  The parameter arguments are always
+``Wt`` (n, dp), ``V`` (n, dp), ``b`` (dp,), ``c`` (n,) of one floating type,
+``d`` the number of real hidden units (dp >= d is the padded width) and
+``order`` (n,) the feature at each chain position.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
+
+from nadefast._cnade cimport *
+
+BLOCK_ROWS = NADE_BLOCK_ROWS
+
+
+def lanes(dtype):
+    """Padded hidden width must be a multiple of this for `dtype`."""
+    return nade_lanes(np.dtype(dtype).itemsize)
+
+
+def openmp_enabled():
+    """Whether the extension was compiled with OpenMP."""
+    return bool(nade_openmp_enabled())
+
+
+def openmp_max_threads():
+    """omp_get_max_threads(): OMP_NUM_THREADS, threadpoolctl limits, ... (1 without OpenMP)."""
+    return nade_openmp_max_threads()
+
+
+def active_isa():
+    """Name of the instruction set whose kernels are in use."""
+    return nade_active_isa().decode("ascii")
+
+
+def isa_supported(str name):
+    """Whether kernels for `name` exist in this build and run on this CPU."""
+    return bool(nade_isa_supported(name.encode("ascii")))
+
+
+def select_isa(str name):
+    """Use the kernels of `name` ("auto", "baseline", "avx2", "avx512").
+
+    Not thread-safe: no kernel may be running while this is called.
+    """
+    if nade_select_isa(name.encode("ascii")) != NADE_OK:
+        raise ValueError(f"instruction set {name!r} is not available on this CPU or build")
+
+
+def uniform_bits(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
+    """The sampler's 32-bit draws for one row: (n,) uint32 (see nade.h)."""
+    out = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] o = out
+    if n > 0:
+        nade_uniform_bits(&key[0], row, n, &o[0])
+    return out
+
+
+def logistic_noise(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
+    """The logistic noise the sampler compares logits with, for one row: (n,) float64."""
+    out = np.empty(n, dtype=np.float64)
+    bits = np.empty(n, dtype=np.uint32)
+    cdef double[::1] o = out
+    cdef uint32_t[::1] bv = bits
+    if n > 0:
+        nade_logistic_noise(&key[0], row, n, &bv[0], &o[0])
+    return out
+
+
+cdef inline void _params(nade_params_f32 *p32, nade_params_f64 *p64,
+                         const floating[:, ::1] Wt, const floating[:, ::1] V,
+                         const floating[::1] b, const floating[::1] c, Py_ssize_t d) noexcept:
+    if floating is float:
+        p32.n = Wt.shape[0]
+        p32.d = d
+        p32.dp = Wt.shape[1]
+        p32.Wt = &Wt[0, 0]
+        p32.V = &V[0, 0]
+        p32.b = &b[0]
+        p32.c = &c[0]
+    else:
+        p64.n = Wt.shape[0]
+        p64.d = d
+        p64.dp = Wt.shape[1]
+        p64.Wt = &Wt[0, 0]
+        p64.V = &V[0, 0]
+        p64.b = &b[0]
+        p64.c = &c[0]
+
+
+cdef Py_ssize_t _work_stride(Py_ssize_t n, Py_ssize_t dp, size_t real_size):
+    """Bytes of scratch per thread, a multiple of the alignment (no false sharing)."""
+    cdef size_t w = nade_work_bytes(n, dp, real_size)
+    return <Py_ssize_t>((w + NADE_ALIGN - 1) // NADE_ALIGN * NADE_ALIGN)
+
+
+cdef int _threads_for(Py_ssize_t nblocks, int n_threads):
+    """No more threads than blocks: idle threads still cost a wake-up."""
+    if nblocks < n_threads:
+        return <int>max(nblocks, 1)
+    return max(n_threads, 1)
+
+
+cdef _raise_status(int status, str what):
+    if status == NADE_EINVAL:
+        raise RuntimeError(f"nadefast kernel {what}: invalid sizes or layout (a bug in nadefast)")
+    raise RuntimeError(f"nadefast kernel {what} failed with status {status}")
+
+
+def score(const floating[:, ::1] Wt,  # IN
+          const floating[:, ::1] V,   # IN
+          const floating[::1] b,      # IN
+          const floating[::1] c,      # IN
+          Py_ssize_t d,
+          const Py_ssize_t[::1] order,  # IN
+          const uint8_t[:, ::1] X,      # IN  (n_samples, n) 0/1
+          double[::1] loglik,           # OUT (n_samples,) log p(x), nats
+          floating[:, ::1] cond,        # OUT (n_samples, n) or (0, 0) to skip
+          int n_threads):
+    """Log-likelihood (and conditionals) of every row of X."""
+    cdef:
+        nade_params_f32 p32
+        nade_params_f64 p64
+        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
+        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        Py_ssize_t ldc = cond.shape[1]
+        bint want_cond = cond.shape[0] > 0
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        char *base
+        floating *cptr
+    if nblocks == 0:
+        return
+    _params(&p32, &p64, Wt, V, b, c, d)
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    with nogil:
+        for blk in prange(nblocks, schedule="static", num_threads=nt):
+            r0 = blk * NADE_BLOCK_ROWS
+            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+            cptr = &cond[r0, 0] if want_cond else NULL
+            if floating is float:
+                status |= nade_score_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
+                                         &loglik[r0], cptr, ldc, base + threadid() * stride)
+            else:
+                status |= nade_score_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr,
+                                         &loglik[r0], cptr, ldc, base + threadid() * stride)
+    if status:
+        _raise_status(status, "score")
+
+
+def sample(const floating[:, ::1] Wt,  # IN
+           const floating[:, ::1] V,   # IN
+           const floating[::1] b,      # IN
+           const floating[::1] c,      # IN
+           Py_ssize_t d,
+           const Py_ssize_t[::1] order,  # IN
+           const uint64_t[::1] key,      # IN  (2,) Philox key
+           uint64_t row0,                # global index of the first row
+           uint8_t[:, ::1] X,            # OUT (n_samples, n) the samples
+           double[::1] loglik,           # OUT (n_samples,) or (0,) to skip
+           int n_threads):
+    """Draw every row of X; row i uses the random stream of row row0 + i."""
+    cdef:
+        nade_params_f32 p32
+        nade_params_f64 p64
+        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
+        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        bint want_ll = loglik.shape[0] > 0
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        char *base
+        double *lptr
+    if nblocks == 0:
+        return
+    _params(&p32, &p64, Wt, V, b, c, d)
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    with nogil:
+        for blk in prange(nblocks, schedule="static", num_threads=nt):
+            r0 = blk * NADE_BLOCK_ROWS
+            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+            lptr = &loglik[r0] if want_ll else NULL
+            if floating is float:
+                status |= nade_sample_f32(&p32, &order[0], &key[0], row0 + <uint64_t>r0,
+                                          &X[r0, 0], X.shape[1], nr, lptr,
+                                          base + threadid() * stride)
+            else:
+                status |= nade_sample_f64(&p64, &order[0], &key[0], row0 + <uint64_t>r0,
+                                          &X[r0, 0], X.shape[1], nr, lptr,
+                                          base + threadid() * stride)
+    if status:
+        _raise_status(status, "sample")
+
+
+def grad(const floating[:, ::1] Wt,  # IN
+         const floating[:, ::1] V,   # IN
+         const floating[::1] b,      # IN
+         const floating[::1] c,      # IN
+         Py_ssize_t d,
+         const Py_ssize_t[::1] order,  # IN
+         const uint8_t[:, ::1] X,      # IN    (n_samples, n)
+         double[::1] nll,              # OUT   (n_samples,) -log p(x)
+         floating[:, ::1] gWt,         # INOUT (n, dp) sums over rows are added
+         floating[:, ::1] gV,          # INOUT (n, dp)
+         floating[::1] gb,             # INOUT (dp,)
+         floating[::1] gc,             # INOUT (n,)
+         int n_threads):
+    """Add the gradient of sum_rows -log p(x) to (gWt, gV, gb, gc).
+
+    Blocks hand their rows' contributions on in row order (see
+    nade_internal.h), hence ``schedule(static, 1)``: the sums are the same
+    for every thread count.
+    """
+    cdef:
+        nade_params_f32 p32
+        nade_params_f64 p64
+        nade_gradsum_f32 g32
+        nade_gradsum_f64 g64
+        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
+        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        int64_t[::1] progress
+        char *base
+        int64_t *prev
+    if nblocks == 0:
+        return
+    _params(&p32, &p64, Wt, V, b, c, d)
+    if floating is float:
+        g32.Wt = &gWt[0, 0]
+        g32.V = &gV[0, 0]
+        g32.b = &gb[0]
+        g32.c = &gc[0]
+    else:
+        g64.Wt = &gWt[0, 0]
+        g64.V = &gV[0, 0]
+        g64.b = &gb[0]
+        g64.c = &gc[0]
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    progress = np.full(nblocks, n, dtype=np.int64)
+    with nogil:
+        for blk in prange(nblocks, schedule="static", chunksize=1, num_threads=nt):
+            r0 = blk * NADE_BLOCK_ROWS
+            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+            prev = &progress[blk - 1] if blk > 0 else NULL
+            if floating is float:
+                status |= nade_grad_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr, &nll[r0],
+                                        &g32, prev, &progress[blk], base + threadid() * stride)
+            else:
+                status |= nade_grad_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr, &nll[r0],
+                                        &g64, prev, &progress[blk], base + threadid() * stride)
+    if status:
+        _raise_status(status, "grad")
+
+
+def hidden(const floating[:, ::1] Wt,  # IN
+           const floating[:, ::1] V,   # IN
+           const floating[::1] b,      # IN
+           const floating[::1] c,      # IN
+           Py_ssize_t d,
+           const Py_ssize_t[::1] order,  # IN
+           const uint8_t[:, ::1] X,      # IN  (n_samples, n)
+           floating[:, :, ::1] out,      # OUT (n_samples, n, d) h_k in chain order
+           int n_threads):
+    """The hidden state of every row at every chain position."""
+    cdef:
+        nade_params_f32 p32
+        nade_params_f64 p64
+        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
+        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        char *base
+    if nblocks == 0:
+        return
+    _params(&p32, &p64, Wt, V, b, c, d)
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    with nogil:
+        for blk in prange(nblocks, schedule="static", num_threads=nt):
+            r0 = blk * NADE_BLOCK_ROWS
+            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+            if floating is float:
+                status |= nade_hidden_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
+                                          &out[r0, 0, 0], base + threadid() * stride)
+            else:
+                status |= nade_hidden_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr,
+                                          &out[r0, 0, 0], base + threadid() * stride)
+    if status:
+        _raise_status(status, "hidden")
+
+
+def _select_isa_from_environment():
+    """NADEFAST_ISA (auto | baseline | avx2 | avx512) picks the kernels at import."""
+    import os
+    import warnings
+
+    name = os.environ.get("NADEFAST_ISA", "auto").strip().lower() or "auto"
+    if nade_select_isa(name.encode("ascii", "replace")) != NADE_OK:
+        nade_select_isa(b"auto")
+        warnings.warn(
+            f"NADEFAST_ISA={name!r} is not available on this CPU or build; "
+            f"using {active_isa()!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_select_isa_from_environment()

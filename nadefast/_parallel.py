@@ -1,0 +1,41 @@
+"""How many threads the compiled core uses: scikit-learn's ``n_jobs`` rules.
+
+OpenMP is optional in the build; this is the one place that knows.
+"""
+
+import os
+
+from nadefast import _core
+from nadefast._validation import check_int
+
+
+def cpu_count():
+    """CPUs this process may run on (affinity and cgroup-limited where the OS says)."""
+    if hasattr(os, "process_cpu_count"):  # Python >= 3.13
+        count = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return max(1, count or 1)
+
+
+def effective_n_threads(n_jobs):
+    """Threads for a kernel call given the estimator's `n_jobs`.
+
+    None: OpenMP's default (all available cores, or OMP_NUM_THREADS, or a
+    threadpoolctl limit).  A positive int: that many.  A negative int:
+    counts back from the number of CPUs, -1 meaning all of them (as in
+    scikit-learn).  0 is an error.  Without OpenMP: always 1.
+    """
+    if n_jobs is not None:
+        n_jobs = check_int(n_jobs, "n_jobs")
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 has no meaning; use None, a positive or a negative int")
+    if not _core.openmp_enabled():
+        return 1
+    if n_jobs is None:
+        return max(1, _core.openmp_max_threads())
+    if n_jobs < 0:
+        return max(1, cpu_count() + 1 + n_jobs)
+    return n_jobs

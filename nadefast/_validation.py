@@ -1,0 +1,185 @@
+"""Every input check of nadefast, shared by all entry points.
+
+The compiled kernels never see unchecked data: whatever reaches them has
+been through one of these functions, which raise ``TypeError`` (wrong kind
+of object) or ``ValueError`` (right kind, wrong content) with a message
+naming the argument and the problem.
+"""
+
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used before it is fitted (or loaded)."""
+
+
+def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
+    """Return `X` as a C-contiguous uint8 array of 0/1, shape (n_samples, n_features).
+
+    Accepts bool, integer and floating arrays (and array-likes) holding only
+    0 and 1, in any memory layout, read-only included; copies only when the
+    input is not already uint8 C-contiguous.
+
+    Raises TypeError for strings, objects, complex numbers and sparse
+    matrices; ValueError for a wrong number of dimensions or features, NaN,
+    infinities, or any value other than 0 and 1.
+    """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(
+            f"{name} is a sparse matrix; nadefast needs a dense array of 0/1 "
+            f"(use {name}.toarray())"
+        )
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of 0/1, got a {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold numbers 0/1 (bool, integer or float), got dtype {arr.dtype}"
+        )
+    if arr.ndim != 2:
+        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but the model has {n_features}"
+        )
+    if arr.shape[0] == 0:
+        if not allow_empty:
+            raise ValueError(f"{name} has 0 samples; at least 1 is required")
+        return np.zeros((0, arr.shape[1]), dtype=np.uint8)
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features; at least 1 is required")
+
+    if kind == "b":
+        return np.ascontiguousarray(arr.view(np.uint8))
+    if kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            i, j = np.argwhere(~finite)[0]
+            what = "NaN" if np.isnan(arr[i, j]) else f"infinity ({arr[i, j].item()})"
+            raise ValueError(f"{name} contains {what} at [{i}, {j}]; values must be 0 or 1")
+    if kind == "u" and arr.dtype == np.uint8:
+        bad = arr > 1
+    else:
+        bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} contains {arr[i, j].item()!r} at [{i}, {j}]; values must be 0 or 1 "
+            f"(binarize the data first)"
+        )
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def check_int(value, name, *, minimum=None, maximum=None):
+    """An integral number (not bool) within bounds, as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_real(value, name, *, minimum=None, maximum=None, strict_minimum=False):
+    """A finite real number (not bool) within bounds, as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None:
+        if strict_minimum and value <= minimum:
+            raise ValueError(f"{name} must be > {minimum}, got {value}")
+        if not strict_minimum and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_dtype(dtype):
+    """'float32' / 'float64' (or the numpy types) as a numpy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_ordering(ordering, n_features, *, name="ordering"):
+    """A permutation of range(n_features) as a C-contiguous intp array."""
+    if isinstance(ordering, (str, bytes)):
+        raise ValueError(f"{name} must be None, 'random' or a permutation, got {ordering!r}")
+    arr = np.asarray(ordering)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a sequence of integers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] != n_features:
+        raise ValueError(f"{name} has {arr.shape[0]} entries, but there are {n_features} features")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ValueError(f"{name} must hold integers")
+    if n_features and (arr.min() < 0 or arr.max() >= n_features):
+        raise ValueError(f"{name} must be a permutation of 0..{n_features - 1}")
+    perm = arr.astype(np.intp)
+    if not np.array_equal(np.sort(perm), np.arange(n_features)):
+        raise ValueError(f"{name} must be a permutation of 0..{n_features - 1} (repeated entries)")
+    return np.ascontiguousarray(perm)
+
+
+def check_params(W, b, V, c, dtype=None):
+    """Validate NADE parameters given in the public layout.
+
+    W (d, n), b (d,), V (n, d), c (n,): real, finite, consistent shapes.
+    Returns float arrays in `dtype` (default: float32 when every array is
+    float32, else float64) and (n, d).
+    """
+    arrays = {}
+    for name, value in (("W", W), ("b", b), ("V", V), ("c", c)):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+        arrays[name] = arr
+    W, b, V, c = arrays["W"], arrays["b"], arrays["V"], arrays["c"]
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (n_hidden, n_features), got shape {W.shape}")
+    d, n = W.shape
+    if d < 1 or n < 1:
+        raise ValueError(f"W must have at least one hidden unit and one feature, got shape {W.shape}")
+    expected = {"b": (d,), "V": (n, d), "c": (n,)}
+    for name, arr in (("b", b), ("V", V), ("c", c)):
+        if arr.shape != expected[name]:
+            raise ValueError(
+                f"{name} has shape {arr.shape}, expected {expected[name]} for W of shape {W.shape}"
+            )
+    if dtype is None:
+        dtype = (
+            np.float32 if all(a.dtype == np.float32 for a in (W, b, V, c)) else np.float64
+        )
+    dtype = check_dtype(dtype)
+    out = []
+    for name, arr in (("W", W), ("b", b), ("V", V), ("c", c)):
+        cast = arr.astype(dtype)
+        if not np.isfinite(cast).all():
+            raise ValueError(f"{name} contains non-finite values (NaN or inf) in {dtype}")
+        out.append(cast)
+    return out[0], out[1], out[2], out[3], (n, d)

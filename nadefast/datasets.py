@@ -1,0 +1,333 @@
+"""Loading binary data sets as uint8 0/1 matrices of shape (n_samples, n_features).
+
+Three sources:
+
+* `load_demo` - the small binarized-MNIST set shipped inside the package
+  (see ``nadefast/data/README.md`` for its provenance);
+* `load_dataset` - the standard binary density-estimation benchmarks, read from
+  a directory of bit-packed ``NAME.npz`` files (`load_packed_npz`) named by
+  the ``NADEFAST_DATA`` environment variable or an explicit ``data_dir``;
+* `load_array` - a user's own data in .npy, .npz or text/CSV form.
+
+Bit-packed layout: for each split S present (a subset of train/valid/test),
+``S`` is ``np.packbits(X.astype(np.uint8), axis=1)`` (uint8, shape
+(rows, ceil(features / 8))) and ``S_shape`` is int64 ``[rows, features]``.
+
+Every loader returns C-contiguous uint8 arrays whose values are exactly 0 or 1,
+and never unpickles (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from nadefast._validation import as_binary_matrix
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "DEMO_IMAGE_SHAPE",
+    "KNOWN_DATASETS",
+    "SPLITS",
+    "default_data_dir",
+    "load_array",
+    "load_dataset",
+    "load_demo",
+    "load_packed_npz",
+]
+
+PathLike = str | os.PathLike
+
+#: Environment variable naming the directory that holds ``NAME.npz`` files.
+DATA_ENV_VAR = "NADEFAST_DATA"
+
+#: Split names, in the order they are returned.
+SPLITS = ("train", "valid", "test")
+
+#: Benchmark names accepted by `load_dataset` (file ``NAME.npz``).  Not every
+#: file holds all three splits (e.g. only ``valid`` is known for rcv1).
+KNOWN_DATASETS = (
+    "binarized_mnist",
+    "adult",
+    "connect4",
+    "dna",
+    "mushrooms",
+    "nips",
+    "ocr_letters",
+    "rcv1",
+    "caltech101_silhouettes",
+)
+
+#: Height and width of the demo images (row-major, 784 features).
+DEMO_IMAGE_SHAPE = (28, 28)
+
+_DEMO_FILE = ("data", "mnist5k.npz")
+
+
+# --------------------------------------------------------------------------
+# public loaders
+# --------------------------------------------------------------------------
+
+def load_demo(return_labels: bool = False) -> dict[str, np.ndarray]:
+    """Load the demo set shipped with the package: 5000 binarized MNIST digits.
+
+    Returns
+    -------
+    dict
+        ``"train"`` (3500, 784), ``"valid"`` (500, 784), ``"test"`` (1000, 784):
+        C-contiguous uint8 arrays of 0/1, images row-major 28 x 28.
+        With ``return_labels=True`` also ``"train_labels"``, ``"valid_labels"``,
+        ``"test_labels"``: uint8 (rows,), digits 0-9.
+    """
+    ref = resources.files(__package__)
+    # One segment per joinpath: Python 3.11's namespace-package reader
+    # (MultiplexedPath) accepts only one.
+    for part in _DEMO_FILE:
+        ref = ref.joinpath(part)
+    # as_file gives a real path even if the package is imported from a zip.
+    with resources.as_file(ref) as path:
+        with _open_npz(path) as npz:
+            out = _unpack_splits(npz, path)
+            if return_labels:
+                for split in SPLITS:
+                    out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
+    return out
+
+
+def default_data_dir() -> Path | None:
+    """Directory named by ``$NADEFAST_DATA``, or None if unset or empty."""
+    value = os.environ.get(DATA_ENV_VAR)
+    return Path(value).expanduser() if value else None
+
+
+def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.ndarray]:
+    """Load benchmark `name` from ``data_dir/NAME.npz`` (bit-packed layout).
+
+    Parameters
+    ----------
+    name : one of `KNOWN_DATASETS`
+    data_dir : directory holding the files; defaults to `default_data_dir()`
+
+    Returns
+    -------
+    dict mapping each split present in the file to a uint8 0/1 array of shape
+    (rows, features).
+
+    Raises
+    ------
+    FileNotFoundError
+        if no directory is given and ``NADEFAST_DATA`` is unset, or the file is missing.
+    ValueError
+        for an unknown name or a malformed file.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if name not in KNOWN_DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
+    if data_dir is None:
+        data_dir = default_data_dir()
+        if data_dir is None:
+            raise FileNotFoundError(
+                f"no data directory for dataset {name!r}: set the {DATA_ENV_VAR} environment "
+                f"variable to the directory holding {name}.npz, or pass data_dir="
+            )
+    return load_packed_npz(Path(os.fspath(data_dir)) / f"{name}.npz")
+
+
+def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:
+    """Read a bit-packed ``.npz`` (see the module docstring) into 0/1 arrays.
+
+    Returns
+    -------
+    dict mapping each split present (train/valid/test, in that order) to a
+    C-contiguous uint8 array of shape ``S_shape``.  Other keys (e.g. labels)
+    are ignored.
+
+    Raises
+    ------
+    FileNotFoundError
+        naming `path` if it does not exist.
+    ValueError
+        naming the offending key if the file is not in the packed layout
+        (no split, missing ``S_shape``, wrong dtype, wrong packed width, ...).
+    """
+    path = _as_path(path)
+    with _open_npz(path) as npz:
+        return _unpack_splits(npz, path)
+
+
+def load_array(path: PathLike) -> np.ndarray | dict[str, np.ndarray]:
+    """Load a user's binary data matrix and check that every value is 0 or 1.
+
+    Accepted formats, by file suffix:
+
+    * ``.npy`` - one 2-D array;
+    * ``.npz`` - the bit-packed layout (as `load_packed_npz`), or plain arrays
+      under some of the keys train/valid/test, or a single plain array under
+      any key;
+    * anything else - text, one sample per line, values separated by commas or
+      by whitespace (read with ``np.loadtxt``; ``#`` starts a comment).
+
+    Numeric values equal to 0 or 1 (bool, integer or float such as ``1.0``)
+    are accepted.
+
+    Returns
+    -------
+    A C-contiguous uint8 array of shape (n_samples, n_features), or, for an
+    .npz with split keys, a dict of such arrays keyed by split.
+
+    Raises
+    ------
+    FileNotFoundError
+        naming `path` if it does not exist.
+    TypeError
+        for non-numeric arrays (strings, objects, complex numbers).
+    ValueError
+        naming the file if the data are not 2-D or hold a value other than
+        0/1 (the first bad value and its position are given), or if an .npz
+        layout is not recognised.
+    """
+    path = _as_path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz_array(path)
+    if suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # object arrays, corrupt headers
+            raise ValueError(f"{path}: cannot read as .npy: {exc}") from exc
+        return _as_binary_matrix(array, f"{path}")
+    return _load_text(path)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def _as_path(path: PathLike) -> Path:
+    try:
+        path = Path(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no such data file", str(path))
+    return path
+
+
+def _open_npz(path: Path):
+    """np.load an .npz without pickles; reject .npy and non-numpy files clearly."""
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file: {exc}") from exc
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: expected an .npz archive, found a single .npy array")
+    return npz
+
+
+def _read_key(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:  # pickled object array refused by allow_pickle=False
+        raise ValueError(f"{path}: key {key!r} cannot be read without unpickling: {exc}") from exc
+
+
+def _unpack_splits(npz, path: Path) -> dict[str, np.ndarray]:
+    keys = set(npz.files)
+    for split in SPLITS:
+        if f"{split}_shape" in keys and split not in keys:
+            raise ValueError(f"{path}: key {split + '_shape'!r} has no matching packed array {split!r}")
+    present = [s for s in SPLITS if s in keys]
+    if not present:
+        raise ValueError(f"{path}: no split key found; expected some of {list(SPLITS)}, got {sorted(keys)}")
+    return {split: _unpack_split(npz, split, path) for split in present}
+
+
+def _unpack_split(npz, split: str, path: Path) -> np.ndarray:
+    shape_key = f"{split}_shape"
+    if shape_key not in npz.files:
+        raise ValueError(f"{path}: key {split!r} present but {shape_key!r} missing")
+    shape = _read_key(npz, shape_key, path)
+    if shape.shape != (2,) or not np.issubdtype(shape.dtype, np.integer) or (shape < 0).any():
+        raise ValueError(
+            f"{path}: key {shape_key!r} must be two non-negative integers [rows, features], got {shape!r}"
+        )
+    rows, features = (int(v) for v in shape)
+    packed = _read_key(npz, split, path)
+    if packed.dtype != np.uint8 or packed.ndim != 2:
+        raise ValueError(
+            f"{path}: key {split!r} must be a 2-D uint8 bit-packed array, got {packed.dtype} with shape {packed.shape}"
+        )
+    width = -(-features // 8)  # ceil(features / 8) bytes per row
+    if packed.shape != (rows, width):
+        raise ValueError(
+            f"{path}: key {split!r} has shape {packed.shape}, but {shape_key!r} = [{rows}, {features}] "
+            f"needs ({rows}, {width})"
+        )
+    # np.packbits pads the last byte with zero bits; set padding bits mean the
+    # recorded feature count does not describe this array.
+    n_pad = 8 * width - features
+    if n_pad and rows and (packed[:, -1] & ((1 << n_pad) - 1)).any():
+        raise ValueError(f"{path}: key {split!r} has non-zero padding bits beyond {features} features")
+    # unpackbits keeps the memory order of its input, and .npy files may be
+    # stored in Fortran order (caltech101_silhouettes.npz is), so force C order.
+    return np.ascontiguousarray(np.unpackbits(packed, axis=1, count=features))
+
+
+def _read_labels(npz, split: str, rows: int, path: Path) -> np.ndarray:
+    key = f"{split}_labels"
+    if key not in npz.files:
+        raise ValueError(f"{path}: key {key!r} missing")
+    labels = _read_key(npz, key, path)
+    if labels.dtype != np.uint8 or labels.shape != (rows,):
+        raise ValueError(f"{path}: key {key!r} must be uint8 of shape ({rows},), got {labels.dtype} {labels.shape}")
+    return labels
+
+
+def _load_npz_array(path: Path) -> np.ndarray | dict[str, np.ndarray]:
+    with _open_npz(path) as npz:
+        keys = set(npz.files)
+        if any(f"{s}_shape" in keys for s in SPLITS):
+            return _unpack_splits(npz, path)
+        split_keys = [s for s in SPLITS if s in keys]
+        if split_keys:
+            if keys - set(split_keys):
+                raise ValueError(
+                    f"{path}: unexpected keys {sorted(keys - set(split_keys))} next to plain split arrays"
+                )
+            return {s: _as_binary_matrix(_read_key(npz, s, path), f"{path}[{s!r}]") for s in split_keys}
+        if len(keys) == 1:
+            (key,) = keys
+            return _as_binary_matrix(_read_key(npz, key, path), f"{path}[{key!r}]")
+    raise ValueError(
+        f"{path}: unrecognised .npz layout with keys {sorted(keys)}; expected one array, plain "
+        f"train/valid/test arrays, or the bit-packed layout (S and S_shape)"
+    )
+
+
+def _load_text(path: Path) -> np.ndarray:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a text file (and not .npy/.npz by suffix): {exc}") from exc
+    # Comma-separated if the first data line has a comma, else whitespace-separated.
+    data_lines = (ln.split("#", 1)[0].strip() for ln in text.splitlines())
+    first = next((ln for ln in data_lines if ln), "")
+    delimiter = "," if "," in first else None
+    try:
+        array = np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=2, encoding="utf-8")
+    except ValueError as exc:  # non-numeric fields, ragged rows
+        raise ValueError(f"{path}: cannot parse as a numeric 0/1 table: {exc}") from exc
+    if array.size == 0:
+        raise ValueError(f"{path}: no data")
+    return _as_binary_matrix(array, f"{path}")
+
+
+def _as_binary_matrix(array: np.ndarray, where: str) -> np.ndarray:
+    """The shared 0/1 check (nadefast._validation), errors naming the file."""
+    return as_binary_matrix(array, name=where)

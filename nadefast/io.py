@@ -1,0 +1,142 @@
+"""The model file: a plain ``.npz`` (no pickle), written atomically.
+
+Format version 1 holds these arrays (n features, d hidden units):
+
+=================  ============  ==============================================
+key                shape, dtype  meaning
+=================  ============  ==============================================
+``format``         (), str       always ``"nadefast.NADE"``
+``format_version`` (), int64     1
+``W``              (d, n), f     input weights; column k belongs to chain
+                                 position k
+``b``              (d,), f       hidden bias
+``V``              (n, d), f     output weights; row k: chain position k
+``c``              (n,), f       output biases by chain position
+``ordering``       (n,), int64   ``ordering[k]`` = feature at chain position k
+=================  ============  ==============================================
+
+``f`` is float32 or float64, the same for all four parameter arrays; it is
+the model's dtype.  Readers refuse newer format versions; files are read
+with ``allow_pickle=False`` and every array is checked before use.
+"""
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from nadefast._validation import FLOAT_DTYPES, check_ordering
+
+FORMAT_NAME = "nadefast.NADE"
+FORMAT_VERSION = 1
+_KEYS = {"format", "format_version", "W", "b", "V", "c", "ordering"}
+
+
+def _default_file_mode():
+    """0o666 minus the process umask: what open() would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_npz_atomic(path, arrays):
+    """Write `arrays` to `path` as an .npz, all or nothing.
+
+    The data goes to a temporary file in the same directory, is flushed to
+    disk, then renamed over `path` (atomic on POSIX and Windows), so a crash
+    or a full disk mid-write leaves any previous file untouched.  `path` is
+    used as given: no ".npz" is appended.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".nadefast-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_model(path, W, b, V, c, ordering):
+    """Save parameters in the public layout (see the module docstring)."""
+    write_npz_atomic(
+        path,
+        {
+            "format": np.array(FORMAT_NAME),
+            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+            "W": W,
+            "b": b,
+            "V": V,
+            "c": c,
+            "ordering": np.asarray(ordering, dtype=np.int64),
+        },
+    )
+
+
+def load_model(path):
+    """Read and check a model file; returns (W, b, V, c, ordering).
+
+    Raises FileNotFoundError when `path` does not exist and ValueError,
+    naming the file and the problem, for anything that is not a complete,
+    consistent nadefast model of a version this code understands.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such model file: {path!r}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not a model")
+        with loaded as f:
+            data = {key: f[key] for key in f.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path!r} is not a readable nadefast model file: {exc}") from None
+
+    def fail(problem):
+        raise ValueError(f"{path!r} is not a valid nadefast model file: {problem}")
+
+    missing = _KEYS - data.keys()
+    if missing:
+        fail(f"missing {sorted(missing)}")
+    if data["format"].shape != () or str(data["format"]) != FORMAT_NAME:
+        fail(f"format is {data['format']!r}, expected {FORMAT_NAME!r}")
+    version = data["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        fail("format_version is not an integer")
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} was written in model format version {int(version)}, newer than this "
+            f"nadefast understands ({FORMAT_VERSION}); upgrade nadefast to read it"
+        )
+    if int(version) < 1:
+        fail(f"format_version {int(version)} is invalid")
+
+    W, b, V, c = data["W"], data["b"], data["V"], data["c"]
+    dtype = W.dtype
+    if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in (b, V, c)):
+        fail(f"parameters must all be float32 or all float64, got {[str(a.dtype) for a in (W, b, V, c)]}")
+    if W.ndim != 2 or 0 in W.shape:
+        fail(f"W has shape {W.shape}")
+    d, n = W.shape
+    for name, arr, shape in (("b", b, (d,)), ("V", V, (n, d)), ("c", c, (n,))):
+        if arr.shape != shape:
+            fail(f"{name} has shape {arr.shape}, expected {shape}")
+    for name, arr in (("W", W), ("b", b), ("V", V), ("c", c)):
+        if not np.isfinite(arr).all():
+            fail(f"{name} contains NaN or infinite values")
+    try:
+        ordering = check_ordering(data["ordering"], n)
+    except (TypeError, ValueError) as exc:
+        fail(str(exc))
+    return W, b, V, c, ordering

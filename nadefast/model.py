@@ -1,0 +1,457 @@
+"""The NADE estimator: validation, parameter layout, fit loop, persistence.
+
+The numerics live in nadefast._core (Cython over the C kernels of csrc/);
+this module checks inputs, keeps the parameters in the layout the kernels
+want, and runs training as Python over those kernels.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from nadefast import _core
+from nadefast import io as _io
+from nadefast._parallel import effective_n_threads
+from nadefast._random import make_rng, philox_key
+from nadefast._validation import (
+    NotFittedError,
+    as_binary_matrix,
+    check_dtype,
+    check_int,
+    check_ordering,
+    check_params,
+    check_real,
+)
+from nadefast.optim import make_optimizer
+
+_PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs")
+_DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None, "n_jobs": None}
+
+
+class NADE:
+    """Neural Autoregressive Distribution Estimator for binary vectors.
+
+    p(x) = prod_k p(x_{o[k]} | x_{o[<k]}), each factor a logistic regression
+    on a hidden layer shared by all positions (Larochelle & Murray, 2011).
+    Log-likelihoods are exact, in nats.
+
+    Parameters
+    ----------
+    n_hidden : int, default 500
+        Hidden units d.
+    ordering : None, "random" or array-like of shape (n_features,)
+        ``ordering[k]`` is the feature at chain position k. None: the
+        features' own order; "random": a permutation drawn from
+        `random_state` at fit time.
+    dtype : "float32" or "float64", default "float32"
+        Precision of the parameters and of the kernels' arithmetic.
+        Log-likelihoods are always returned as float64.
+    random_state : None, int, numpy Generator or RandomState
+        Seeds initialisation, the ordering and the shuffling in `fit`, and is
+        the default for `sample` (so with an int, repeated `sample` calls give
+        the same samples unless they are given their own random_state).
+    n_jobs : None or int
+        Threads of the compiled core. None: OpenMP's default (all cores, or
+        OMP_NUM_THREADS); -1: all CPUs; -2: all but one; ...  Results do not
+        depend on it.
+
+    Attributes
+    ----------
+    W_ : ndarray (n_hidden, n_features)   input weights, column k for chain position k
+    b_ : ndarray (n_hidden,)              hidden bias
+    V_ : ndarray (n_features, n_hidden)   output weights, row k for chain position k
+    c_ : ndarray (n_features,)            output biases, by chain position
+    ordering_ : ndarray (n_features,)     the ordering in use
+    n_features_in_ : int
+    history_ : list of dict               per epoch of `fit`: epoch, train_nll,
+                                          valid_nll (or None), seconds
+    best_epoch_ : int                     epoch whose parameters were kept (0: initial)
+
+    The four parameter attributes are views of the arrays the kernels use:
+    writing into them changes the model; assigning a new array copies it in.
+    """
+
+    def __init__(self, n_hidden=500, *, ordering=None, dtype="float32", random_state=None,
+                 n_jobs=None):
+        self.n_hidden = n_hidden
+        self.ordering = ordering
+        self.dtype = dtype
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------ estimator API
+
+    def get_params(self, deep=True):
+        """Constructor parameters, as scikit-learn's BaseEstimator does."""
+        return {name: getattr(self, name) for name in _PARAM_NAMES}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns self."""
+        for name, value in params.items():
+            if name not in _PARAM_NAMES:
+                raise ValueError(
+                    f"invalid parameter {name!r} for NADE; valid parameters are {list(_PARAM_NAMES)}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        changed = []
+        for name in _PARAM_NAMES:
+            value = getattr(self, name)
+            default = _DEFAULTS[name]
+            if isinstance(value, np.ndarray) or value is not default and value != default:
+                changed.append(f"{name}={value!r}")
+        return f"NADE({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_Wt")
+
+    # ------------------------------------------------------- fitted parameters
+
+    def _check_fitted(self):
+        if not hasattr(self, "_Wt"):
+            raise NotFittedError(
+                "this NADE is not fitted yet; call fit(X), NADE.from_params(...) or NADE.load(path) first"
+            )
+
+    def _set_fitted(self, W, b, V, c, ordering):
+        """Store public-layout parameters in the kernels' layout.
+
+        Kernels want position-major rows padded with zeros to a multiple of
+        the dot-product width: Wt (n, dp) with row k = W[:, k], V (n, dp),
+        b (dp,).  The public attributes are views of these arrays.
+        """
+        d, n = W.shape
+        dtype = W.dtype
+        lanes = _core.lanes(dtype)
+        dp = -(-d // lanes) * lanes
+        self._Wt = np.zeros((n, dp), dtype=dtype)
+        self._Wt[:, :d] = W.T
+        self._V = np.zeros((n, dp), dtype=dtype)
+        self._V[:, :d] = V
+        self._b = np.zeros(dp, dtype=dtype)
+        self._b[:d] = b
+        self._c = np.array(c, dtype=dtype, copy=True)
+        self._d = d
+        self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
+        self.n_features_in_ = n
+
+    def _params_padded(self):
+        return {"W": self._Wt, "V": self._V, "b": self._b, "c": self._c}
+
+    @property
+    def W_(self):
+        self._check_fitted()
+        return self._Wt[:, : self._d].T
+
+    @W_.setter
+    def W_(self, value):
+        self._check_fitted()
+        self._assign("W_", self._Wt[:, : self._d].T, value)
+
+    @property
+    def b_(self):
+        self._check_fitted()
+        return self._b[: self._d]
+
+    @b_.setter
+    def b_(self, value):
+        self._check_fitted()
+        self._assign("b_", self._b[: self._d], value)
+
+    @property
+    def V_(self):
+        self._check_fitted()
+        return self._V[:, : self._d]
+
+    @V_.setter
+    def V_(self, value):
+        self._check_fitted()
+        self._assign("V_", self._V[:, : self._d], value)
+
+    @property
+    def c_(self):
+        self._check_fitted()
+        return self._c
+
+    @c_.setter
+    def c_(self, value):
+        self._check_fitted()
+        self._assign("c_", self._c, value)
+
+    @staticmethod
+    def _assign(name, target, value):
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"{name} must have shape {target.shape}, got {value.shape}")
+        if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
+            raise ValueError(f"{name} must hold finite real numbers")
+        target[...] = value
+
+    @classmethod
+    def from_params(cls, W, b, V, c, *, ordering=None, dtype=None):
+        """A fitted model from parameters in the public layout.
+
+        W (d, n), b (d,), V (n, d), c (n,); column k of W, row k of V and
+        c[k] belong to chain position k, whose feature is ``ordering[k]``
+        (default: identity).  dtype: float32 if every array is float32,
+        else float64, unless given.  The arrays are copied.
+        """
+        W, b, V, c, (n, d) = check_params(W, b, V, c, dtype)
+        order = np.arange(n, dtype=np.intp) if ordering is None else check_ordering(ordering, n)
+        model = cls(n_hidden=d, ordering=None if ordering is None else order.copy(),
+                    dtype=W.dtype.name)
+        model._set_fitted(W, b, V, c, order)
+        return model
+
+    # ------------------------------------------------------------- inference
+
+    def _threads(self):
+        return effective_n_threads(self.n_jobs)
+
+    def _kernel_params(self):
+        return self._Wt, self._V, self._b, self._c, self._d, self.ordering_
+
+    def _check_X(self, X, *, allow_empty=True):
+        self._check_fitted()
+        return as_binary_matrix(X, self.n_features_in_, allow_empty=allow_empty)
+
+    def score_samples(self, X):
+        """Exact log-likelihood log p(x) of each row, in nats.
+
+        X: (n_samples, n_features) of 0/1 (bool, int or float). Returns
+        (n_samples,) float64.
+        """
+        X = self._check_X(X)
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        no_cond = np.empty((0, 0), dtype=self._Wt.dtype)
+        _core.score(*self._kernel_params(), X, loglik, no_cond, self._threads())
+        return loglik
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of X, in nats (higher is better)."""
+        X = self._check_X(X, allow_empty=False)
+        return float(np.mean(self.score_samples(X)))
+
+    def conditionals(self, X):
+        """P(x_i = 1 | the variables before i in the ordering) for every feature i.
+
+        Returns (n_samples, n_features) in the model's dtype, columns in the
+        original feature order.
+        """
+        X = self._check_X(X)
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        cond = np.empty(X.shape, dtype=self._Wt.dtype)
+        _core.score(*self._kernel_params(), X, loglik, cond, self._threads())
+        return cond
+
+    def hidden_states(self, X):
+        """Hidden state h_k of every row at every chain position k.
+
+        Returns (n_samples, n_features, n_hidden) in the model's dtype, the
+        second axis in chain order (h_k depends on x_o[0..k-1]).  Needs
+        n_samples * n_features * n_hidden elements of memory.
+        """
+        X = self._check_X(X)
+        out = np.empty((X.shape[0], self.n_features_in_, self._d), dtype=self._Wt.dtype)
+        _core.hidden(*self._kernel_params(), X, out, self._threads())
+        return out
+
+    def sample(self, n_samples=1, *, random_state=None):
+        """Draw n_samples vectors from the model: (n_samples, n_features) uint8.
+
+        Row i depends only on the key derived from random_state (default:
+        the estimator's random_state) and on i: the same key gives the same
+        rows for any n_jobs, and the first m rows of a request equal a
+        request for m rows.  Random numbers are Philox4x64-10 (see
+        nadefast._core.uniform_bits).
+        """
+        self._check_fitted()
+        n_samples = check_int(n_samples, "n_samples", minimum=0)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        X = np.empty((n_samples, self.n_features_in_), dtype=np.uint8)
+        _core.sample(*self._kernel_params(), key, 0, X, np.empty(0), self._threads())
+        return X
+
+    def _loss_and_gradient_padded(self, X, grads, n_threads):
+        """Mean NLL of X and its gradient, into `grads` (padded layout, zeroed here)."""
+        for g in grads.values():
+            g.fill(0)
+        nll = np.empty(X.shape[0], dtype=np.float64)
+        _core.grad(*self._kernel_params(), X, nll, grads["W"], grads["V"], grads["b"],
+                   grads["c"], n_threads)
+        scale = grads["W"].dtype.type(1.0 / X.shape[0])
+        for g in grads.values():
+            g *= scale
+        return float(np.mean(nll))
+
+    def loss_and_gradient(self, X):
+        """Mean negative log-likelihood of X and its gradient.
+
+        Returns (loss, grads): loss a float (nats), grads a dict of arrays
+        "W" (n_hidden, n_features), "b", "V", "c" shaped like the parameters
+        (model dtype) -- the hand-written O(n d) backward pass.
+        """
+        X = self._check_X(X, allow_empty=False)
+        grads = {k: np.empty_like(v) for k, v in self._params_padded().items()}
+        loss = self._loss_and_gradient_padded(X, grads, self._threads())
+        d = self._d
+        return loss, {
+            "W": np.ascontiguousarray(grads["W"][:, :d].T),
+            "b": grads["b"][:d].copy(),
+            "V": np.ascontiguousarray(grads["V"][:, :d]),
+            "c": grads["c"],
+        }
+
+    # --------------------------------------------------------------- training
+
+    def _initial_params(self, X, n_hidden, dtype, order, rng):
+        """Small random weights; output biases at the data's marginal log-odds.
+
+        With c_k = logit(mean of x_o[k]) the initial model is (close to) the
+        independent-Bernoulli fit, so training starts from a sensible NLL.
+        """
+        m, n = X.shape
+        scale = 0.01
+        W = rng.normal(0.0, scale, size=(n_hidden, n))
+        V = rng.normal(0.0, scale, size=(n, n_hidden))
+        b = np.zeros(n_hidden)
+        p = (X.sum(axis=0, dtype=np.float64)[order] + 1.0) / (m + 2.0)
+        c = np.log(p) - np.log1p(-p)
+        return W.astype(dtype), b.astype(dtype), V.astype(dtype), c.astype(dtype)
+
+    def _resolve_ordering(self, n, rng):
+        if self.ordering is None:
+            return np.arange(n, dtype=np.intp)
+        if isinstance(self.ordering, str):
+            if self.ordering == "random":
+                return rng.permutation(n).astype(np.intp)
+            raise ValueError(f"ordering must be None, 'random' or a permutation, got {self.ordering!r}")
+        return check_ordering(self.ordering, n)
+
+    def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
+            learning_rate=1e-3, patience=10, verbose=False):
+        """Maximum-likelihood training by mini-batch gradient descent.
+
+        X : (n_samples, n_features) of 0/1, n_samples >= 1.
+        X_valid : optional validation rows. When given, the parameters of the
+            epoch with the lowest validation NLL are kept, and training stops
+            after `patience` epochs without improvement (patience=None: never
+            early).
+        epochs : maximum passes over X.   batch_size : rows per step.
+        optimizer : "adam" or "sgd".      learning_rate : step size.
+        verbose : print one line per epoch (train/valid NLL, seconds).
+
+        Fitting again starts from scratch. Returns self.
+        """
+        n_hidden = check_int(self.n_hidden, "n_hidden", minimum=1)
+        dtype = check_dtype(self.dtype)
+        epochs = check_int(epochs, "epochs", minimum=0)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
+        if patience is not None:
+            patience = check_int(patience, "patience", minimum=1)
+        n_threads = effective_n_threads(self.n_jobs)
+        X = as_binary_matrix(X, allow_empty=False)
+        n = X.shape[1]
+        if X_valid is not None:
+            X_valid = as_binary_matrix(X_valid, n, name="X_valid", allow_empty=False)
+
+        rng = make_rng(self.random_state)
+        order = self._resolve_ordering(n, rng)
+        self._set_fitted(*self._initial_params(X, n_hidden, dtype, order, rng), order)
+        params = self._params_padded()
+        grads = {k: np.empty_like(v) for k, v in params.items()}
+        opt = make_optimizer(optimizer, params, learning_rate)
+
+        def valid_nll():
+            return -float(np.mean(self.score_samples(X_valid))) if X_valid is not None else None
+
+        best_nll = valid_nll()
+        best_epoch = 0
+        best_params = {k: v.copy() for k, v in params.items()} if X_valid is not None else None
+        self.history_ = []
+        self.best_epoch_ = 0
+        epochs_without_improvement = 0
+        m = X.shape[0]
+        epoch = 0
+        epoch_start = {k: v.copy() for k, v in params.items()}
+
+        def diverged(what):
+            kept = best_epoch if best_params is not None else epoch - 1
+            self._restore(best_params if best_params is not None else epoch_start)
+            self.best_epoch_ = kept
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch} ({what}); the model keeps the parameters of "
+                f"epoch {kept}. Try a smaller learning_rate."
+            )
+
+        try:
+            for epoch in range(1, epochs + 1):
+                t0 = time.perf_counter()
+                for k, v in params.items():
+                    epoch_start[k][...] = v
+                perm = rng.permutation(m)
+                total = 0.0
+                for start in range(0, m, batch_size):
+                    batch = X[perm[start : start + batch_size]]
+                    loss = self._loss_and_gradient_padded(batch, grads, n_threads)
+                    if not np.isfinite(loss):
+                        diverged(f"loss {loss}")
+                    opt.step(grads)
+                    total += loss * batch.shape[0]
+                # overflowing parameters show up in the loss of the next batch, or here
+                if not all(np.isfinite(v).all() for v in params.values()):
+                    diverged("non-finite parameters")
+                record = {"epoch": epoch, "train_nll": total / m, "valid_nll": valid_nll(),
+                          "seconds": time.perf_counter() - t0}
+                self.history_.append(record)
+                if verbose:
+                    valid = "" if record["valid_nll"] is None else f"  valid NLL {record['valid_nll']:.4f}"
+                    print(f"epoch {epoch:4d}  train NLL {record['train_nll']:.4f}{valid}"
+                          f"  ({record['seconds']:.2f} s)", flush=True)
+                if X_valid is not None:
+                    if record["valid_nll"] < best_nll:
+                        best_nll, best_epoch = record["valid_nll"], epoch
+                        for k, v in params.items():
+                            best_params[k][...] = v
+                        epochs_without_improvement = 0
+                    else:
+                        epochs_without_improvement += 1
+                        if patience is not None and epochs_without_improvement >= patience:
+                            break
+        except KeyboardInterrupt:
+            if best_params is not None:
+                self._restore(best_params)
+            self.best_epoch_ = best_epoch
+            print(f"nadefast: fit interrupted in epoch {epoch}; the model keeps the parameters of "
+                  f"epoch {best_epoch if best_params is not None else 'the last completed step'}",
+                  file=sys.stderr, flush=True)
+            raise
+        if best_params is not None:
+            self._restore(best_params)
+        self.best_epoch_ = best_epoch if X_valid is not None else len(self.history_)
+        return self
+
+    def _restore(self, saved):
+        for k, v in self._params_padded().items():
+            v[...] = saved[k]
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, path):
+        """Write the fitted model to `path` (.npz, no pickle; see nadefast.io), atomically."""
+        self._check_fitted()
+        _io.save_model(path, self.W_, self.b_, self.V_, self.c_, self.ordering_)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by `save`; parameters round-trip bit for bit."""
+        W, b, V, c, ordering = _io.load_model(path)
+        model = cls(n_hidden=W.shape[0], dtype=W.dtype.name)
+        if not np.array_equal(ordering, np.arange(ordering.shape[0])):
+            model.ordering = ordering.copy()
+        model._set_fitted(W, b, V, c, ordering)
+        return model

@@ -1,0 +1,106 @@
+"""First-order optimizers over a dict of NumPy arrays, updated in place.
+
+The estimator keeps its parameters in the kernels' padded layout and hands
+those arrays here; padding entries have zero gradient and stay zero.
+Updates avoid temporaries the size of the parameters where NumPy allows
+(``out=`` arguments), since a step runs after every mini-batch.
+"""
+
+import numpy as np
+
+from nadefast._validation import check_real
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+class SGD:
+    """Plain gradient descent with optional (heavy-ball) momentum.
+
+    step(grads): p -= lr * (momentum * v + g), v = momentum * v + g.
+    """
+
+    def __init__(self, params, learning_rate=0.01, momentum=0.0):
+        self.params = params
+        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
+        self.momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
+        self.velocity = {k: np.zeros_like(v) for k, v in params.items()} if self.momentum else None
+        self.n_steps = 0
+
+    def step(self, grads):
+        for name, p in self.params.items():
+            g = grads[name]
+            f = p.dtype.type
+            if self.velocity is not None:
+                v = self.velocity[name]
+                v *= f(self.momentum)
+                v += g
+                g = v
+            p -= f(self.learning_rate) * g
+        self.n_steps += 1
+
+    def state_dict(self):
+        state = {"n_steps": np.int64(self.n_steps)}
+        if self.velocity is not None:
+            state.update({f"velocity.{k}": v for k, v in self.velocity.items()})
+        return state
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
+    eps_t = eps sqrt(1 - b2^t)  (the same update as the textbook form).
+    """
+
+    def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.params = params
+        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
+        self.beta1 = check_real(beta1, "beta1", minimum=0, maximum=1)
+        self.beta2 = check_real(beta2, "beta2", minimum=0, maximum=1)
+        self.eps = check_real(eps, "eps", minimum=0, strict_minimum=True)
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self._scratch = {k: np.empty_like(v) for k, v in params.items()}
+        self.n_steps = 0
+
+    def step(self, grads):
+        self.n_steps += 1
+        t = self.n_steps
+        b1, b2 = self.beta1, self.beta2
+        corr2 = np.sqrt(1.0 - b2**t)
+        lr_t = self.learning_rate * corr2 / (1.0 - b1**t)
+        eps_t = self.eps * corr2
+        for name, p in self.params.items():
+            g, m, v, tmp = grads[name], self.m[name], self.v[name], self._scratch[name]
+            f = p.dtype.type
+            m *= f(b1)
+            np.multiply(g, f(1.0 - b1), out=tmp)
+            m += tmp
+            v *= f(b2)
+            np.multiply(g, g, out=tmp)
+            tmp *= f(1.0 - b2)
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += f(eps_t)
+            np.divide(m, tmp, out=tmp)
+            tmp *= f(lr_t)
+            p -= tmp
+
+    def state_dict(self):
+        state = {"n_steps": np.int64(self.n_steps)}
+        state.update({f"m.{k}": v for k, v in self.m.items()})
+        state.update({f"v.{k}": v for k, v in self.v.items()})
+        return state
+
+
+def make_optimizer(name, params, learning_rate):
+    """The optimizer called `name` ('adam' or 'sgd') over `params`."""
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    key = name.lower()
+    if key == "adam":
+        return Adam(params, learning_rate=learning_rate)
+    if key == "sgd":
+        return SGD(params, learning_rate=learning_rate)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")

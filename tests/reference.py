@@ -1,0 +1,86 @@
+"""Plain, slow references that the fast kernels are checked against.
+
+Everything here is float64 NumPy written straight from the formulas of
+NADE.md, with no incremental tricks: the hidden state at position k is
+recomputed from scratch as sigmoid(b + W[:, :k] x_<k) (the masked O(n^2 d)
+form), probabilities come from enumeration, derivatives from central
+differences.
+"""
+
+import itertools
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+
+
+def all_binary_vectors(n):
+    """(2**n, n) uint8, every binary vector, in lexicographic order."""
+    return np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.uint8)
+
+
+def random_params(rng, n, d, scale=1.0):
+    """Public-layout parameters W (d, n), b (d,), V (n, d), c (n,) in float64."""
+    return (
+        rng.normal(0.0, scale, size=(d, n)),
+        rng.normal(0.0, scale, size=d),
+        rng.normal(0.0, scale, size=(n, d)),
+        rng.normal(0.0, scale, size=n),
+    )
+
+
+def masked_forward(W, b, V, c, X, ordering=None):
+    """Per row: hidden states (n, d), logits (n,), chain order; the O(n^2 d) masked form."""
+    W, b, V, c = (np.asarray(a, dtype=np.float64) for a in (W, b, V, c))
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[1]
+    order = np.arange(n) if ordering is None else np.asarray(ordering)
+    Xo = X[:, order]
+    H = np.empty((X.shape[0], n, W.shape[0]))
+    Z = np.empty((X.shape[0], n))
+    for k in range(n):
+        mask = np.zeros(n)
+        mask[:k] = 1.0  # position k sees x at positions 0..k-1 only
+        H[:, k, :] = sigmoid(b + (Xo * mask) @ W.T)
+        Z[:, k] = c[k] + H[:, k, :] @ V[k]
+    return H, Z, Xo
+
+
+def log_likelihood(W, b, V, c, X, ordering=None):
+    """log p(x) per row, nats."""
+    _, Z, Xo = masked_forward(W, b, V, c, X, ordering)
+    # log sigmoid(s z) = -log(1 + exp(-s z)), s = 2x - 1
+    return -np.logaddexp(0.0, -(2.0 * Xo - 1.0) * Z).sum(axis=1)
+
+
+def conditionals(W, b, V, c, X, ordering=None):
+    """p(x_i = 1 | earlier variables) in feature order, (rows, n)."""
+    _, Z, _ = masked_forward(W, b, V, c, X, ordering)
+    n = np.asarray(X).shape[1]
+    order = np.arange(n) if ordering is None else np.asarray(ordering)
+    out = np.empty_like(Z)
+    out[:, order] = sigmoid(Z)
+    return out
+
+
+def mean_nll(W, b, V, c, X, ordering=None):
+    return -float(np.mean(log_likelihood(W, b, V, c, X, ordering)))
+
+
+def central_difference_gradient(f, params, eps=1e-6):
+    """d f / d params[name] for every entry, by (f(p + eps) - f(p - eps)) / (2 eps)."""
+    grads = {}
+    for name, p in params.items():
+        g = np.empty_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + eps
+            up = f()
+            p[idx] = old - eps
+            down = f()
+            p[idx] = old
+            g[idx] = (up - down) / (2.0 * eps)
+        grads[name] = g
+    return grads

@@ -1,0 +1,108 @@
+"""The command-line tool: the demo, train/eval/sample, and one-line errors."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nadefast import NADE
+from nadefast.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_quick(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    code, out, err = run(capsys, "demo", "--hidden", 20, "--epochs", 2, "--out", out_dir, "--n-jobs", 1)
+    assert code == 0, err
+    assert "independent Bernoulli" in out and "mixture of 20 Bernoullis" in out
+    test_line = re.search(r"test\s+([0-9.]+) \+- ([0-9.]+)", out)
+    assert test_line, out
+    model = NADE.load(out_dir / "model.npz")
+    from nadefast.datasets import load_demo
+
+    test = load_demo()["test"]
+    # the printed test NLL is the saved model's
+    assert float(test_line.group(1)) == pytest.approx(-model.score(test), abs=0.006)
+    samples = np.load(out_dir / "samples.npy")
+    assert samples.shape == (1000, 784) and samples.dtype == np.uint8
+    assert (out_dir / "samples.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_train_eval_sample_round_trip(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data.npz"
+    np.savez(data, train=(rng.random((200, 16)) < 0.3).astype(np.uint8),
+             valid=(rng.random((50, 16)) < 0.3).astype(np.uint8),
+             test=(rng.random((60, 16)) < 0.3).astype(np.uint8))
+    model_path = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data, "--hidden", 8, "--epochs", 3, "--seed", 1, "--out",
+                         model_path, "--quiet")
+    assert code == 0, err
+    assert "test NLL" in out and model_path.exists()
+
+    code, out, err = run(capsys, "eval", model_path, data)
+    assert code == 0, err
+    mean, se = (float(v) for v in re.search(r"test NLL: ([0-9.]+) \+- ([0-9.]+) nats \(60 rows\)", out).groups())
+    test = np.load(data)["test"]
+    nll = -NADE.load(model_path).score_samples(test)
+    assert mean == pytest.approx(nll.mean(), abs=1e-4)
+    assert se == pytest.approx(nll.std(ddof=1) / np.sqrt(60), abs=1e-4)
+
+    samples_path = tmp_path / "s.npy"
+    png = tmp_path / "s.png"
+    code, out, err = run(capsys, "sample", model_path, "-n", 25, "--out", samples_path, "--seed", 3,
+                         "--png", png, "--shape", "4x4")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(samples_path), NADE.load(model_path).sample(25, random_state=3))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["train"], 2, "the following arguments are required: DATA"),
+    (["demo", "--hidden", "0"], 2, "expected a positive integer"),
+    (["demo", "--lr", "-1"], 2, "expected a positive number"),
+    (["demo", "--n-jobs", "0"], 2, "0 is not a thread count"),
+    (["frobnicate"], 2, "invalid choice"),
+    (["eval", "missing-model.npz", "demo"], 1, "no such model file"),
+    (["train", "no-such-file.npy"], 1, "no-such-file.npy"),
+    (["sample", "{model}", "--png", "x.png"], 1, "--png needs --shape"),
+    (["sample", "{model}", "--png", "x.png", "--shape", "3x3"], 1, "does not fit 4 features"),
+    (["sample", "{model}", "--shape", "axb", "--png", "x.png"], 1, "--shape must look like 28x28"),
+    (["sample", "{model}", "-n", "-3"], 1, "-n must be >= 0"),
+    (["eval", "{model}", "{data}"], 1, "3 features, but the model has 4"),
+    (["eval", "{notmodel}", "{data}"], 1, "not a"),
+])
+def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, message):
+    model = tmp_path / "model.npz"
+    NADE.from_params(np.zeros((2, 4)), np.zeros(2), np.zeros((4, 2)), np.zeros(4)).save(model)
+    data = tmp_path / "data.npy"
+    np.save(data, np.zeros((5, 3), dtype=np.uint8))
+    notmodel = tmp_path / "notmodel.npz"
+    notmodel.write_bytes(b"garbage")
+    argv = [a.format(model=model, data=data, notmodel=notmodel) for a in argv]
+    monkeypatch.chdir(tmp_path)
+    try:
+        got = main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        got = exc.code
+    out, err = capsys.readouterr()
+    assert got == code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "nadefast", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0
+    for command in ("demo", "train", "eval", "sample"):
+        assert command in result.stdout

@@ -1,0 +1,117 @@
+"""fit lowers the validation NLL: on synthetic data of known entropy and on real data."""
+
+import numpy as np
+import pytest
+
+from nadefast import NADE
+from nadefast.baselines import IndependentBernoulli
+from nadefast.datasets import load_demo
+
+from conftest import load_shared
+
+
+def _prototype_mixture(rng, n_rows, prototypes, flip):
+    """Rows = a random prototype with each bit flipped with probability `flip`."""
+    which = rng.integers(len(prototypes), size=n_rows)
+    noise = rng.random((n_rows, prototypes.shape[1])) < flip
+    return (prototypes[which] ^ noise).astype(np.uint8)
+
+
+def _mixture_log_likelihood(X, prototypes, flip):
+    """Exact log p(x) of the generating process (equal-weight mixture of flipped prototypes)."""
+    mismatches = (X[:, None, :] != prototypes[None, :, :]).sum(axis=2)
+    n = X.shape[1]
+    log_comp = mismatches * np.log(flip) + (n - mismatches) * np.log1p(-flip) - np.log(len(prototypes))
+    top = log_comp.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(log_comp - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def test_fit_approaches_the_true_entropy_of_synthetic_data():
+    rng = np.random.default_rng(0)
+    n, flip = 16, 0.05
+    prototypes = rng.integers(0, 2, size=(4, n)).astype(np.uint8)
+    train = _prototype_mixture(rng, 4000, prototypes, flip)
+    valid = _prototype_mixture(rng, 2000, prototypes, flip)
+    true_nll = -_mixture_log_likelihood(valid, prototypes, flip).mean()  # about 4.6 nats
+    independent = -IndependentBernoulli().fit(train).score(valid)         # about 8.1 nats
+    model = NADE(32, random_state=0).fit(train, valid, epochs=60, learning_rate=3e-3, patience=10)
+    nll = -model.score(valid)
+    assert independent > true_nll + 3
+    # no model can beat the true distribution by more than sampling noise on 2000 rows
+    assert nll > true_nll - 0.2
+    assert nll < true_nll + 0.3, (nll, true_nll, independent)
+    assert model.history_[0]["valid_nll"] > nll  # training lowered it
+
+
+def test_fit_on_the_demo_digits():
+    data = load_demo()
+    model = NADE(100, random_state=1).fit(data["train"], data["valid"], epochs=15, learning_rate=3e-3)
+    first, best = model.history_[0]["valid_nll"], -model.score(data["valid"])
+    # independent Bernoulli: ~205 nats; a 20-component Bernoulli mixture: ~155
+    assert best < 120, best
+    assert best < first
+    assert best == pytest.approx(min(h["valid_nll"] for h in model.history_), rel=1e-12)
+
+
+def test_fit_on_mushrooms_from_shared_data():
+    data = load_shared("mushrooms")
+    model = NADE(100, random_state=0).fit(data["train"], data["valid"], epochs=30, learning_rate=3e-3)
+    # independent Bernoulli: 34.1 nats; published NADE (500 hidden, long training): 9.81
+    assert -model.score(data["valid"]) < 14.0
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    rng = np.random.default_rng(3)
+    prototypes = rng.integers(0, 2, size=(3, 12)).astype(np.uint8)
+    train = _prototype_mixture(rng, 150, prototypes, 0.2)  # small: improves, then overfits
+    valid = _prototype_mixture(rng, 500, prototypes, 0.2)
+    model = NADE(64, random_state=0).fit(train, valid, epochs=300, learning_rate=3e-3, patience=5)
+    history = [h["valid_nll"] for h in model.history_]
+    assert len(history) < 300, "patience should have stopped training"
+    best = int(np.argmin(history))
+    assert model.best_epoch_ == best + 1
+    assert len(history) == best + 1 + 5  # stopped exactly `patience` epochs after the best
+    assert -model.score(valid) == pytest.approx(history[best], rel=1e-12)
+
+
+def test_fit_is_reproducible_and_thread_independent():
+    rng = np.random.default_rng(4)
+    X = (rng.random((300, 20)) < 0.3).astype(np.uint8)
+    a = NADE(10, random_state=7, n_jobs=1).fit(X, epochs=3)
+    b = NADE(10, random_state=7, n_jobs=2).fit(X, epochs=3)
+    for name in ("W_", "b_", "V_", "c_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = NADE(10, random_state=8, n_jobs=1).fit(X, epochs=3)
+    assert not np.array_equal(a.W_, c.W_)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_each_optimizer_and_dtype_trains(optimizer, dtype):
+    rng = np.random.default_rng(5)
+    prototypes = rng.integers(0, 2, size=(2, 10)).astype(np.uint8)
+    X = _prototype_mixture(rng, 500, prototypes, 0.1)
+    lr = 3e-3 if optimizer == "adam" else 0.3
+    model = NADE(16, dtype=dtype, random_state=0).fit(X, epochs=20, optimizer=optimizer, learning_rate=lr)
+    assert model.W_.dtype == np.dtype(dtype)
+    losses = [h["train_nll"] for h in model.history_]
+    assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_random_ordering_is_drawn_from_random_state():
+    X = (np.random.default_rng(6).random((50, 9)) < 0.5).astype(np.uint8)
+    a = NADE(4, ordering="random", random_state=0).fit(X, epochs=1)
+    b = NADE(4, ordering="random", random_state=0).fit(X, epochs=1)
+    np.testing.assert_array_equal(a.ordering_, b.ordering_)
+    assert sorted(a.ordering_) == list(range(9))
+    assert a.ordering == "random"  # the constructor argument is left untouched
+
+
+def test_divergence_stops_with_a_clear_error_and_finite_parameters():
+    X = (np.random.default_rng(8).random((200, 30)) < 0.5).astype(np.uint8)
+    model = NADE(20, random_state=0)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        model.fit(X, X[:50], epochs=50, optimizer="sgd", learning_rate=1e38)
+    for name in ("W_", "b_", "V_", "c_"):
+        assert np.isfinite(getattr(model, name)).all()
+    assert np.isfinite(model.score_samples(X)).all()
