@@ -117,12 +117,33 @@ static inline void FN(step_down)(REAL *restrict a, REAL *restrict h, REAL *restr
     }
 }
 
-/* the canonical reduction of LANES partial sums: a fixed pairwise tree */
-NADE_INLINE REAL FN(hsum)(REAL *acc)
+/* 32- and 16-byte vectors (GCC/Clang vector extensions) for the reduction
+   below; on targets without such registers the compiler splits them */
+typedef REAL FN(vec32) __attribute__((vector_size(32)));
+typedef REAL FN(vec16) __attribute__((vector_size(16)));
+
+/* The canonical reduction of the LANES (= 128 bytes) partial sums: the
+   pairwise tree acc[l] += acc[l + w] for w = LANES/2, LANES/4, ..., 1.
+   Written on whole vectors because compilers turn the scalar form into
+   hundreds of shuffles. */
+NADE_INLINE REAL FN(hsum)(const REAL *acc)
 {
-    for (int w = LANES / 2; w > 0; w /= 2)
-        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
-    return acc[0];
+    FN(vec32) a0, a1, a2, a3;
+    memcpy(&a0, acc, 32);
+    memcpy(&a1, (const char *)acc + 32, 32);
+    memcpy(&a2, (const char *)acc + 64, 32);
+    memcpy(&a3, (const char *)acc + 96, 32);
+    FN(vec32) s = (a0 + a2) + (a1 + a3); /* w = LANES/2, then LANES/4 */
+    FN(vec16) lo, hi;
+    memcpy(&lo, &s, 16);
+    memcpy(&hi, (const char *)&s + 16, 16);
+    FN(vec16) q = lo + hi; /* w = LANES/8 */
+#if NADE_REAL_IS_DOUBLE
+    return q[0] + q[1]; /* w = 1 */
+#else
+    REAL even = q[0] + q[2], odd = q[1] + q[3]; /* w = 2 */
+    return even + odd;                           /* w = 1 */
+#endif
 }
 
 /* z[r * ldz] = ck + v . H[r] for rt rows (rt is a constant once inlined);

@@ -100,9 +100,10 @@ def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, 
     assert "Traceback" not in err
 
 
-def test_module_entry_point():
+def test_module_entry_point(tmp_path):
+    # run outside the source tree, which holds an unbuilt copy of the package
     result = subprocess.run([sys.executable, "-m", "nadefast", "--help"], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, cwd=tmp_path)
     assert result.returncode == 0
     for command in ("demo", "train", "eval", "sample"):
         assert command in result.stdout

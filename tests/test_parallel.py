@@ -26,23 +26,27 @@ def test_n_jobs_rules():
 
 
 @pytest.mark.skipif(not _core.openmp_enabled(), reason="built without OpenMP")
-def test_omp_num_threads_is_the_default():
+def test_omp_num_threads_is_the_default(tmp_path):
     code = "from nadefast._parallel import effective_n_threads; print(effective_n_threads(None))"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
     env["OMP_NUM_THREADS"] = "3"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
     assert out.stdout.strip() == "3"
 
 
-def test_isa_environment_variable():
+def test_isa_environment_variable(tmp_path):
     code = "from nadefast import _core; print(_core.active_isa())"
     env = {**os.environ, "NADEFAST_ISA": "baseline"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
     assert out.stdout.strip() == "baseline", out.stderr
     env["NADEFAST_ISA"] = "no-such-isa"
     out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code], env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
     assert out.returncode != 0 and "NADEFAST_ISA='no-such-isa' is not available" in out.stderr
