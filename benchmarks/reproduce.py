@@ -39,7 +39,8 @@ DATASETS = {
     "connect4":        {"published": 11.99},
     "ocr_letters":     {"published": 27.22},
     "rcv1":            {"published": 46.66},
-    "binarized_mnist": {"published": 88.86, "published_note": "88.33 in Uria et al. 2016"},
+    "binarized_mnist": {"published": 88.86, "published_note": "88.33 in Uria et al. 2016",
+                        "image_shape": (28, 28)},
 }
 
 DEFAULTS = {"hidden": 500, "epochs": 1000, "batch_size": 100, "lr": 1e-3, "patience": 30,
@@ -142,6 +143,13 @@ def main(argv=None):
     if "test" not in data:
         record["note"] = "no test split in the available data: the figures are for the splits present"
     model.save(out / "models" / f"{args.name}.npz")
+    if "image_shape" in spec:
+        from nadefast._png import sample_grid, write_png
+
+        png = out / f"{args.name}_samples.png"
+        samples = model.sample(100, random_state=settings["seed"])
+        write_png(png, sample_grid(samples, spec["image_shape"], n_cols=10, scale=2))
+        record["samples_png"] = str(png.relative_to(out))
     (out / f"{args.name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: record[k] for k in ("dataset", "nll", "epochs_run", "best_epoch", "train_seconds")},
                      indent=2), file=log)

@@ -8,6 +8,7 @@ naming the argument and the problem.
 
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -80,6 +81,37 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
             f"(binarize the data first)"
         )
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def available_memory():
+    """Bytes of physical memory, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """MemoryError, before allocating, for a request larger than physical memory.
+
+    Virtual memory is often overcommitted, so such a request would not fail
+    at allocation but kill the process (or swap for hours) later.
+    """
+    total = available_memory()
+    if total is not None and nbytes > total:
+        raise MemoryError(
+            f"{what} needs {_human_bytes(nbytes)} of memory, more than this machine has "
+            f"({_human_bytes(total)}); ask for less"
+        )
+
+
+def _human_bytes(n):
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EB"
 
 
 def check_int(value, name, *, minimum=None, maximum=None):

@@ -66,6 +66,25 @@ def write_npz_atomic(path, arrays):
         raise
 
 
+def read_npz(path, what):
+    """All arrays of the .npz at `path`, read without pickle.
+
+    Raises FileNotFoundError if `path` does not exist, and ValueError naming
+    the file (and `what` it should have been) if it is not a readable .npz.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such {what} file: {path!r}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array")
+        with loaded as f:
+            return {key: f[key] for key in f.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path!r} is not a readable nadefast {what} file: {exc}") from None
+
+
 def save_model(path, W, b, V, c, ordering):
     """Save parameters in the public layout (see the module docstring)."""
     write_npz_atomic(
@@ -90,18 +109,7 @@ def load_model(path):
     consistent nadefast model of a version this code understands.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such model file: {path!r}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not a model")
-        with loaded as f:
-            data = {key: f[key] for key in f.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path!r} is not a readable nadefast model file: {exc}") from None
+    data = read_npz(path, "model")
 
     def fail(problem):
         raise ValueError(f"{path!r} is not a valid nadefast model file: {problem}")

@@ -5,8 +5,7 @@ this module checks inputs, keeps the parameters in the layout the kernels
 want, and runs training as Python over those kernels.
 """
 
-import sys
-import time
+import os
 
 import numpy as np
 
@@ -21,12 +20,20 @@ from nadefast._validation import (
     check_int,
     check_ordering,
     check_params,
+    check_memory,
     check_real,
 )
-from nadefast.optim import make_optimizer
+from nadefast._training import Trainer, data_digest, load_checkpoint
+from nadefast.optim import OPTIMIZERS
 
 _PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs")
 _DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None, "n_jobs": None}
+
+
+def _padded(d, dtype):
+    """Hidden width in the kernels' layout: d rounded up to the dot-product width."""
+    lanes = _core.lanes(dtype)
+    return -(-d // lanes) * lanes
 
 
 class NADE:
@@ -125,8 +132,7 @@ class NADE:
         """
         d, n = W.shape
         dtype = W.dtype
-        lanes = _core.lanes(dtype)
-        dp = -(-d // lanes) * lanes
+        dp = _padded(d, dtype)
         self._Wt = np.zeros((n, dp), dtype=dtype)
         self._Wt[:, :d] = W.T
         self._V = np.zeros((n, dp), dtype=dtype)
@@ -242,6 +248,7 @@ class NADE:
         original feature order.
         """
         X = self._check_X(X)
+        check_memory(float(X.size) * self._Wt.itemsize, "conditionals")
         loglik = np.empty(X.shape[0], dtype=np.float64)
         cond = np.empty(X.shape, dtype=self._Wt.dtype)
         _core.score(*self._kernel_params(), X, loglik, cond, self._threads())
@@ -255,7 +262,9 @@ class NADE:
         n_samples * n_features * n_hidden elements of memory.
         """
         X = self._check_X(X)
-        out = np.empty((X.shape[0], self.n_features_in_, self._d), dtype=self._Wt.dtype)
+        shape = (X.shape[0], self.n_features_in_, self._d)
+        check_memory(np.prod(shape, dtype=np.float64) * self._Wt.itemsize, "hidden_states")
+        out = np.empty(shape, dtype=self._Wt.dtype)
         _core.hidden(*self._kernel_params(), X, out, self._threads())
         return out
 
@@ -270,6 +279,7 @@ class NADE:
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", minimum=0)
+        check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         key = philox_key(self.random_state if random_state is None else random_state)
         X = np.empty((n_samples, self.n_features_in_), dtype=np.uint8)
         _core.sample(*self._kernel_params(), key, 0, X, np.empty(0), self._threads())
@@ -332,7 +342,8 @@ class NADE:
         return check_ordering(self.ordering, n)
 
     def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
-            learning_rate=1e-3, patience=10, verbose=False):
+            learning_rate=1e-3, patience=10, verbose=False, checkpoint=None, checkpoint_every=1,
+            resume=False):
         """Maximum-likelihood training by mini-batch gradient descent.
 
         X : (n_samples, n_features) of 0/1, n_samples >= 1.
@@ -340,11 +351,20 @@ class NADE:
             epoch with the lowest validation NLL are kept, and training stops
             after `patience` epochs without improvement (patience=None: never
             early).
-        epochs : maximum passes over X.   batch_size : rows per step.
+        epochs : passes over X in all (a resumed fit counts the epochs it
+            already ran).   batch_size : rows per step.
         optimizer : "adam" or "sgd".      learning_rate : step size.
         verbose : print one line per epoch (train/valid NLL, seconds).
+        checkpoint : path of a checkpoint file, written atomically every
+            `checkpoint_every` epochs and when training ends.
+        resume : continue from `checkpoint` if that file exists (it must come
+            from a fit with the same data and settings); the continued fit is
+            bit-identical to one that was never interrupted.
 
-        Fitting again starts from scratch. Returns self.
+        Without `resume`, fitting starts from scratch. Training that diverges
+        raises FloatingPointError and Ctrl-C raises KeyboardInterrupt; either
+        way the model keeps its best (or last finite) parameters so far.
+        Returns self.
         """
         n_hidden = check_int(self.n_hidden, "n_hidden", minimum=1)
         dtype = check_dtype(self.dtype)
@@ -353,90 +373,52 @@ class NADE:
         learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
         if patience is not None:
             patience = check_int(patience, "patience", minimum=1)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+        if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+            raise (TypeError if not isinstance(optimizer, str) else ValueError)(
+                f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         n_threads = effective_n_threads(self.n_jobs)
         X = as_binary_matrix(X, allow_empty=False)
         n = X.shape[1]
         if X_valid is not None:
             X_valid = as_binary_matrix(X_valid, n, name="X_valid", allow_empty=False)
+        # parameters, gradients, optimizer moments, best and epoch-start copies
+        check_memory(12 * n * _padded(n_hidden, dtype) * dtype.itemsize, f"fit with n_hidden={n_hidden}")
 
-        rng = make_rng(self.random_state)
-        order = self._resolve_ordering(n, rng)
-        self._set_fitted(*self._initial_params(X, n_hidden, dtype, order, rng), order)
-        params = self._params_padded()
-        grads = {k: np.empty_like(v) for k, v in params.items()}
-        opt = make_optimizer(optimizer, params, learning_rate)
-
-        def valid_nll():
-            return -float(np.mean(self.score_samples(X_valid))) if X_valid is not None else None
-
-        best_nll = valid_nll()
-        best_epoch = 0
-        best_params = {k: v.copy() for k, v in params.items()} if X_valid is not None else None
-        self.history_ = []
-        self.best_epoch_ = 0
-        epochs_without_improvement = 0
-        m = X.shape[0]
-        epoch = 0
-        epoch_start = {k: v.copy() for k, v in params.items()}
-
-        def diverged(what):
-            kept = best_epoch if best_params is not None else epoch - 1
-            self._restore(best_params if best_params is not None else epoch_start)
-            self.best_epoch_ = kept
-            raise FloatingPointError(
-                f"training diverged in epoch {epoch} ({what}); the model keeps the parameters of "
-                f"epoch {kept}. Try a smaller learning_rate."
-            )
-
-        try:
-            for epoch in range(1, epochs + 1):
-                t0 = time.perf_counter()
-                for k, v in params.items():
-                    epoch_start[k][...] = v
-                perm = rng.permutation(m)
-                total = 0.0
-                for start in range(0, m, batch_size):
-                    batch = X[perm[start : start + batch_size]]
-                    loss = self._loss_and_gradient_padded(batch, grads, n_threads)
-                    if not np.isfinite(loss):
-                        diverged(f"loss {loss}")
-                    opt.step(grads)
-                    total += loss * batch.shape[0]
-                # overflowing parameters show up in the loss of the next batch, or here
-                if not all(np.isfinite(v).all() for v in params.values()):
-                    diverged("non-finite parameters")
-                record = {"epoch": epoch, "train_nll": total / m, "valid_nll": valid_nll(),
-                          "seconds": time.perf_counter() - t0}
-                self.history_.append(record)
-                if verbose:
-                    valid = "" if record["valid_nll"] is None else f"  valid NLL {record['valid_nll']:.4f}"
-                    print(f"epoch {epoch:4d}  train NLL {record['train_nll']:.4f}{valid}"
-                          f"  ({record['seconds']:.2f} s)", flush=True)
-                if X_valid is not None:
-                    if record["valid_nll"] < best_nll:
-                        best_nll, best_epoch = record["valid_nll"], epoch
-                        for k, v in params.items():
-                            best_params[k][...] = v
-                        epochs_without_improvement = 0
-                    else:
-                        epochs_without_improvement += 1
-                        if patience is not None and epochs_without_improvement >= patience:
-                            break
-        except KeyboardInterrupt:
-            if best_params is not None:
-                self._restore(best_params)
-            self.best_epoch_ = best_epoch
-            print(f"nadefast: fit interrupted in epoch {epoch}; the model keeps the parameters of "
-                  f"epoch {best_epoch if best_params is not None else 'the last completed step'}",
-                  file=sys.stderr, flush=True)
-            raise
-        if best_params is not None:
-            self._restore(best_params)
-        self.best_epoch_ = best_epoch if X_valid is not None else len(self.history_)
+        settings = {
+            "n_hidden": n_hidden, "dtype": dtype.name, "optimizer": optimizer.lower(),
+            "learning_rate": learning_rate, "batch_size": batch_size, "n_features": n,
+            "n_rows": X.shape[0], "n_valid_rows": None if X_valid is None else X_valid.shape[0],
+            "data_digest": data_digest(X), "valid_digest": data_digest(X_valid),
+        }
+        resuming = bool(resume) and checkpoint is not None and os.path.exists(checkpoint)
+        if resuming:
+            order, params, progress, arrays = load_checkpoint(checkpoint, settings)
+            order = check_ordering(order, n)
+            if self.ordering is not None and not isinstance(self.ordering, str):
+                if not np.array_equal(check_ordering(self.ordering, n), order):
+                    raise ValueError(f"cannot resume from {checkpoint!r}: it was made with another ordering")
+            self._set_fitted(np.zeros((n_hidden, n), dtype), np.zeros(n_hidden, dtype),
+                             np.zeros((n, n_hidden), dtype), np.zeros(n, dtype), order)
+            self._restore(params)
+            rng = None  # replaced by the checkpoint's generator
+        else:
+            rng = make_rng(self.random_state)
+            order = self._resolve_ordering(n, rng)
+            self._set_fitted(*self._initial_params(X, n_hidden, dtype, order, rng), order)
+        trainer = Trainer(self, X, X_valid, settings, rng, patience=patience, n_threads=n_threads,
+                          verbose=verbose)
+        if resuming:
+            trainer.load_progress(progress, arrays)
+        else:
+            trainer._publish()
+        trainer.run(epochs, checkpoint, checkpoint_every)
         return self
 
     def _restore(self, saved):
         for k, v in self._params_padded().items():
+            if saved[k].shape != v.shape:
+                raise ValueError(f"saved parameter {k} has shape {saved[k].shape}, expected {v.shape}")
             v[...] = saved[k]
 
     # ------------------------------------------------------------ persistence

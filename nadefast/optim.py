@@ -44,6 +44,11 @@ class SGD:
             state.update({f"velocity.{k}": v for k, v in self.velocity.items()})
         return state
 
+    def load_state_dict(self, state):
+        self.n_steps = int(state["n_steps"])
+        if self.velocity is not None:
+            _copy_into(self.velocity, state, "velocity.")
+
 
 class Adam:
     """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
@@ -92,6 +97,20 @@ class Adam:
         state.update({f"m.{k}": v for k, v in self.m.items()})
         state.update({f"v.{k}": v for k, v in self.v.items()})
         return state
+
+    def load_state_dict(self, state):
+        self.n_steps = int(state["n_steps"])
+        _copy_into(self.m, state, "m.")
+        _copy_into(self.v, state, "v.")
+
+
+def _copy_into(arrays, state, prefix):
+    """arrays[k][...] = state[prefix + k], checking that every array is there and fits."""
+    for k, target in arrays.items():
+        source = state.get(prefix + k)
+        if source is None or source.shape != target.shape:
+            raise ValueError(f"optimizer state {prefix + k!r} is missing or has the wrong shape")
+        target[...] = source
 
 
 def make_optimizer(name, params, learning_rate):

@@ -15,12 +15,19 @@ import statistics
 import subprocess
 import time
 
-import numpy as np
+# Every thread count in the benchmarks is set explicitly (nadefast's n_jobs,
+# torch.set_num_threads); the implicit pools (BLAS under NumPy, OpenMP's
+# default) are pinned to one thread before NumPy loads.  Importing this
+# module does it, so import it before numpy.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+for _var in THREAD_VARS:
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
