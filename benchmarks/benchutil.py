@@ -101,10 +101,12 @@ def load_mnist_split(split="train", rows=None, fallback_p=0.13):
 
 
 def measure(fn, repeats=5, min_time=0.2):
-    """Time fn(): one warm-up call, then `repeats` timed repeats of >= min_time seconds each.
+    """Time fn(): one warm-up call, then `repeats` timed repeats of about min_time seconds.
 
-    Each repeat runs fn a calibrated number of times; returns (median seconds
-    per call, list of per-repeat seconds per call).
+    Each repeat runs fn a number of times calibrated on the warm-up (cut
+    short, after at least one call, once it has taken 10 x min_time: a
+    busy machine can make calls far slower than calibrated); returns (median
+    seconds per call, list of per-repeat seconds per call).
     """
     t0 = time.perf_counter()
     fn()  # warm-up (faults in buffers, lazy initialisation)
@@ -116,9 +118,12 @@ def measure(fn, repeats=5, min_time=0.2):
     per_call = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for _ in range(calls):
+        done, elapsed = 0, 0.0
+        while done < calls and (done == 0 or elapsed < 10 * min_time):
             fn()
-        per_call.append((time.perf_counter() - t0) / calls)
+            done += 1
+            elapsed = time.perf_counter() - t0
+        per_call.append(elapsed / done)
     return statistics.median(per_call), per_call
 
 

@@ -53,8 +53,11 @@ FLOOR_MODE = {"score": "score", "sample": "sample", "gradient": "score"}
 TARGET_SIZE = (784, 500)
 
 
+T0 = time.perf_counter()
+
+
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    print(f"[{time.perf_counter() - T0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):
@@ -293,8 +296,8 @@ def report(args, header, checks, rows, floor, floor_cmd, train, memory, native, 
     L += [f"| {c} | {r} | {'yes' if ok else '**FAILED**'} |" for c, r, ok in checks] + [""]
     L += ["## Throughput", "",
           "Median of repeats; ns = seconds per call / (batch x n x d) x 1e9; spread = (max - min) / median "
-          "of the repeats (floor.c: ns of each pass, the fastest used).", "",
-          "| n x d | implementation | operation | dtype | batch | threads | samples/s | ns/(sample·pos·hidden) | spread |",
+          "of the repeats; for floor.c the last column lists the ns of each pass (the fastest is used).", "",
+          "| n x d | implementation | operation | dtype | batch | threads | samples/s | ns/(sample·pos·hidden) | spread (floor.c: passes) |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         L.append(f"| {r['size'][0]}x{r['size'][1]} | {r['impl']} | {r['op']} | {r['dtype']} | {r['batch']} | "

@@ -1,0 +1,34 @@
+"""Print the markdown table of results/README.md from results/*.json."""
+
+import json
+import pathlib
+import sys
+
+ORDER = ["adult", "connect4", "dna", "mushrooms", "nips", "ocr_letters", "rcv1", "binarized_mnist"]
+
+
+def main(folder="results"):
+    folder = pathlib.Path(folder)
+    print("| dataset | rows used (train/valid/test) x features | hidden | lr, batch | epochs (kept) "
+          "| train time | test NLL (ours, +- s.e.) | published NADE | difference | command |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in ORDER:
+        path = folder / f"{name}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        s = r["settings"]
+        splits = r.get("splits_used", r["splits"])
+        rows = "/".join(str(splits[k][0]) if k in splits else "-" for k in ("train", "valid", "test"))
+        features = next(iter(splits.values()))[1]
+        test = r["nll"]["test"]
+        ours = f"{test['mean']:.2f} +- {test['stderr']:.3f}" + ("*" if "note" in r else "")
+        diff = test["mean"] - r["published_test_nll"]
+        print(f"| {name} | {rows} x {features} | {s['hidden']} | {s['lr']:g}, {s['batch_size']} "
+              f"| {r['epochs_run']} ({r['best_epoch']}) | {r['train_seconds']:.0f} s "
+              f"| {ours} | {r['published_test_nll']} | {diff:+.2f}{'*' if 'note' in r else ''} "
+              f"| `{r['command']}` |")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
