@@ -6,6 +6,9 @@ Environment variables (all optional):
   NADEFAST_NATIVE=1     add -march=native (for local comparisons only; never
                         for wheels: the default build dispatches at run time)
   NADEFAST_DEBUG=1      -O0 -g, Cython bounds checks on
+  NADEFAST_SANITIZE=1   NADEFAST_DEBUG plus AddressSanitizer and UndefinedBehaviorSanitizer
+                        (run Python with LD_PRELOAD=$(gcc -print-file-name=libasan.so);
+                        see README "Building and testing")
 """
 import os
 import sys
@@ -62,7 +65,12 @@ class BuildExt(build_ext):
             compile_args += ["/O2", "/fp:precise"]
             omp_compile, omp_link = ["/openmp"], []
         else:
-            if _flag("NADEFAST_DEBUG"):
+            if _flag("NADEFAST_SANITIZE"):
+                sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                            "-fno-omit-frame-pointer"]
+                compile_args += ["-O1", "-g"] + sanitize
+                link_args += sanitize
+            elif _flag("NADEFAST_DEBUG"):
                 compile_args += ["-O0", "-g"]
             else:
                 compile_args += ["-O3"]
@@ -91,9 +99,9 @@ class BuildExt(build_ext):
 def extensions():
     from Cython.Build import cythonize
 
-    directives = {"language_level": 3}
-    if _flag("NADEFAST_DEBUG"):
-        directives.update(boundscheck=True, wraparound=True, initializedcheck=True)
+    checks = _flag("NADEFAST_DEBUG") or _flag("NADEFAST_SANITIZE")
+    directives = {"language_level": 3, "boundscheck": checks, "wraparound": checks,
+                  "initializedcheck": checks}
     ext = Extension(
         "nadefast._core",
         sources=["nadefast/_core.pyx"] + C_SOURCES,

@@ -1,5 +1,6 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+# cython: language_level=3, cdivision=True, embedsignature=True
+# (boundscheck, wraparound and initializedcheck are off in release builds and on in
+#  NADEFAST_DEBUG / NADEFAST_SANITIZE builds: see setup.py)
 """The compiled core of nadefast: loops over blocks of rows.
 
 Each function takes arrays that nadefast.model has already validated and
