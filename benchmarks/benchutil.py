@@ -127,6 +127,25 @@ def measure(fn, repeats=5, min_time=0.2):
     return statistics.median(per_call), per_call
 
 
+def cpu_snapshot():
+    """(wall, CPU-seconds all processes used, CPU-seconds this process and its children used)."""
+    busy = float("nan")
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
+
+
+def others_share(start, end):
+    """Fraction of the machine's CPUs that other processes used between two cpu_snapshot()s."""
+    wall = end[0] - start[0]
+    return ((end[1] - start[1]) - (end[2] - start[2])) / (wall * (os.cpu_count() or 1))
+
+
 def cpu_model():
     try:
         for line in open("/proc/cpuinfo"):

@@ -249,16 +249,19 @@ def run_checks(size, impls, floor, p):
 # ------------------------------------------------------- training and others
 
 def training_epoch(args):
+    """Seconds per epoch with 2 threads (the target) and, for reference, one epoch on 1 thread."""
     rows = 5000 if args.quick else 50000
     X, what = bu.load_mnist_split("train", rows=rows)
-    log(f"training: {args.epochs} epoch(s) over {X.shape[0]} rows of {what}")
-    model = NADE(n_hidden=500, random_state=0, n_jobs=2)
-    t0 = time.perf_counter()
-    model.fit(X, epochs=args.epochs, batch_size=100, learning_rate=1e-3)
-    wall = time.perf_counter() - t0
-    secs = [h["seconds"] for h in model.history_]
-    return {"rows": X.shape[0], "data": what, "epoch_seconds": secs, "median": float(np.median(secs)),
-            "train_nll": [h["train_nll"] for h in model.history_], "wall": wall}
+    out = {"rows": X.shape[0], "data": what}
+    for n_jobs, epochs in ((2, args.epochs), (1, 1)):
+        log(f"training: {epochs} epoch(s) over {X.shape[0]} rows of {what}, n_jobs={n_jobs}")
+        model = NADE(n_hidden=500, random_state=0, n_jobs=n_jobs)
+        model.fit(X, epochs=epochs, batch_size=100, learning_rate=1e-3)
+        secs = [h["seconds"] for h in model.history_]
+        out[n_jobs] = {"epoch_seconds": secs, "median": float(np.median(secs)),
+                       "train_nll": [h["train_nll"] for h in model.history_]}
+    out.update(out[2])
+    return out
 
 
 def run_json_script(script, extra):
@@ -321,7 +324,9 @@ def report(args, header, checks, rows, floor, floor_cmd, train, memory, native, 
               f"{', '.join(f'{s:.2f}' for s in train['epoch_seconds'])} (median **{train['median']:.2f} s**"
               + (f", i.e. {train['median'] * 50000 / train['rows']:.1f} s per 50 000 rows"
                  if train["rows"] != 50000 else "")
-              + f"); train NLL per epoch {', '.join(f'{x:.2f}' for x in train['train_nll'])}.", ""]
+              + f"); train NLL per epoch {', '.join(f'{x:.2f}' for x in train['train_nll'])}. "
+              f"For reference, one epoch with n_jobs=1: {train[1]['median']:.2f} s "
+              f"(2 threads / 1: {train[1]['median'] / train['median']:.2f}x).", ""]
     if memory:
         L += ["## Memory (memory.py)", ""] + (memory.get("markdown") or [f"error: {memory.get('error')}"]) + [""]
     if native:
@@ -428,6 +433,7 @@ def main(argv=None):
     header, notes = bu.machine_header(), []
     if args.quick:
         notes.append("--quick smoke run: short repeats; figures are noisy")
+    start = bu.cpu_snapshot()
     tmp = tempfile.TemporaryDirectory(prefix="nadefast-bench-")
     exe, floor_cmd = (None, "skipped (--no-floor)") if args.no_floor else build_floor(tmp.name)
     if exe is None and not args.no_floor:
@@ -480,9 +486,11 @@ def main(argv=None):
     train = training_epoch(args) if ok and not args.no_train else None
     memory = run_json_script("memory.py", quick) if ok and not args.no_memory else None
     native = run_json_script("portable_vs_native.py", quick) if ok and args.native_check else None
-    load = os.getloadavg()
-    header.append(f"- load average at the end: {', '.join(f'{x:.2f}' for x in load)} "
-                  "(above ~0.3 another process shared the cores: 2-thread figures are then unreliable)")
+    load, share = os.getloadavg(), bu.others_share(start, bu.cpu_snapshot())
+    header.append(f"- load average at the end: {', '.join(f'{x:.2f}' for x in load)}; other processes "
+                  f"used {share:.0%} of the machine's CPU time during the run"
+                  + (" (**the machine was shared: 2-thread figures and ratios across the run are "
+                     "unreliable**)" if share > 0.05 else " (quiet machine)"))
     text = report(args, header, checks, rows, floor, floor_cmd, train, memory, native, notes)
     print(text)
     if args.out:

@@ -45,9 +45,9 @@ BENCH = pytest.mark.benchmark(min_rounds=3, warmup=True, warmup_iterations=1,
 
 def grid(func):
     """Parametrise a benchmark over SIZES x BATCHES x DTYPES x N_JOBS."""
-    for name, values, ids in (("n_jobs", N_JOBS, lambda j: f"j{j}"), ("dtype", DTYPES, None),
-                              ("batch", BATCHES, lambda b: f"b{b}"),
-                              ("size", SIZES, lambda s: f"{s[0]}x{s[1]}")):
+    for name, values, ids in (("size", SIZES, lambda s: f"{s[0]}x{s[1]}"),
+                              ("batch", BATCHES, lambda b: f"b{b}"), ("dtype", DTYPES, None),
+                              ("n_jobs", N_JOBS, lambda j: f"j{j}")):
         func = pytest.mark.parametrize(name, values, ids=ids)(func)
     return BENCH(func)
 

@@ -33,9 +33,9 @@ def initial_nll(size, dtype):
 
 
 @BENCH
-@pytest.mark.parametrize("n_jobs", N_JOBS, ids=lambda j: f"j{j}")
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_jobs", N_JOBS, ids=lambda j: f"j{j}")
 def test_train_epoch(benchmark, size, dtype, n_jobs):
     X = train_data(size[0])
 

@@ -26,7 +26,9 @@ def effective_n_threads(n_jobs):
     None: OpenMP's default (all available cores, or OMP_NUM_THREADS, or a
     threadpoolctl limit).  A positive int: that many.  A negative int:
     counts back from the number of CPUs, -1 meaning all of them (as in
-    scikit-learn).  0 is an error.  Without OpenMP: always 1.
+    scikit-learn).  0 is an error.  Without OpenMP: always 1.  At most
+    4 threads per CPU: more only adds contention (results never depend on
+    the thread count).
     """
     if n_jobs is not None:
         n_jobs = check_int(n_jobs, "n_jobs")
@@ -34,8 +36,9 @@ def effective_n_threads(n_jobs):
             raise ValueError("n_jobs == 0 has no meaning; use None, a positive or a negative int")
     if not _core.openmp_enabled():
         return 1
+    limit = 4 * cpu_count()
     if n_jobs is None:
-        return max(1, _core.openmp_max_threads())
+        return min(limit, max(1, _core.openmp_max_threads()))
     if n_jobs < 0:
         return max(1, cpu_count() + 1 + n_jobs)
-    return n_jobs
+    return min(limit, n_jobs)

@@ -19,6 +19,9 @@ def test_n_jobs_rules():
     assert effective_n_threads(-1) == cpu_count()
     assert effective_n_threads(-2) == max(1, cpu_count() - 1)
     assert effective_n_threads(-1000) == 1
+    # absurd requests are capped (4 threads per CPU), never passed on to overflow a C int
+    assert effective_n_threads(10**30) == 4 * cpu_count()
+    assert effective_n_threads(2**31) == 4 * cpu_count()
     with pytest.raises(ValueError, match="n_jobs == 0"):
         effective_n_threads(0)
     with pytest.raises(TypeError, match="n_jobs"):

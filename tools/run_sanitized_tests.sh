@@ -17,7 +17,8 @@ NADEFAST_SANITIZE=1 python -m pip install --quiet --no-build-isolation --no-deps
 asan="$(gcc -print-file-name=libasan.so)"
 cd "$work"  # away from the source tree, so the sanitized build is what gets imported
 for isa in baseline avx2 avx512; do
-    if ! PYTHONPATH="$work/site" python -c "import sys, nadefast._core as c; sys.exit(not c.isa_supported('$isa'))"; then
+    if ! ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan" PYTHONPATH="$work/site" \
+            python -c "import sys, nadefast._core as c; sys.exit(not c.isa_supported('$isa'))"; then
         echo "== $isa: not supported on this CPU, skipped"
         continue
     fi
