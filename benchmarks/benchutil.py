@@ -100,15 +100,17 @@ def load_mnist_split(split="train", rows=None, fallback_p=0.13):
     return (X if rows is None else X[:rows]), what
 
 
-def measure(fn, repeats=5, min_time=0.2):
+def measure(fn, repeats=5, min_time=0.2, budget=60.0):
     """Time fn(): one warm-up call, then `repeats` timed repeats of about min_time seconds.
 
     Each repeat runs fn a number of times calibrated on the warm-up (cut
     short, after at least one call, once it has taken 10 x min_time: a
-    busy machine can make calls far slower than calibrated); returns (median
-    seconds per call, list of per-repeat seconds per call).
+    busy machine can make calls far slower than calibrated).  Once the whole
+    measurement has taken `budget` seconds no further repeat starts, so
+    fewer than `repeats` may be returned.  Returns (median seconds per call,
+    list of per-repeat seconds per call).
     """
-    t0 = time.perf_counter()
+    start = t0 = time.perf_counter()
     fn()  # warm-up (faults in buffers, lazy initialisation)
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -118,6 +120,8 @@ def measure(fn, repeats=5, min_time=0.2):
     per_call = []
     for _ in range(repeats):
         t0 = time.perf_counter()
+        if per_call and t0 - start > budget:
+            break
         done, elapsed = 0, 0.0
         while done < calls and (done == 0 or elapsed < 10 * min_time):
             fn()

@@ -110,6 +110,15 @@ def max_rel_err(x, ref):
     return float(np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), 1e-300))
 
 
+def pytest_report_header(config):
+    import nadefast
+    from nadefast import _core
+
+    return (f"nadefast {nadefast.__version__} from {pathlib.Path(nadefast.__file__).parent}; kernels "
+            f"{_core.active_isa()}; OpenMP {_core.openmp_enabled()}; CPU {bu.cpu_model()}, "
+            f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f}")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_terminal_summary(terminalreporter, config):
     """After pytest-benchmark's tables: samples/s and ns per (sample * position * hidden), median round."""

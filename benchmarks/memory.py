@@ -122,7 +122,7 @@ def main(argv=None):
                   f"{r['output'] / MB:.1f} | **{r['excess'] / MB:.1f}** | {(r['traced'] - r['output']) / MB:.1f} |")
         if r["target"]:
             ok = r["excess"] <= LIMIT_MB * MB
-            targets.append([f"memory: {r['op']} {r['rows']:,} rows ({r['n_jobs']} threads): peak RSS growth "
+            targets.append([f"memory: {r['op']} {r['rows']:,} rows (n_jobs={r['n_jobs']}): peak RSS growth "
                             f"<= output + {LIMIT_MB} MB", f"excess {r['excess'] / MB:.1f} MB",
                             "met" if ok else "**NOT met**"])
     if not all(r["peak_reset"] for r in results):

@@ -62,7 +62,8 @@ def build(tmp, kind):
             elif p.exists():
                 shutil.copy2(p, src / name)
     target = pathlib.Path(tmp) / kind
-    env = {k: v for k, v in os.environ.items() if k != "NADEFAST_NATIVE"}
+    env = {k: v for k, v in os.environ.items()  # release builds, whatever the caller's shell says
+           if k not in ("NADEFAST_NATIVE", "NADEFAST_DEBUG", "NADEFAST_SANITIZE", "NADEFAST_OPENMP")}
     if kind == "native":
         env["NADEFAST_NATIVE"] = "1"
     log(f"building the {kind} copy into {target}")
