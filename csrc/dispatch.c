@@ -72,9 +72,19 @@ const char *nade_active_isa(void) { return nade_active->name; }
 
 ptrdiff_t nade_lanes(size_t real_size) { return (ptrdiff_t)(NADE_LANE_BYTES / real_size); }
 
-size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size)
+ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size)
 {
-    return nade_work_layout(n, dp, real_size).total;
+    const size_t budget = 36 * 1024;
+    ptrdiff_t rows = (ptrdiff_t)(budget / ((size_t)dp * real_size));
+    if (rows > NADE_MAX_BLOCK_ROWS) rows = NADE_MAX_BLOCK_ROWS;
+    if (rows >= 6) return rows - rows % 6; /* whole register tiles (3 or 6 rows) */
+    if (rows >= 3) return rows - rows % 3;
+    return rows < 1 ? 1 : rows;
+}
+
+size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows)
+{
+    return nade_work_layout(n, dp, real_size, block_rows).total;
 }
 
 int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,

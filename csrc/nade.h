@@ -1,9 +1,10 @@
 /*
  * nade.h -- the C kernels of nadefast: NADE for binary data (see NADE.md).
  *
- * Every kernel works on one block of at most NADE_BLOCK_ROWS rows, uses
- * only the caller's scratch memory (nade_work_bytes), calls no Python and
- * allocates nothing.  The Cython layer runs blocks in parallel.
+ * Every kernel works on one block of at most NADE_MAX_BLOCK_ROWS rows (the
+ * caller picks nade_block_rows(), sized so the block's hidden states stay in
+ * L1), uses only the caller's scratch memory (nade_work_bytes), calls no
+ * Python and allocates nothing.  The Cython layer runs blocks in parallel.
  *
  * Conventions
  *   n    number of features = chain positions
@@ -39,7 +40,7 @@ enum {
     NADE_EISA = 2    /* the requested instruction set is unknown or unsupported */
 };
 
-#define NADE_BLOCK_ROWS 12  /* rows per kernel call (register blocking) */
+#define NADE_MAX_BLOCK_ROWS 48 /* rows per kernel call, at most */
 #define NADE_LANE_BYTES 128 /* partial sums per dot product: 32 float / 16 double */
 #define NADE_ALIGN 64
 
@@ -65,8 +66,13 @@ typedef struct {
 /* dp must be a multiple of this (real_size = sizeof(float) or sizeof(double)) */
 ptrdiff_t nade_lanes(size_t real_size);
 
-/* scratch bytes one kernel call needs (any kernel, up to NADE_BLOCK_ROWS rows) */
-size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size);
+/* rows per block for this width: as many as keep the block's hidden states
+   within 36 KiB (an L1 cache with room for V[k]), a multiple of the register
+   tile, between 1 and NADE_MAX_BLOCK_ROWS.  Results do not depend on it. */
+ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size);
+
+/* scratch bytes of one kernel call on up to block_rows rows (any kernel) */
+size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows);
 
 /* ---- scoring: log p(x) and, optionally, the conditionals --------------
  * loglik[r]            OUT  log p(X[r]) in nats

@@ -7,7 +7,7 @@
  *   NADE_FMA  0/1 (see nade_math.h)
  *
  * Shape of every kernel (NADE.md section 5): a block of up to
- * NADE_BLOCK_ROWS rows walks the chain positions in the outer loop, so
+ * NADE_MAX_BLOCK_ROWS rows walks the chain positions in the outer loop, so
  * V[k] and W[:, k] are loaded once per block and the dot products of
  * NADE_RT rows share every load of V[k].  A row's hidden state is
  * recomputed only after an x_k = 1 (binary inputs make it piecewise
@@ -42,9 +42,9 @@ typedef struct {
     ptrdiff_t nz;
 } FN(scratch);
 
-static FN(scratch) FN(carve)(const PARAMS *p, void *work)
+static FN(scratch) FN(carve)(const PARAMS *p, ptrdiff_t nrows, void *work)
 {
-    nade_layout L = nade_work_layout(p->n, p->dp, sizeof(REAL));
+    nade_layout L = nade_work_layout(p->n, p->dp, sizeof(REAL), nrows);
     char *base = nade_align_base(work);
     FN(scratch) s;
     s.A = (REAL *)(base + L.A);
@@ -63,7 +63,7 @@ static FN(scratch) FN(carve)(const PARAMS *p, void *work)
 
 static int FN(bad_args)(const PARAMS *p, ptrdiff_t nrows)
 {
-    return p == NULL || nrows < 0 || nrows > NADE_BLOCK_ROWS || p->n < 1 || p->d < 1 ||
+    return p == NULL || nrows < 0 || nrows > NADE_MAX_BLOCK_ROWS || p->n < 1 || p->d < 1 ||
            p->dp < p->d || p->dp % LANES != 0;
 }
 
@@ -214,7 +214,7 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
 {
     if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, work);
+    FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     FN(forward)(p, nrows, NULL, &s);
@@ -247,7 +247,7 @@ int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uin
 {
     if (FN(bad_args)(p, nrows) || key == NULL) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, work);
+    FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     for (ptrdiff_t r = 0; r < nrows; r++)
         FN(noise_row)(key, row0 + (uint64_t)r, n, s.bits, s.T + r * nz);
@@ -285,7 +285,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
         if (progress) nade_post(progress, -1);
         return NADE_OK;
     }
-    FN(scratch) s = FN(carve)(p, work);
+    FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     FN(forward)(p, nrows, NULL, &s);
@@ -367,7 +367,7 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
 {
     if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, work);
+    FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t n = p->n, d = p->d, dp = p->dp, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     for (ptrdiff_t r = 0; r < nrows; r++) {

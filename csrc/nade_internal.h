@@ -54,22 +54,25 @@ extern const nade_table nade_table_avx512;
 /* ---- scratch layout: byte offsets from a NADE_ALIGN-aligned base -------- */
 
 typedef struct {
-    size_t A, H, S, U, G; /* NADE_BLOCK_ROWS x dp reals each: state, sigmoid', pending, gradient */
-    size_t Z;             /* NADE_BLOCK_ROWS x nz reals: logits, then deltas */
-    size_t T;             /* NADE_BLOCK_ROWS x nz doubles: logistic noise */
+    size_t A, H, S, U, G; /* rows x dp reals each: state, sigmoid', pending, gradient */
+    size_t Z;             /* rows x nz reals: logits, then deltas */
+    size_t T;             /* rows x nz doubles: logistic noise */
     size_t tmp;           /* nz reals: one row's per-position terms */
     size_t bits;          /* nz uint32: one row's random bits */
-    size_t XB;            /* NADE_BLOCK_ROWS x nz bytes: x in chain order */
+    size_t XB;            /* rows x nz bytes: x in chain order */
     size_t total;         /* bytes, including slack to align the base */
     ptrdiff_t nz;         /* n rounded up to a multiple of 16 */
 } nade_layout;
 
 static inline size_t nade_round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-static inline nade_layout nade_work_layout(ptrdiff_t n, ptrdiff_t dp, size_t real_size)
+/* the layout for `rows` rows; it only grows with rows, so scratch sized
+   for a block also serves any smaller call */
+static inline nade_layout nade_work_layout(ptrdiff_t n, ptrdiff_t dp, size_t real_size,
+                                           ptrdiff_t rows)
 {
     nade_layout L;
-    const size_t B = NADE_BLOCK_ROWS;
+    const size_t B = (size_t)rows;
     size_t off = 0;
     L.nz = (ptrdiff_t)nade_round_up((size_t)n, 16);
 #define NADE_TAKE(field, bytes)                                                                    \

@@ -10,7 +10,7 @@ cdef extern from "nade.h" nogil:
         NADE_OK
         NADE_EINVAL
         NADE_EISA
-        NADE_BLOCK_ROWS
+        NADE_MAX_BLOCK_ROWS
         NADE_LANE_BYTES
         NADE_ALIGN
 
@@ -41,7 +41,8 @@ cdef extern from "nade.h" nogil:
         double *c
 
     Py_ssize_t nade_lanes(size_t real_size)
-    size_t nade_work_bytes(Py_ssize_t n, Py_ssize_t dp, size_t real_size)
+    Py_ssize_t nade_block_rows(Py_ssize_t dp, size_t real_size)
+    size_t nade_work_bytes(Py_ssize_t n, Py_ssize_t dp, size_t real_size, Py_ssize_t block_rows)
 
     int nade_score_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
                        Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, float *cond,

@@ -5,9 +5,9 @@
 
 Each function takes arrays that nadefast.model has already validated and
 laid out (parameters position-major and padded, data uint8 C-contiguous),
-splits the rows into blocks of ``BLOCK_ROWS``, and runs the C kernel of
-csrc/nade.h on every block with the GIL released, blocks spread over
-``n_threads`` OpenMP threads (static schedule).  Kernels report problems
+splits the rows into blocks (``block_rows``: as many rows as keep a block's
+hidden states in L1), and runs the C kernel of csrc/nade.h on every block
+with the GIL released, blocks spread over ``n_threads`` OpenMP threads.  Kernels report problems
 through status codes, turned into exceptions here after the parallel loop.
 
 Arguments are marked ``# IN`` (read), ``# OUT`` (overwritten) or
@@ -25,7 +25,33 @@ from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
 
 from nadefast._cnade cimport *
 
-BLOCK_ROWS = NADE_BLOCK_ROWS
+MAX_BLOCK_ROWS = NADE_MAX_BLOCK_ROWS
+
+
+cdef Py_ssize_t _forced_block_rows = 0
+
+
+def block_rows(Py_ssize_t dp, dtype):
+    """Rows per kernel call for padded width `dp` (see nade_block_rows in nade.h)."""
+    return _rows_per_block(dp, np.dtype(dtype).itemsize)
+
+
+def _force_block_rows(Py_ssize_t rows):
+    """For tests: use `rows` rows per block (0 restores the automatic choice).
+
+    Results must not change: every kernel's per-row arithmetic is fixed and
+    gradients are summed in row order whatever the blocking.
+    """
+    global _forced_block_rows
+    if not 0 <= rows <= NADE_MAX_BLOCK_ROWS:
+        raise ValueError(f"rows must be in [0, {NADE_MAX_BLOCK_ROWS}]")
+    _forced_block_rows = rows
+
+
+cdef Py_ssize_t _rows_per_block(Py_ssize_t dp, size_t real_size) noexcept:
+    if _forced_block_rows > 0:
+        return _forced_block_rows
+    return nade_block_rows(dp, real_size)
 
 
 def lanes(dtype):
@@ -103,9 +129,9 @@ cdef inline void _params(nade_params_f32 *p32, nade_params_f64 *p64,
         p64.c = &c[0]
 
 
-cdef Py_ssize_t _work_stride(Py_ssize_t n, Py_ssize_t dp, size_t real_size):
+cdef Py_ssize_t _work_stride(Py_ssize_t n, Py_ssize_t dp, size_t real_size, Py_ssize_t rows):
     """Bytes of scratch per thread, a multiple of the alignment (no false sharing)."""
-    cdef size_t w = nade_work_bytes(n, dp, real_size)
+    cdef size_t w = nade_work_bytes(n, dp, real_size, rows)
     return <Py_ssize_t>((w + NADE_ALIGN - 1) // NADE_ALIGN * NADE_ALIGN)
 
 
@@ -137,8 +163,9 @@ def score(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         Py_ssize_t ldc = cond.shape[1]
         bint want_cond = cond.shape[0] > 0
         int status = 0, nt = _threads_for(nblocks, n_threads)
@@ -151,9 +178,9 @@ def score(const floating[:, ::1] Wt,  # IN
     work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
     base = <char *>&work[0]
     with nogil:
-        for blk in prange(nblocks, schedule="static", num_threads=nt):
-            r0 = blk * NADE_BLOCK_ROWS
-            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
             cptr = &cond[r0, 0] if want_cond else NULL
             if floating is float:
                 status |= nade_score_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
@@ -181,8 +208,9 @@ def sample(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         bint want_ll = loglik.shape[0] > 0
         int status = 0, nt = _threads_for(nblocks, n_threads)
         uint8_t[::1] work
@@ -194,9 +222,9 @@ def sample(const floating[:, ::1] Wt,  # IN
     work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
     base = <char *>&work[0]
     with nogil:
-        for blk in prange(nblocks, schedule="static", num_threads=nt):
-            r0 = blk * NADE_BLOCK_ROWS
-            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
             lptr = &loglik[r0] if want_ll else NULL
             if floating is float:
                 status |= nade_sample_f32(&p32, &order[0], &key[0], row0 + <uint64_t>r0,
@@ -235,8 +263,9 @@ def grad(const floating[:, ::1] Wt,  # IN
         nade_gradsum_f32 g32
         nade_gradsum_f64 g64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         int status = 0, nt = _threads_for(nblocks, n_threads)
         uint8_t[::1] work
         int64_t[::1] progress
@@ -260,8 +289,8 @@ def grad(const floating[:, ::1] Wt,  # IN
     progress = np.full(nblocks, n, dtype=np.int64)
     with nogil:
         for blk in prange(nblocks, schedule="static", chunksize=1, num_threads=nt):
-            r0 = blk * NADE_BLOCK_ROWS
-            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
             prev = &progress[blk - 1] if blk > 0 else NULL
             if floating is float:
                 status |= nade_grad_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr, &nll[r0],
@@ -287,8 +316,9 @@ def hidden(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t nblocks = (nrows + NADE_BLOCK_ROWS - 1) // NADE_BLOCK_ROWS
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         int status = 0, nt = _threads_for(nblocks, n_threads)
         uint8_t[::1] work
         char *base
@@ -298,9 +328,9 @@ def hidden(const floating[:, ::1] Wt,  # IN
     work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
     base = <char *>&work[0]
     with nogil:
-        for blk in prange(nblocks, schedule="static", num_threads=nt):
-            r0 = blk * NADE_BLOCK_ROWS
-            nr = min(<Py_ssize_t>NADE_BLOCK_ROWS, nrows - r0)
+        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
             if floating is float:
                 status |= nade_hidden_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
                                           &out[r0, 0, 0], base + threadid() * stride)

@@ -1,8 +1,17 @@
 """Random states: scikit-learn-style ``random_state`` to generators and keys."""
 
+import functools
 import numbers
 
 import numpy as np
+
+
+@functools.lru_cache(maxsize=64)
+def _key_of_seed(seed):
+    """SeedSequence(seed)'s key, computed once per seed (it costs a few microseconds)."""
+    key = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    key.setflags(write=False)
+    return key
 
 
 def make_rng(random_state):
@@ -37,7 +46,7 @@ def philox_key(random_state):
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_)):
         if random_state < 0:
             raise ValueError(f"random_state must be non-negative, got {random_state}")
-        return np.random.SeedSequence(int(random_state)).generate_state(2, dtype=np.uint64)
+        return _key_of_seed(int(random_state))
     if isinstance(random_state, np.random.SeedSequence):
         return random_state.generate_state(2, dtype=np.uint64)
     rng = make_rng(random_state)

@@ -63,24 +63,35 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
         raise ValueError(f"{name} has 0 features; at least 1 is required")
 
     if kind == "b":
-        return np.ascontiguousarray(arr.view(np.uint8))
-    if kind == "f":
-        finite = np.isfinite(arr)
-        if not finite.all():
-            i, j = np.argwhere(~finite)[0]
-            what = "NaN" if np.isnan(arr[i, j]) else f"infinity ({arr[i, j].item()})"
-            raise ValueError(f"{name} contains {what} at [{i}, {j}]; values must be 0 or 1")
-    if kind == "u" and arr.dtype == np.uint8:
-        bad = arr > 1
-    else:
-        bad = (arr != 0) & (arr != 1)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} contains {arr[i, j].item()!r} at [{i}, {j}]; values must be 0 or 1 "
-            f"(binarize the data first)"
-        )
+        # a bool's byte can be anything but 0 when built from raw memory; the
+        # kernels need exactly 1
+        out = np.ascontiguousarray(arr).view(np.uint8)
+        return out if out.max() <= 1 else (out != 0).view(np.uint8)
+    if arr.dtype == np.uint8:
+        if arr.max() > 1:  # no temporary the size of X on the common path
+            _raise_first_bad(arr, arr > 1, name)
+        return np.ascontiguousarray(arr)
+    # other dtypes: check in slices of rows so no temporary exceeds ~8 MB
+    step = max(1, (1 << 23) // max(1, arr.shape[1] * arr.itemsize))
+    for start in range(0, arr.shape[0], step):
+        part = arr[start : start + step]
+        if kind == "f" and not np.isfinite(part).all():
+            i, j = np.argwhere(~np.isfinite(part))[0]
+            value = part[i, j].item()
+            what = "NaN" if value != value else f"infinity ({value})"
+            raise ValueError(f"{name} contains {what} at [{start + i}, {j}]; values must be 0 or 1")
+        bad = (part != 0) & (part != 1)
+        if bad.any():
+            _raise_first_bad(part, bad, name, offset=start)
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _raise_first_bad(arr, bad, name, offset=0):
+    i, j = np.argwhere(bad)[0]
+    raise ValueError(
+        f"{name} contains {arr[i, j].item()!r} at [{offset + i}, {j}]; values must be 0 or 1 "
+        f"(binarize the data first)"
+    )
 
 
 def available_memory():
@@ -145,6 +156,8 @@ def check_real(value, name, *, minimum=None, maximum=None, strict_minimum=False)
 
 def check_dtype(dtype):
     """'float32' / 'float64' (or the numpy types) as a numpy dtype."""
+    if dtype is None:  # np.dtype(None) would quietly mean float64
+        raise ValueError("dtype must be 'float32' or 'float64', got None")
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -187,7 +200,10 @@ def check_params(W, b, V, c, dtype=None):
     for name, value in (("W", W), ("b", b), ("V", V), ("c", c)):
         if isinstance(value, (str, bytes)):
             raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
-        arr = np.asarray(value)
+        try:
+            arr = np.asarray(value)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{name} is not a rectangular array: {exc}") from None
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
         arrays[name] = arr
@@ -210,7 +226,8 @@ def check_params(W, b, V, c, dtype=None):
     dtype = check_dtype(dtype)
     out = []
     for name, arr in (("W", W), ("b", b), ("V", V), ("c", c)):
-        cast = arr.astype(dtype)
+        with np.errstate(over="ignore"):
+            cast = arr.astype(dtype)
         if not np.isfinite(cast).all():
             raise ValueError(f"{name} contains non-finite values (NaN or inf) in {dtype}")
         out.append(cast)

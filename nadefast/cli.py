@@ -20,9 +20,14 @@ class CliError(Exception):
     """A problem to report in one line (exit status 1)."""
 
 
+def _one_line(text):
+    """Messages echo user input (paths, arguments): keep them on one line."""
+    return " ".join(str(text).replace("\r", "\n").split("\n"))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def _say(*args):
@@ -205,6 +210,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def _n_jobs(text):
     try:
         value = int(text)
@@ -239,7 +254,7 @@ def build_parser():
     p.add_argument("--epochs", type=_positive_int, default=100, help="maximum epochs (default 100)")
     p.add_argument("--patience", type=_positive_int, default=10, help="early-stopping patience (default 10)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="nadefast-demo", help="output folder (default ./nadefast-demo)")
     common(p)
     p.set_defaults(func=cmd_demo)
@@ -257,7 +272,7 @@ def build_parser():
     p.add_argument("--patience", type=_positive_int, default=10)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--ordering", choices=("identity", "random"), default="identity")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     p.add_argument("--out", default="model.npz", help="model file to write (default model.npz)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     common(p)
@@ -277,7 +292,7 @@ def build_parser():
     p.add_argument("--png", help="also draw the first 100 as an image grid (needs --shape)")
     p.add_argument("--shape", help="image shape of one sample, e.g. 28x28")
     p.add_argument("--scale", type=_positive_int, default=2, help="pixel size in the PNG (default 2)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     common(p)
     p.set_defaults(func=cmd_sample)
     return parser
@@ -292,7 +307,7 @@ def main(argv=None):
         print("nadefast: interrupted", file=sys.stderr)
         return 130
     except (CliError, ValueError, TypeError, OSError, MemoryError, FloatingPointError) as exc:
-        print(f"nadefast: error: {exc}", file=sys.stderr)
+        print(f"nadefast: error: {_one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nadefast._validation import as_binary_matrix
+from nadefast.io import read_npz
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -90,11 +91,11 @@ def load_demo(return_labels: bool = False) -> dict[str, np.ndarray]:
         ref = ref.joinpath(part)
     # as_file gives a real path even if the package is imported from a zip.
     with resources.as_file(ref) as path:
-        with _open_npz(path) as npz:
-            out = _unpack_splits(npz, path)
-            if return_labels:
-                for split in SPLITS:
-                    out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
+        npz = _open_npz(path)
+        out = _unpack_splits(npz, path)
+        if return_labels:
+            for split in SPLITS:
+                out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
     return out
 
 
@@ -156,8 +157,7 @@ def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:
         (no split, missing ``S_shape``, wrong dtype, wrong packed width, ...).
     """
     path = _as_path(path)
-    with _open_npz(path) as npz:
-        return _unpack_splits(npz, path)
+    return _unpack_splits(_open_npz(path), path)
 
 
 def load_array(path: PathLike) -> np.ndarray | dict[str, np.ndarray]:
@@ -218,26 +218,17 @@ def _as_path(path: PathLike) -> Path:
     return path
 
 
-def _open_npz(path: Path):
-    """np.load an .npz without pickles; reject .npy and non-numpy files clearly."""
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file: {exc}") from exc
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: expected an .npz archive, found a single .npy array")
-    return npz
+def _open_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read without pickles (nadefast.io.read_npz's checks)."""
+    return read_npz(path, "data")
 
 
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except ValueError as exc:  # pickled object array refused by allow_pickle=False
-        raise ValueError(f"{path}: key {key!r} cannot be read without unpickling: {exc}") from exc
+    return npz[key]
 
 
 def _unpack_splits(npz, path: Path) -> dict[str, np.ndarray]:
-    keys = set(npz.files)
+    keys = set(npz)
     for split in SPLITS:
         if f"{split}_shape" in keys and split not in keys:
             raise ValueError(f"{path}: key {split + '_shape'!r} has no matching packed array {split!r}")
@@ -249,7 +240,7 @@ def _unpack_splits(npz, path: Path) -> dict[str, np.ndarray]:
 
 def _unpack_split(npz, split: str, path: Path) -> np.ndarray:
     shape_key = f"{split}_shape"
-    if shape_key not in npz.files:
+    if shape_key not in npz:
         raise ValueError(f"{path}: key {split!r} present but {shape_key!r} missing")
     shape = _read_key(npz, shape_key, path)
     if shape.shape != (2,) or not np.issubdtype(shape.dtype, np.integer) or (shape < 0).any():
@@ -280,7 +271,7 @@ def _unpack_split(npz, split: str, path: Path) -> np.ndarray:
 
 def _read_labels(npz, split: str, rows: int, path: Path) -> np.ndarray:
     key = f"{split}_labels"
-    if key not in npz.files:
+    if key not in npz:
         raise ValueError(f"{path}: key {key!r} missing")
     labels = _read_key(npz, key, path)
     if labels.dtype != np.uint8 or labels.shape != (rows,):
@@ -289,20 +280,20 @@ def _read_labels(npz, split: str, rows: int, path: Path) -> np.ndarray:
 
 
 def _load_npz_array(path: Path) -> np.ndarray | dict[str, np.ndarray]:
-    with _open_npz(path) as npz:
-        keys = set(npz.files)
-        if any(f"{s}_shape" in keys for s in SPLITS):
-            return _unpack_splits(npz, path)
-        split_keys = [s for s in SPLITS if s in keys]
-        if split_keys:
-            if keys - set(split_keys):
-                raise ValueError(
-                    f"{path}: unexpected keys {sorted(keys - set(split_keys))} next to plain split arrays"
-                )
-            return {s: _as_binary_matrix(_read_key(npz, s, path), f"{path}[{s!r}]") for s in split_keys}
-        if len(keys) == 1:
-            (key,) = keys
-            return _as_binary_matrix(_read_key(npz, key, path), f"{path}[{key!r}]")
+    npz = _open_npz(path)
+    keys = set(npz)
+    if any(f"{s}_shape" in keys for s in SPLITS):
+        return _unpack_splits(npz, path)
+    split_keys = [s for s in SPLITS if s in keys]
+    if split_keys:
+        if keys - set(split_keys):
+            raise ValueError(
+                f"{path}: unexpected keys {sorted(keys - set(split_keys))} next to plain split arrays"
+            )
+        return {s: _as_binary_matrix(_read_key(npz, s, path), f"{path}[{s!r}]") for s in split_keys}
+    if len(keys) == 1:
+        (key,) = keys
+        return _as_binary_matrix(_read_key(npz, key, path), f"{path}[{key!r}]")
     raise ValueError(
         f"{path}: unrecognised .npz layout with keys {sorted(keys)}; expected one array, plain "
         f"train/valid/test arrays, or the bit-packed layout (S and S_shape)"

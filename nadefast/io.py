@@ -23,6 +23,7 @@ with ``allow_pickle=False`` and every array is checked before use.
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -49,8 +50,13 @@ def write_npz_atomic(path, arrays):
     used as given: no ".npz" is appended.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a directory")
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nadefast-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nadefast-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -58,11 +64,13 @@ def write_npz_atomic(path, arrays):
             os.fsync(f.fileno())
         os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
         raise
 
 
@@ -70,19 +78,35 @@ def read_npz(path, what):
     """All arrays of the .npz at `path`, read without pickle.
 
     Raises FileNotFoundError if `path` does not exist, and ValueError naming
-    the file (and `what` it should have been) if it is not a readable .npz.
+    the file (and `what` it should have been) if it is not a readable .npz of
+    arrays: truncated, damaged, encrypted, oddly compressed, pickled, or
+    holding members that are not .npy data.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such {what} file: {path!r}")
+    damage = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+              RuntimeError, NotImplementedError)  # what numpy, zipfile and zlib raise
     try:
         loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array")
-        with loaded as f:
-            return {key: f[key] for key in f.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except damage as exc:
         raise ValueError(f"{path!r} is not a readable nadefast {what} file: {exc}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path!r} is not a nadefast {what} file: it holds a single array, "
+                         f"not an .npz archive")
+    arrays = {}
+    with loaded as f:
+        for key in f.files:
+            try:
+                arrays[key] = f[key]
+            except damage as exc:
+                raise ValueError(f"{path!r} is not a readable nadefast {what} file: member "
+                                 f"{key!r}: {exc}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # numpy returns raw bytes for non-.npy members
+            raise ValueError(f"{path!r} is not a readable nadefast {what} file: member {key!r} "
+                             f"is not an array")
+    return arrays
 
 
 def save_model(path, W, b, V, c, ordering):

@@ -192,9 +192,13 @@ class NADE:
         value = np.asarray(value)
         if value.shape != target.shape:
             raise ValueError(f"{name} must have shape {target.shape}, got {value.shape}")
-        if value.dtype.kind not in "biuf" or not np.isfinite(value).all():
-            raise ValueError(f"{name} must hold finite real numbers")
-        target[...] = value
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        with np.errstate(over="ignore"):
+            cast = value.astype(target.dtype)  # check after the cast: 1e39 is inf in float32
+        if not np.isfinite(cast).all():
+            raise ValueError(f"{name} must hold finite values in {target.dtype}")
+        target[...] = cast
 
     @classmethod
     def from_params(cls, W, b, V, c, *, ordering=None, dtype=None):
@@ -302,18 +306,16 @@ class NADE:
 
         Returns (loss, grads): loss a float (nats), grads a dict of arrays
         "W" (n_hidden, n_features), "b", "V", "c" shaped like the parameters
-        (model dtype) -- the hand-written O(n d) backward pass.
+        (model dtype; views of fresh buffers, not necessarily contiguous) --
+        the hand-written O(n d) backward pass.
         """
         X = self._check_X(X, allow_empty=False)
         grads = {k: np.empty_like(v) for k, v in self._params_padded().items()}
         loss = self._loss_and_gradient_padded(X, grads, self._threads())
         d = self._d
-        return loss, {
-            "W": np.ascontiguousarray(grads["W"][:, :d].T),
-            "b": grads["b"][:d].copy(),
-            "V": np.ascontiguousarray(grads["V"][:, :d]),
-            "c": grads["c"],
-        }
+        # views of this call's own buffers (in the kernels' layout): no copies
+        return loss, {"W": grads["W"][:, :d].T, "b": grads["b"][:d], "V": grads["V"][:, :d],
+                      "c": grads["c"]}
 
     # --------------------------------------------------------------- training
 
