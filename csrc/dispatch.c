@@ -141,6 +141,18 @@ int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint
     return nade_active->hidden_f64(p, order, X, ldx, nrows, out, work);
 }
 
+void nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
+                   float c1, float b2, float c2, float lr_t, float eps_t)
+{
+    nade_active->adam_f32(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
+}
+
+void nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t len, double b1,
+                   double c1, double b2, double c2, double lr_t, double eps_t)
+{
+    nade_active->adam_f64(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
+}
+
 void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out)
 {
     nade_uniform_bits_row(key, row, n, out);

@@ -120,6 +120,14 @@ int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint
 int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
                     ptrdiff_t ldx, ptrdiff_t nrows, double *out, void *work);
 
+/* ---- optimizer: one Adam step on len parameters, in place (element-wise):
+ * m = b1 m + c1 g;  v = b2 v + c2 g^2;  p -= lr_t m / (sqrt(v) + eps_t)
+ * (c1 = 1 - b1 and c2 = 1 - b2, passed rounded as the caller wants them) */
+void nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
+                   float c1, float b2, float c2, float lr_t, float eps_t);
+void nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t len, double b1,
+                   double c1, double b2, double c2, double lr_t, double eps_t);
+
 /* ---- random numbers -------------------------------------------------------
  * The 32-bit draw of (row, position k): word k/2 of the stream
  * numpy.random.Philox(key=key, counter=[0, row, 0, 0]).random_raw(),

@@ -27,10 +27,12 @@
 #define MADD MADDD
 #define SIGMOID nade_sigmoid_f64
 #define LOGSIG nade_logsig_f64
+#define SQRT sqrt
 #else
 #define MADD MADDF
 #define SIGMOID nade_sigmoid_f32
 #define LOGSIG nade_logsig_f32
+#define SQRT sqrtf
 #endif
 
 /* the scratch of one call, carved from the caller's work buffer */
@@ -381,6 +383,23 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
     return NADE_OK;
 }
 
+/* One Adam step on len parameters (NADE.md does not prescribe the optimizer;
+   see nadefast/optim.py): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+   p -= lr_t m / (sqrt(v) + eps_t), bias corrections folded into lr_t, eps_t;
+   c1 = 1 - b1 and c2 = 1 - b2 as rounded by the caller. */
+void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *restrict v,
+              ptrdiff_t len, REAL b1, REAL c1, REAL b2, REAL c2, REAL lr_t, REAL eps_t)
+{
+    for (ptrdiff_t i = 0; i < len; i++) {
+        REAL gi = g[i];
+        REAL mi = b1 * m[i] + c1 * gi;
+        REAL vi = b2 * v[i] + c2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= lr_t * (mi / (SQRT(vi) + eps_t));
+    }
+}
+
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -388,3 +407,4 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
 #undef MADD
 #undef SIGMOID
 #undef LOGSIG
+#undef SQRT

@@ -43,6 +43,10 @@ typedef struct {
     int (*hidden_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
                       ptrdiff_t, double *, void *);
     void (*noise)(const uint64_t *, uint64_t, ptrdiff_t, uint32_t *, double *);
+    void (*adam_f32)(float *, const float *, float *, float *, ptrdiff_t, float, float, float,
+                     float, float, float);
+    void (*adam_f64)(double *, const double *, double *, double *, ptrdiff_t, double, double,
+                     double, double, double, double);
 } nade_table;
 
 extern const nade_table nade_table_baseline;

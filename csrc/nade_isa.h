@@ -32,5 +32,6 @@ const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
     NADE_K(score, f32),  NADE_K(score, f64),  NADE_K(sample, f32), NADE_K(sample, f64),
     NADE_K(grad, f32),   NADE_K(grad, f64),   NADE_K(hidden, f32), NADE_K(hidden, f64),
     NADE_K(noise_row, f64),
+    NADE_K(adam, f32),   NADE_K(adam, f64),
 };
 #undef NADE_K

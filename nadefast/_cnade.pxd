@@ -70,6 +70,11 @@ cdef extern from "nade.h" nogil:
     int nade_hidden_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
                         Py_ssize_t ldx, Py_ssize_t nrows, double *out, void *work)
 
+    void nade_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t length,
+                       float b1, float c1, float b2, float c2, float lr_t, float eps_t)
+    void nade_adam_f64(double *p, const double *g, double *m, double *v, Py_ssize_t length,
+                       double b1, double c1, double b2, double c2, double lr_t, double eps_t)
+
     void nade_uniform_bits(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *out)
     void nade_logistic_noise(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *bits,
                              double *out)

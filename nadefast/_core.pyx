@@ -54,6 +54,20 @@ cdef Py_ssize_t _rows_per_block(Py_ssize_t dp, size_t real_size) noexcept:
     return nade_block_rows(dp, real_size)
 
 
+cdef Py_ssize_t _balanced_rows(Py_ssize_t nrows, Py_ssize_t dp, size_t real_size,
+                               int n_threads) noexcept:
+    """Rows per block: at most _rows_per_block, and a block count that is a
+    multiple of the thread count, so that no thread gets one block more than
+    another (100 rows at 18 per block on 2 threads: 6 blocks of 17, not 54/46)."""
+    cdef Py_ssize_t most = _rows_per_block(dp, real_size), nblocks
+    if _forced_block_rows > 0 or nrows <= 0:
+        return most
+    nblocks = (nrows + most - 1) // most
+    if n_threads > 1:
+        nblocks = (nblocks + n_threads - 1) // n_threads * n_threads
+    return (nrows + nblocks - 1) // nblocks
+
+
 def lanes(dtype):
     """Padded hidden width must be a multiple of this for `dtype`."""
     return nade_lanes(np.dtype(dtype).itemsize)
@@ -86,6 +100,36 @@ def select_isa(str name):
     """
     if nade_select_isa(name.encode("ascii")) != NADE_OK:
         raise ValueError(f"instruction set {name!r} is not available on this CPU or build")
+
+
+def adam(floating[::1] p,         # INOUT (len,) parameters
+         const floating[::1] g,   # IN    (len,) gradient
+         floating[::1] m,         # INOUT (len,) first moment
+         floating[::1] v,         # INOUT (len,) second moment
+         double b1, double b2, double lr_t, double eps_t, int n_threads):
+    """One Adam step in place (see nadefast.optim.Adam), in chunks across threads.
+
+    The scalars are rounded to the arrays' type as NumPy would round them
+    (1 - b1 in double, then cast), so this equals the NumPy expression
+    p -= lr_t * (m / (sqrt(v) + eps_t)) after m, v updates, bit for bit.
+    """
+    cdef:
+        Py_ssize_t length = p.shape[0], chunk = 1 << 16
+        Py_ssize_t nchunks = (length + chunk - 1) // chunk, i, start, size
+        int nt = _threads_for(nchunks, n_threads)
+        double c1 = 1.0 - b1, c2 = 1.0 - b2
+    if g.shape[0] != length or m.shape[0] != length or v.shape[0] != length:
+        raise ValueError("adam: arrays of different lengths")
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            start = i * chunk
+            size = min(chunk, length - start)
+            if floating is float:
+                nade_adam_f32(&p[start], &g[start], &m[start], &v[start], size, <float>b1,
+                              <float>c1, <float>b2, <float>c2, <float>lr_t, <float>eps_t)
+            else:
+                nade_adam_f64(&p[start], &g[start], &m[start], &v[start], size, b1, c1, b2, c2,
+                              lr_t, eps_t)
 
 
 def uniform_bits(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
@@ -163,7 +207,7 @@ def score(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         Py_ssize_t ldc = cond.shape[1]
@@ -208,7 +252,7 @@ def sample(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         bint want_ll = loglik.shape[0] > 0
@@ -263,7 +307,7 @@ def grad(const floating[:, ::1] Wt,  # IN
         nade_gradsum_f32 g32
         nade_gradsum_f64 g64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         int status = 0, nt = _threads_for(nblocks, n_threads)
@@ -316,7 +360,7 @@ def hidden(const floating[:, ::1] Wt,  # IN
         nade_params_f32 p32
         nade_params_f64 p64
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _rows_per_block(Wt.shape[1], sizeof(floating))
+        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
         int status = 0, nt = _threads_for(nblocks, n_threads)

@@ -53,7 +53,8 @@ class Trainer:
         self.verbose = verbose
         self.params = model._params_padded()
         self.grads = {k: np.empty_like(v) for k, v in self.params.items()}
-        self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["learning_rate"])
+        self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["learning_rate"],
+                                        n_threads)
         self.epoch = 0
         self.history = []
         self.bad_epochs = 0

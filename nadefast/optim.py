@@ -56,41 +56,53 @@ class Adam:
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
     eps_t = eps sqrt(1 - b2^t)  (the same update as the textbook form).
+
+    The update runs in one pass over each array in the compiled core
+    (nadefast._core.adam, `n_threads` threads); `step_numpy` is the same
+    arithmetic in NumPy, kept as the reference the tests compare with.
     """
 
-    def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, n_threads=1):
         self.params = params
         self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
         self.beta1 = check_real(beta1, "beta1", minimum=0, maximum=1)
         self.beta2 = check_real(beta2, "beta2", minimum=0, maximum=1)
         self.eps = check_real(eps, "eps", minimum=0, strict_minimum=True)
+        self.n_threads = n_threads
+        for name, p in params.items():
+            if not p.flags.c_contiguous:  # updated through flat views
+                raise ValueError(f"Adam needs C-contiguous parameter arrays; {name!r} is not")
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self._scratch = {k: np.empty_like(v) for k, v in params.items()}
         self.n_steps = 0
 
-    def step(self, grads):
-        self.n_steps += 1
+    def _scalars(self):
         t = self.n_steps
-        b1, b2 = self.beta1, self.beta2
-        corr2 = np.sqrt(1.0 - b2**t)
-        lr_t = self.learning_rate * corr2 / (1.0 - b1**t)
-        eps_t = self.eps * corr2
+        corr2 = np.sqrt(1.0 - self.beta2**t)
+        return self.learning_rate * corr2 / (1.0 - self.beta1**t), self.eps * corr2
+
+    def step(self, grads):
+        from nadefast import _core
+
+        self.n_steps += 1
+        lr_t, eps_t = self._scalars()
         for name, p in self.params.items():
-            g, m, v, tmp = grads[name], self.m[name], self.v[name], self._scratch[name]
+            _core.adam(p.reshape(-1), grads[name].reshape(-1), self.m[name].reshape(-1),
+                       self.v[name].reshape(-1), self.beta1, self.beta2, lr_t, eps_t, self.n_threads)
+
+    def step_numpy(self, grads):
+        """The same step with NumPy operations (a reference; slower)."""
+        self.n_steps += 1
+        lr_t, eps_t = self._scalars()
+        b1, b2 = self.beta1, self.beta2
+        for name, p in self.params.items():
+            g, m, v = grads[name], self.m[name], self.v[name]
             f = p.dtype.type
             m *= f(b1)
-            np.multiply(g, f(1.0 - b1), out=tmp)
-            m += tmp
+            m += g * f(1.0 - b1)
             v *= f(b2)
-            np.multiply(g, g, out=tmp)
-            tmp *= f(1.0 - b2)
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += f(eps_t)
-            np.divide(m, tmp, out=tmp)
-            tmp *= f(lr_t)
-            p -= tmp
+            v += (g * g) * f(1.0 - b2)
+            p -= f(lr_t) * (m / (np.sqrt(v) + f(eps_t)))
 
     def state_dict(self):
         state = {"n_steps": np.int64(self.n_steps)}
@@ -113,13 +125,13 @@ def _copy_into(arrays, state, prefix):
         target[...] = source
 
 
-def make_optimizer(name, params, learning_rate):
+def make_optimizer(name, params, learning_rate, n_threads=1):
     """The optimizer called `name` ('adam' or 'sgd') over `params`."""
     if not isinstance(name, str):
         raise TypeError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     key = name.lower()
     if key == "adam":
-        return Adam(params, learning_rate=learning_rate)
+        return Adam(params, learning_rate=learning_rate, n_threads=n_threads)
     if key == "sgd":
         return SGD(params, learning_rate=learning_rate)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")

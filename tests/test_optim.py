@@ -1,0 +1,59 @@
+"""Optimizers: the compiled Adam step equals the textbook NumPy arithmetic."""
+
+import numpy as np
+import pytest
+
+from nadefast.optim import SGD, Adam, make_optimizer
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_compiled_adam_equals_numpy_adam(dtype, n_threads):
+    rng = np.random.default_rng(0)
+    shapes = {"W": (300, 513), "b": (64,), "c": (7,)}  # W spans several 64k-element chunks
+    params_a = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
+    params_b = {k: v.copy() for k, v in params_a.items()}
+    fast = Adam(params_a, learning_rate=3e-3, n_threads=n_threads)
+    slow = Adam(params_b, learning_rate=3e-3)
+    for _ in range(5):
+        grads = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
+        fast.step(grads)
+        slow.step_numpy(grads)
+    for k in shapes:
+        np.testing.assert_array_equal(params_a[k], params_b[k])
+        np.testing.assert_array_equal(fast.m[k], slow.m[k])
+        np.testing.assert_array_equal(fast.v[k], slow.v[k])
+
+
+def test_adam_matches_the_textbook_update():
+    """Kingma & Ba's Algorithm 1, written out with explicit bias correction, in float64."""
+    rng = np.random.default_rng(1)
+    p0 = rng.normal(size=20)
+    params = {"p": p0.copy()}
+    opt = Adam(params, learning_rate=0.01, beta1=0.8, beta2=0.99, eps=1e-6)
+    p, m, v = p0.copy(), np.zeros(20), np.zeros(20)
+    for t in range(1, 8):
+        g = rng.normal(size=20)
+        opt.step({"p": g})
+        m = 0.8 * m + 0.2 * g
+        v = 0.99 * v + 0.01 * g * g
+        mhat, vhat = m / (1 - 0.8**t), v / (1 - 0.99**t)
+        p = p - 0.01 * mhat / (np.sqrt(vhat) + 1e-6)
+    np.testing.assert_allclose(params["p"], p, rtol=1e-12)
+
+
+def test_sgd_with_momentum():
+    params = {"p": np.array([1.0, -2.0])}
+    opt = SGD(params, learning_rate=0.5, momentum=0.9)
+    opt.step({"p": np.array([1.0, 1.0])})  # v = g; p -= 0.5 g
+    opt.step({"p": np.array([1.0, 1.0])})  # v = 0.9 g + g
+    np.testing.assert_allclose(params["p"], [1.0 - 0.5 - 0.95, -2.0 - 0.5 - 0.95])
+
+
+def test_optimizer_arguments_are_checked():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_optimizer("adagrad", {"p": np.zeros(2)}, 0.1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        Adam({"p": np.zeros((4, 4))[:, ::2]})
+    with pytest.raises(ValueError, match="learning_rate"):
+        Adam({"p": np.zeros(2)}, learning_rate=-1)
