@@ -89,30 +89,32 @@ size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t bl
 
 int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
                    ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, float *cond, ptrdiff_t ldc,
-                   void *work)
+                   double *terms, ptrdiff_t ldt, void *work)
 {
-    return nade_active->score_f32(p, order, X, ldx, nrows, loglik, cond, ldc, work);
+    return nade_active->score_f32(p, order, X, ldx, nrows, loglik, cond, ldc, terms, ldt, work);
 }
 
 int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
                    ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, double *cond, ptrdiff_t ldc,
-                   void *work)
+                   double *terms, ptrdiff_t ldt, void *work)
 {
-    return nade_active->score_f64(p, order, X, ldx, nrows, loglik, cond, ldc, work);
+    return nade_active->score_f64(p, order, X, ldx, nrows, loglik, cond, ldc, terms, ldt, work);
 }
 
 int nade_sample_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
-                    void *work)
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
+                    const ptrdiff_t *given, int greedy, double *loglik, void *work)
 {
-    return nade_active->sample_f32(p, order, key, row0, X, ldx, nrows, loglik, work);
+    return nade_active->sample_f32(p, order, key, row0, X, ldx, nrows, given, greedy, loglik,
+                                   work);
 }
 
 int nade_sample_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
-                    void *work)
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
+                    const ptrdiff_t *given, int greedy, double *loglik, void *work)
 {
-    return nade_active->sample_f64(p, order, key, row0, X, ldx, nrows, loglik, work);
+    return nade_active->sample_f64(p, order, key, row0, X, ldx, nrows, given, greedy, loglik,
+                                   work);
 }
 
 int nade_grad_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,

@@ -75,29 +75,34 @@ ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size);
 size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows);
 
 /* ---- scoring: log p(x) and, optionally, the conditionals --------------
- * loglik[r]            OUT  log p(X[r]) in nats
- * cond[r*ldc + order[k]] OUT  p(x_k = 1 | x_<k) (pass cond = NULL to skip)
+ * loglik[r]              OUT  log p(X[r]) in nats (NULL to skip)
+ * cond[r*ldc + order[k]] OUT  p(x_k = 1 | x_<k) (NULL to skip)
+ * terms[r*ldt + k]       OUT  log p(x_k | x_<k), chain order (NULL to skip)
  */
 int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
                    ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, float *cond, ptrdiff_t ldc,
-                   void *work);
+                   double *terms, ptrdiff_t ldt, void *work);
 int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
                    ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, double *cond, ptrdiff_t ldc,
-                   void *work);
+                   double *terms, ptrdiff_t ldt, void *work);
 
 /* ---- sampling -----------------------------------------------------------
  * Row r of the block is global row (row0 + r) of the request; position k of
  * that row draws x_k = [logit_k > log(u) - log(1-u)] with u from 32 bits of
  * the Philox4x64-10 stream of key and counter (0, row0 + r, 0, 0) (see
  * nade_uniform_bits).  X OUT: the rows, in feature order.
- * loglik OUT (or NULL): log p of each drawn row.
+ * given (or NULL): row r keeps the values X already holds at its first
+ * given[r] chain positions and draws the rest (conditional sampling).
+ * greedy: instead of drawing, take x_k = [logit_k > 0], the most probable
+ * value (key may then be NULL).
+ * loglik OUT (or NULL): log p of each finished row.
  */
 int nade_sample_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
-                    void *work);
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
+                    const ptrdiff_t *given, int greedy, double *loglik, void *work);
 int nade_sample_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik,
-                    void *work);
+                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
+                    const ptrdiff_t *given, int greedy, double *loglik, void *work);
 
 /* ---- loss and gradient ---------------------------------------------------
  * nll[r] OUT: -log p(X[r]).  g IN/OUT: the block's gradient sums are added

@@ -177,8 +177,11 @@ static void FN(logits_at)(const PARAMS *p, ptrdiff_t k, const REAL *H, ptrdiff_t
 }
 
 /* The forward sweep: logits of every position into Z.  With noise == NULL
-   the inputs are XB; otherwise x_k = [z_k > noise_k] is drawn into XB. */
-static void FN(forward)(const PARAMS *p, ptrdiff_t nrows, const double *noise, FN(scratch) * s)
+   the inputs are XB; otherwise x_k = [z_k > noise_k] is drawn into XB, except
+   at the first given[r] positions of row r (given == NULL: none), whose
+   values are already in XB. */
+static void FN(forward)(const PARAMS *p, ptrdiff_t nrows, const double *noise,
+                        const ptrdiff_t *given, FN(scratch) * s)
 {
     const ptrdiff_t n = p->n, dp = p->dp, nz = s->nz;
     FN(init_state)(p, nrows, s->A, s->H);
@@ -187,14 +190,15 @@ static void FN(forward)(const PARAMS *p, ptrdiff_t nrows, const double *noise, F
         const REAL *w = p->Wt + k * dp;
         for (ptrdiff_t r = 0; r < nrows; r++) {
             uint8_t *x = s->XB + r * nz + k;
-            if (noise) *x = (uint8_t)((double)s->Z[r * nz + k] > noise[r * nz + k]);
+            if (noise && (given == NULL || k >= given[r]))
+                *x = (uint8_t)((double)s->Z[r * nz + k] > noise[r * nz + k]);
             if (*x && k + 1 < n) FN(step_up)(s->A + r * dp, s->H + r * dp, w, dp);
         }
     }
 }
 
 /* log p(x) of one row from its logits: sum_k log sigmoid((2 x_k - 1) z_k),
-   terms in REAL, the sum in double with 8 fixed partial sums */
+   terms in REAL (left in `terms`), the sum in double with 8 fixed partial sums */
 static double FN(row_loglik)(const REAL *restrict z, const uint8_t *restrict x, ptrdiff_t n,
                              REAL *restrict terms)
 {
@@ -212,14 +216,15 @@ static double FN(row_loglik)(const REAL *restrict z, const uint8_t *restrict x, 
 }
 
 int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_t ldx,
-              ptrdiff_t nrows, double *loglik, REAL *cond, ptrdiff_t ldc, void *work)
+              ptrdiff_t nrows, double *loglik, REAL *cond, ptrdiff_t ldc, double *terms,
+              ptrdiff_t ldt, void *work)
 {
     if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
-    FN(forward)(p, nrows, NULL, &s);
+    FN(forward)(p, nrows, NULL, NULL, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const REAL *z = s.Z + r * nz;
         if (cond) {
@@ -227,7 +232,12 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
             REAL *out = cond + r * ldc;
             for (ptrdiff_t k = 0; k < n; k++) out[order[k]] = s.tmp[k];
         }
-        if (loglik) loglik[r] = FN(row_loglik)(z, s.XB + r * nz, n, s.tmp);
+        if (loglik || terms) {
+            double ll = FN(row_loglik)(z, s.XB + r * nz, n, s.tmp);
+            if (loglik) loglik[r] = ll;
+            if (terms)
+                for (ptrdiff_t k = 0; k < n; k++) terms[r * ldt + k] = (double)s.tmp[k];
+        }
     }
     return NADE_OK;
 }
@@ -245,15 +255,21 @@ static void FN(noise_row)(const uint64_t *key, uint64_t row, ptrdiff_t n, uint32
 }
 
 int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uint64_t row0,
-               uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, void *work)
+               uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given, int greedy,
+               double *loglik, void *work)
 {
-    if (FN(bad_args)(p, nrows) || key == NULL) return NADE_EINVAL;
+    if (FN(bad_args)(p, nrows) || (key == NULL && !greedy)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
-    for (ptrdiff_t r = 0; r < nrows; r++)
-        FN(noise_row)(key, row0 + (uint64_t)r, n, s.bits, s.T + r * nz);
-    FN(forward)(p, nrows, s.T, &s);
+    if (given) FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
+    for (ptrdiff_t r = 0; r < nrows; r++) {
+        if (greedy) /* x_k = [z_k > 0]: the most probable value, ties to 0 */
+            for (ptrdiff_t k = 0; k < n; k++) s.T[r * nz + k] = 0.0;
+        else
+            FN(noise_row)(key, row0 + (uint64_t)r, n, s.bits, s.T + r * nz);
+    }
+    FN(forward)(p, nrows, s.T, given, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const uint8_t *xb = s.XB + r * nz;
         uint8_t *x = X + r * ldx;
@@ -290,7 +306,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
     FN(scratch) s = FN(carve)(p, nrows, work);
     const ptrdiff_t nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
-    FN(forward)(p, nrows, NULL, &s);
+    FN(forward)(p, nrows, NULL, NULL, &s);
 
     for (ptrdiff_t r = 0; r < nrows; r++) {
         REAL *z = s.Z + r * nz;

@@ -25,13 +25,13 @@
 typedef struct {
     const char *name;
     int (*score_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                     ptrdiff_t, double *, float *, ptrdiff_t, void *);
+                     ptrdiff_t, double *, float *, ptrdiff_t, double *, ptrdiff_t, void *);
     int (*score_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                     ptrdiff_t, double *, double *, ptrdiff_t, void *);
+                     ptrdiff_t, double *, double *, ptrdiff_t, double *, ptrdiff_t, void *);
     int (*sample_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint64_t *, uint64_t,
-                      uint8_t *, ptrdiff_t, ptrdiff_t, double *, void *);
+                      uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *, void *);
     int (*sample_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint64_t *, uint64_t,
-                      uint8_t *, ptrdiff_t, ptrdiff_t, double *, void *);
+                      uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *, void *);
     int (*grad_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
                     ptrdiff_t, double *, const nade_gradsum_f32 *, const int64_t *, int64_t *,
                     void *);

@@ -46,17 +46,17 @@ cdef extern from "nade.h" nogil:
 
     int nade_score_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
                        Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, float *cond,
-                       Py_ssize_t ldc, void *work)
+                       Py_ssize_t ldc, double *terms, Py_ssize_t ldt, void *work)
     int nade_score_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
                        Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, double *cond,
-                       Py_ssize_t ldc, void *work)
+                       Py_ssize_t ldc, double *terms, Py_ssize_t ldt, void *work)
 
     int nade_sample_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint64_t *key,
                         uint64_t row0, uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
-                        double *loglik, void *work)
+                        const Py_ssize_t *given, int greedy, double *loglik, void *work)
     int nade_sample_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint64_t *key,
                         uint64_t row0, uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
-                        double *loglik, void *work)
+                        const Py_ssize_t *given, int greedy, double *loglik, void *work)
 
     int nade_grad_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
                       Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f32 *g,

@@ -201,8 +201,10 @@ def score(const floating[:, ::1] Wt,  # IN
           const uint8_t[:, ::1] X,      # IN  (n_samples, n) 0/1
           double[::1] loglik,           # OUT (n_samples,) log p(x), nats
           floating[:, ::1] cond,        # OUT (n_samples, n) or (0, 0) to skip
+          double[:, ::1] terms,         # OUT (n_samples, n) log p(x_k | x_<k), chain order,
+                                        #     or (0, 0) to skip
           int n_threads):
-    """Log-likelihood (and conditionals) of every row of X."""
+    """Log-likelihood (and conditionals, and per-position terms) of every row of X."""
     cdef:
         nade_params_f32 p32
         nade_params_f64 p64
@@ -210,12 +212,13 @@ def score(const floating[:, ::1] Wt,  # IN
         Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        Py_ssize_t ldc = cond.shape[1]
-        bint want_cond = cond.shape[0] > 0
+        Py_ssize_t ldc = cond.shape[1], ldt = terms.shape[1]
+        bint want_cond = cond.shape[0] > 0, want_terms = terms.shape[0] > 0
         int status = 0, nt = _threads_for(nblocks, n_threads)
         uint8_t[::1] work
         char *base
         floating *cptr
+        double *tptr
     if nblocks == 0:
         return
     _params(&p32, &p64, Wt, V, b, c, d)
@@ -226,12 +229,15 @@ def score(const floating[:, ::1] Wt,  # IN
             r0 = blk * rows
             nr = min(rows, nrows - r0)
             cptr = &cond[r0, 0] if want_cond else NULL
+            tptr = &terms[r0, 0] if want_terms else NULL
             if floating is float:
                 status |= nade_score_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
-                                         &loglik[r0], cptr, ldc, base + threadid() * stride)
+                                         &loglik[r0], cptr, ldc, tptr, ldt,
+                                         base + threadid() * stride)
             else:
                 status |= nade_score_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr,
-                                         &loglik[r0], cptr, ldc, base + threadid() * stride)
+                                         &loglik[r0], cptr, ldc, tptr, ldt,
+                                         base + threadid() * stride)
     if status:
         _raise_status(status, "score")
 
@@ -242,9 +248,12 @@ def sample(const floating[:, ::1] Wt,  # IN
            const floating[::1] c,      # IN
            Py_ssize_t d,
            const Py_ssize_t[::1] order,  # IN
-           const uint64_t[::1] key,      # IN  (2,) Philox key
+           const uint64_t[::1] key,      # IN  (2,) Philox key, or (0,) when greedy
            uint64_t row0,                # global index of the first row
-           uint8_t[:, ::1] X,            # OUT (n_samples, n) the samples
+           uint8_t[:, ::1] X,            # INOUT (n_samples, n) the samples (given values in)
+           const Py_ssize_t[::1] given,  # IN  (n_samples,) chain positions already in X,
+                                         #     or (0,) to draw every position
+           bint greedy,                  # most probable values instead of random draws
            double[::1] loglik,           # OUT (n_samples,) or (0,) to skip
            int n_threads):
     """Draw every row of X; row i uses the random stream of row row0 + i."""
@@ -255,13 +264,21 @@ def sample(const floating[:, ::1] Wt,  # IN
         Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
         Py_ssize_t nblocks = (nrows + rows - 1) // rows
         Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        bint want_ll = loglik.shape[0] > 0
+        bint want_ll = loglik.shape[0] > 0, want_given = given.shape[0] > 0
         int status = 0, nt = _threads_for(nblocks, n_threads)
         uint8_t[::1] work
         char *base
         double *lptr
+        const Py_ssize_t *gptr
+        const uint64_t *kptr = NULL
     if nblocks == 0:
         return
+    if want_given and given.shape[0] != nrows:
+        raise ValueError("sample: given has the wrong length")
+    if key.shape[0] >= 2:
+        kptr = &key[0]
+    elif not greedy:
+        raise ValueError("sample: a 2-word key is needed")
     _params(&p32, &p64, Wt, V, b, c, d)
     work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
     base = <char *>&work[0]
@@ -270,13 +287,14 @@ def sample(const floating[:, ::1] Wt,  # IN
             r0 = blk * rows
             nr = min(rows, nrows - r0)
             lptr = &loglik[r0] if want_ll else NULL
+            gptr = &given[r0] if want_given else NULL
             if floating is float:
-                status |= nade_sample_f32(&p32, &order[0], &key[0], row0 + <uint64_t>r0,
-                                          &X[r0, 0], X.shape[1], nr, lptr,
+                status |= nade_sample_f32(&p32, &order[0], kptr, row0 + <uint64_t>r0,
+                                          &X[r0, 0], X.shape[1], nr, gptr, greedy, lptr,
                                           base + threadid() * stride)
             else:
-                status |= nade_sample_f64(&p64, &order[0], &key[0], row0 + <uint64_t>r0,
-                                          &X[r0, 0], X.shape[1], nr, lptr,
+                status |= nade_sample_f64(&p64, &order[0], kptr, row0 + <uint64_t>r0,
+                                          &X[r0, 0], X.shape[1], nr, gptr, greedy, lptr,
                                           base + threadid() * stride)
     if status:
         _raise_status(status, "sample")

@@ -26,6 +26,9 @@ from nadefast._validation import (
 from nadefast._training import Trainer, data_digest, load_checkpoint
 from nadefast.optim import OPTIMIZERS
 
+_NO_TERMS = np.empty((0, 0), dtype=np.float64)
+_NO_GIVEN = np.empty(0, dtype=np.intp)
+
 _PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs")
 _DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None, "n_jobs": None}
 
@@ -237,7 +240,7 @@ class NADE:
         X = self._check_X(X)
         loglik = np.empty(X.shape[0], dtype=np.float64)
         no_cond = np.empty((0, 0), dtype=self._Wt.dtype)
-        _core.score(*self._kernel_params(), X, loglik, no_cond, self._threads())
+        _core.score(*self._kernel_params(), X, loglik, no_cond, _NO_TERMS, self._threads())
         return loglik
 
     def score(self, X, y=None):
@@ -255,7 +258,7 @@ class NADE:
         check_memory(float(X.size) * self._Wt.itemsize, "conditionals")
         loglik = np.empty(X.shape[0], dtype=np.float64)
         cond = np.empty(X.shape, dtype=self._Wt.dtype)
-        _core.score(*self._kernel_params(), X, loglik, cond, self._threads())
+        _core.score(*self._kernel_params(), X, loglik, cond, _NO_TERMS, self._threads())
         return cond
 
     def hidden_states(self, X):
@@ -286,8 +289,138 @@ class NADE:
         check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         key = philox_key(self.random_state if random_state is None else random_state)
         X = np.empty((n_samples, self.n_features_in_), dtype=np.uint8)
-        _core.sample(*self._kernel_params(), key, 0, X, np.empty(0), self._threads())
+        _core.sample(*self._kernel_params(), key, 0, X, _NO_GIVEN, False, np.empty(0),
+                     self._threads())
         return X
+
+    # ------------------------------------------------- conditional inference
+
+    def _terms(self, X):
+        """log p(x_k | x_<k) of every row and chain position: (n_samples, n_features)."""
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        terms = np.empty(X.shape, dtype=np.float64)
+        no_cond = np.empty((0, 0), dtype=self._Wt.dtype)
+        _core.score(*self._kernel_params(), X, loglik, no_cond, terms, self._threads())
+        return terms
+
+    def prefix_log_marginals(self, X):
+        """log p(x_o[0], ..., x_o[k-1]) for k = 0 .. n_features, in one pass.
+
+        Returns (n_samples, n_features + 1) float64: column 0 is 0 (the empty
+        prefix), column k the log-probability of the first k variables of the
+        ordering, the last column log p(x) (equal to score_samples up to
+        rounding).
+        """
+        X = self._check_X(X)
+        out = np.zeros((X.shape[0], self.n_features_in_ + 1), dtype=np.float64)
+        np.cumsum(self._terms(X), axis=1, out=out[:, 1:])
+        return out
+
+    def _check_observed(self, X, observed):
+        """Validate (X, observed) for conditional inference.
+
+        observed: bool array shaped like X (or (n_features,) for every row),
+        or None for "not NaN" (X then floating).  Unobserved entries of X are
+        ignored (NaN allowed there).  Returns X with unobserved entries set to
+        0 as uint8, the mask, and per row the number of leading chain
+        positions observed -- after checking that they form a prefix of the
+        ordering, the only conditioning a fixed-order NADE answers exactly.
+        """
+        self._check_fitted()
+        if isinstance(X, (str, bytes)):
+            raise TypeError(f"X must be an array of 0/1, got a {type(X).__name__}")
+        X = np.asarray(X)
+        if observed is None:
+            if X.dtype.kind != "f":
+                raise ValueError("observed=None means 'the entries of X that are not NaN', "
+                                 "which needs a floating X; pass observed explicitly")
+            observed = ~np.isnan(X)
+        if isinstance(observed, (str, bytes)):
+            raise TypeError("observed must be a boolean array shaped like X")
+        observed = np.asarray(observed)
+        if observed.dtype.kind not in "biu":
+            raise TypeError(f"observed must be a boolean array, got dtype {observed.dtype}")
+        if observed.dtype.kind != "b":
+            if ((observed != 0) & (observed != 1)).any():
+                raise ValueError("observed must hold only True/False (or 0/1)")
+            observed = observed.astype(bool)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if observed.shape == (self.n_features_in_,):
+            observed = np.broadcast_to(observed, X.shape)
+        if observed.shape != X.shape:
+            raise ValueError(f"observed has shape {observed.shape}, expected {X.shape} (like X) "
+                             f"or ({self.n_features_in_},)")
+        if X.dtype.kind in "biuf":
+            X = np.where(observed, X, 0)
+        X = as_binary_matrix(X, self.n_features_in_)
+        chain = observed[:, self.ordering_]
+        given = chain.sum(axis=1).astype(np.intp)
+        prefix = np.arange(self.n_features_in_) < given[:, None]
+        bad = np.flatnonzero((chain != prefix).any(axis=1))
+        if bad.size:
+            raise ValueError(
+                f"observed is not a prefix of the model's ordering in row {bad[0]} "
+                f"({bad.size} rows in all): a fixed-order NADE conditions exactly only on the "
+                f"first variables of its ordering (ordering_[:k]); for other masks use an "
+                f"order-agnostic model, or a model whose ordering puts the observed variables first"
+            )
+        return X, np.ascontiguousarray(observed), given
+
+    def log_marginal(self, X, observed=None):
+        """log p(x_observed) of each row, nats: (n_samples,) float64.
+
+        Exact, in one pass: the observed variables must be the first ones of
+        the ordering in every row (see _check_observed for the arguments).
+        """
+        X, _, given = self._check_observed(X, observed)
+        terms = self._terms(X)
+        cumulative = np.concatenate([np.zeros((X.shape[0], 1)), np.cumsum(terms, axis=1)], axis=1)
+        return cumulative[np.arange(X.shape[0]), given]
+
+    def _complete(self, X, given, n_samples, key, greedy):
+        """Rows of X completed after their given prefixes, n_samples times each."""
+        rows, n = X.shape
+        check_memory(float(n_samples) * rows * n, f"conditional_sample(n_samples={n_samples})")
+        out = np.empty((n_samples, rows, n), dtype=np.uint8)
+        out[...] = X
+        flat = out.reshape(n_samples * rows, n)
+        _core.sample(*self._kernel_params(), key, 0, flat, np.tile(given, n_samples), greedy,
+                     np.empty(0), self._threads())
+        return out
+
+    def conditional_sample(self, X, observed=None, n_samples=1, *, random_state=None):
+        """Completions of X drawn from p(x_unobserved | x_observed), observed values kept.
+
+        Returns (n_samples, n_rows, n_features) uint8: out[s] is one completed
+        copy of X.  Exact for observed prefixes of the ordering.  Completion s
+        of row r uses the random stream of row s * n_rows + r of the key from
+        random_state (default: the estimator's).
+        """
+        n_samples = check_int(n_samples, "n_samples", minimum=0)
+        X, _, given = self._check_observed(X, observed)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        return self._complete(X, given, n_samples, key, greedy=False)
+
+    def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
+        """Fill in the unobserved entries of X.
+
+        method="mode": sequential most-probable values -- each unobserved
+            variable in turn takes its more likely value given everything
+            before it (deterministic; (n_rows, n_features) uint8).
+        method="mean": E[x | x_observed] estimated from `n_samples`
+            conditional samples ((n_rows, n_features) float64; standard error
+            at most 0.5 / sqrt(n_samples) per entry).
+        Observed entries are returned unchanged.
+        """
+        if method not in ("mode", "mean"):
+            raise ValueError(f"method must be 'mode' or 'mean', got {method!r}")
+        X, _, given = self._check_observed(X, observed)
+        if method == "mode":
+            return self._complete(X, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        return self._complete(X, given, n_samples, key, greedy=False).mean(axis=0, dtype=np.float64)
 
     def _loss_and_gradient_padded(self, X, grads, n_threads):
         """Mean NLL of X and its gradient, into `grads` (padded layout, zeroed here)."""
