@@ -143,6 +143,42 @@ int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint
     return nade_active->hidden_f64(p, order, X, ldx, nrows, out, work);
 }
 
+int nade_oa_score_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
+                      double *loglik, float *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
+                      void *work)
+{
+    return nade_active->oa_score_f32(p, order, ldo, X, ldx, nrows, stop, loglik, cond, ldc, terms,
+                                     ldt, work);
+}
+
+int nade_oa_score_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
+                      double *loglik, double *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
+                      void *work)
+{
+    return nade_active->oa_score_f64(p, order, ldo, X, ldx, nrows, stop, loglik, cond, ldc, terms,
+                                     ldt, work);
+}
+
+int nade_oa_sample_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                       void *work)
+{
+    return nade_active->oa_sample_f32(p, order, ldo, key, row0, X, ldx, nrows, given, greedy,
+                                      loglik, work);
+}
+
+int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                       void *work)
+{
+    return nade_active->oa_sample_f64(p, order, ldo, key, row0, X, ldx, nrows, given, greedy,
+                                      loglik, work);
+}
+
 void nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
                    float c1, float b2, float c2, float lr_t, float eps_t)
 {

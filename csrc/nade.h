@@ -63,6 +63,22 @@ typedef struct {
     double *Wt, *V, *b, *c;
 } nade_gradsum_f64;
 
+/* Order-agnostic / deep NADE (NADE.md section 6), kernel layout:
+ *   Win, Wmask (n, dp)   row j = the input / mask weights of feature j (first layer)
+ *   b1 (dp)              first-layer bias
+ *   Wdeep (layers-1, d, dp), bdeep (layers-1, d)   layer l row i = W_l[i, :]
+ *   V (n, dp), c (n)     row j = the output weights of feature j
+ * Hidden units use ReLU.  Padding columns must be zero. */
+typedef struct {
+    ptrdiff_t n, d, dp, layers;
+    const float *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+} nade_oa_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp, layers;
+    const double *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+} nade_oa_params_f64;
+
 /* dp must be a multiple of this (real_size = sizeof(float) or sizeof(double)) */
 ptrdiff_t nade_lanes(size_t real_size);
 
@@ -118,6 +134,29 @@ int nade_grad_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_
 int nade_grad_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
                   ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f64 *g,
                   const int64_t *prev, int64_t *progress, void *work);
+
+/* ---- order-agnostic NADE along orderings --------------------------------
+ * Row r follows order + r * ldo (ldo = 0: one ordering for every row);
+ * order lists features, chain position first.  Scoring evaluates positions
+ * 0 .. stop[r] - 1 (stop = NULL: all), giving log p of that prefix; the
+ * other arguments are as for nade_score / nade_sample (terms and the
+ * positions of given are in each row's chain order). */
+int nade_oa_score_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
+                      double *loglik, float *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
+                      void *work);
+int nade_oa_score_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
+                      double *loglik, double *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
+                      void *work);
+int nade_oa_sample_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                       void *work);
+int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                       void *work);
 
 /* ---- hidden states: out[(r*n + k)*d + j] = h_k[j] of row r (chain order) */
 int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,

@@ -44,9 +44,9 @@ typedef struct {
     ptrdiff_t nz;
 } FN(scratch);
 
-static FN(scratch) FN(carve)(const PARAMS *p, ptrdiff_t nrows, void *work)
+static FN(scratch) FN(carve)(ptrdiff_t n, ptrdiff_t dp, ptrdiff_t nrows, void *work)
 {
-    nade_layout L = nade_work_layout(p->n, p->dp, sizeof(REAL), nrows);
+    nade_layout L = nade_work_layout(n, dp, sizeof(REAL), nrows);
     char *base = nade_align_base(work);
     FN(scratch) s;
     s.A = (REAL *)(base + L.A);
@@ -221,7 +221,7 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
 {
     if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, nrows, work);
+    FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     FN(forward)(p, nrows, NULL, NULL, &s);
@@ -260,7 +260,7 @@ int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uin
 {
     if (FN(bad_args)(p, nrows) || (key == NULL && !greedy)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, nrows, work);
+    FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     if (given) FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     for (ptrdiff_t r = 0; r < nrows; r++) {
@@ -303,7 +303,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
         if (progress) nade_post(progress, -1);
         return NADE_OK;
     }
-    FN(scratch) s = FN(carve)(p, nrows, work);
+    FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     FN(forward)(p, nrows, NULL, NULL, &s);
@@ -385,7 +385,7 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
 {
     if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
-    FN(scratch) s = FN(carve)(p, nrows, work);
+    FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, d = p->d, dp = p->dp, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
     for (ptrdiff_t r = 0; r < nrows; r++) {
@@ -416,11 +416,4 @@ void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *
     }
 }
 
-#undef FN
-#undef PARAMS
-#undef GRAD
-#undef LANES
-#undef MADD
-#undef SIGMOID
-#undef LOGSIG
-#undef SQRT
+/* the macros above stay defined for oa_impl.h; nade_isa.h undefines them */

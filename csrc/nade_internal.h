@@ -43,6 +43,18 @@ typedef struct {
     int (*hidden_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
                       ptrdiff_t, double *, void *);
     void (*noise)(const uint64_t *, uint64_t, ptrdiff_t, uint32_t *, double *);
+    int (*oa_score_f32)(const nade_oa_params_f32 *, const ptrdiff_t *, ptrdiff_t, const uint8_t *,
+                        ptrdiff_t, ptrdiff_t, const ptrdiff_t *, double *, float *, ptrdiff_t,
+                        double *, ptrdiff_t, void *);
+    int (*oa_score_f64)(const nade_oa_params_f64 *, const ptrdiff_t *, ptrdiff_t, const uint8_t *,
+                        ptrdiff_t, ptrdiff_t, const ptrdiff_t *, double *, double *, ptrdiff_t,
+                        double *, ptrdiff_t, void *);
+    int (*oa_sample_f32)(const nade_oa_params_f32 *, const ptrdiff_t *, ptrdiff_t, const uint64_t *,
+                         uint64_t, uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *,
+                         void *);
+    int (*oa_sample_f64)(const nade_oa_params_f64 *, const ptrdiff_t *, ptrdiff_t, const uint64_t *,
+                         uint64_t, uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *,
+                         void *);
     void (*adam_f32)(float *, const float *, float *, float *, ptrdiff_t, float, float, float,
                      float, float, float);
     void (*adam_f64)(double *, const double *, double *, double *, ptrdiff_t, double, double,

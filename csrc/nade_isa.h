@@ -1,6 +1,7 @@
 /*
  * nade_isa.h -- one instruction set's copy of every kernel, float and
- * double, from the single source in nade_impl.h, plus its kernel table.
+ * double, from the single sources nade_impl.h (fixed-order NADE) and
+ * oa_impl.h (order-agnostic, deep NADE), plus its kernel table.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
  * NADE_ISA_NAME, NADE_FMA and NADE_RT.
  */
@@ -14,6 +15,15 @@
 #define RSFX f32
 #define NADE_REAL_IS_DOUBLE 0
 #include "nade_impl.h"
+#include "oa_impl.h"
+#undef FN
+#undef PARAMS
+#undef GRAD
+#undef LANES
+#undef MADD
+#undef SIGMOID
+#undef LOGSIG
+#undef SQRT
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -22,6 +32,15 @@
 #define RSFX f64
 #define NADE_REAL_IS_DOUBLE 1
 #include "nade_impl.h"
+#include "oa_impl.h"
+#undef FN
+#undef PARAMS
+#undef GRAD
+#undef LANES
+#undef MADD
+#undef SIGMOID
+#undef LOGSIG
+#undef SQRT
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -32,6 +51,7 @@ const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
     NADE_K(score, f32),  NADE_K(score, f64),  NADE_K(sample, f32), NADE_K(sample, f64),
     NADE_K(grad, f32),   NADE_K(grad, f64),   NADE_K(hidden, f32), NADE_K(hidden, f64),
     NADE_K(noise_row, f64),
+    NADE_K(oa_score, f32), NADE_K(oa_score, f64), NADE_K(oa_sample, f32), NADE_K(oa_sample, f64),
     NADE_K(adam, f32),   NADE_K(adam, f64),
 };
 #undef NADE_K

@@ -28,6 +28,26 @@ cdef extern from "nade.h" nogil:
         const double *b
         const double *c
 
+    ctypedef struct nade_oa_params_f32:
+        Py_ssize_t n, d, dp, layers
+        const float *Win
+        const float *Wmask
+        const float *b1
+        const float *Wdeep
+        const float *bdeep
+        const float *V
+        const float *c
+
+    ctypedef struct nade_oa_params_f64:
+        Py_ssize_t n, d, dp, layers
+        const double *Win
+        const double *Wmask
+        const double *b1
+        const double *Wdeep
+        const double *bdeep
+        const double *V
+        const double *c
+
     ctypedef struct nade_gradsum_f32:
         float *Wt
         float *V
@@ -64,6 +84,23 @@ cdef extern from "nade.h" nogil:
     int nade_grad_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
                       Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f64 *g,
                       const int64_t *prev, int64_t *progress, void *work)
+
+    int nade_oa_score_f32(const nade_oa_params_f32 *p, const Py_ssize_t *order, Py_ssize_t ldo,
+                          const uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                          const Py_ssize_t *stop, double *loglik, float *cond, Py_ssize_t ldc,
+                          double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_score_f64(const nade_oa_params_f64 *p, const Py_ssize_t *order, Py_ssize_t ldo,
+                          const uint8_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                          const Py_ssize_t *stop, double *loglik, double *cond, Py_ssize_t ldc,
+                          double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_sample_f32(const nade_oa_params_f32 *p, const Py_ssize_t *order, Py_ssize_t ldo,
+                           const uint64_t *key, uint64_t row0, uint8_t *X, Py_ssize_t ldx,
+                           Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                           double *loglik, void *work)
+    int nade_oa_sample_f64(const nade_oa_params_f64 *p, const Py_ssize_t *order, Py_ssize_t ldo,
+                           const uint64_t *key, uint64_t row0, uint8_t *X, Py_ssize_t ldx,
+                           Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                           double *loglik, void *work)
 
     int nade_hidden_f32(const nade_params_f32 *p, const Py_ssize_t *order, const uint8_t *X,
                         Py_ssize_t ldx, Py_ssize_t nrows, float *out, void *work)

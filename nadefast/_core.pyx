@@ -420,3 +420,166 @@ def _select_isa_from_environment():
 
 
 _select_isa_from_environment()
+
+
+# ---------------------------------------------------------------- order-agnostic NADE
+
+cdef inline void _oa_params(nade_oa_params_f32 *p32, nade_oa_params_f64 *p64,
+                            const floating[:, ::1] Win, const floating[:, ::1] Wmask,
+                            const floating[::1] b1, const floating[:, :, ::1] Wdeep,
+                            const floating[:, ::1] bdeep, const floating[:, ::1] V,
+                            const floating[::1] c, Py_ssize_t d) noexcept:
+    cdef Py_ssize_t layers = Wdeep.shape[0] + 1
+    if floating is float:
+        p32.n = Win.shape[0]
+        p32.d = d
+        p32.dp = Win.shape[1]
+        p32.layers = layers
+        p32.Win = &Win[0, 0]
+        p32.Wmask = &Wmask[0, 0]
+        p32.b1 = &b1[0]
+        p32.Wdeep = &Wdeep[0, 0, 0] if layers > 1 else NULL
+        p32.bdeep = &bdeep[0, 0] if layers > 1 else NULL
+        p32.V = &V[0, 0]
+        p32.c = &c[0]
+    else:
+        p64.n = Win.shape[0]
+        p64.d = d
+        p64.dp = Win.shape[1]
+        p64.layers = layers
+        p64.Win = &Win[0, 0]
+        p64.Wmask = &Wmask[0, 0]
+        p64.b1 = &b1[0]
+        p64.Wdeep = &Wdeep[0, 0, 0] if layers > 1 else NULL
+        p64.bdeep = &bdeep[0, 0] if layers > 1 else NULL
+        p64.V = &V[0, 0]
+        p64.c = &c[0]
+
+
+def _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, nrows):
+    n, dp = Win.shape[0], Win.shape[1]
+    if (Wmask.shape[0] != n or Wmask.shape[1] != dp or b1.shape[0] != dp or V.shape[0] != n
+            or V.shape[1] != dp or c.shape[0] != n or not 0 < d <= dp
+            or Wdeep.shape[0] != bdeep.shape[0]
+            or (Wdeep.shape[0] > 0 and (Wdeep.shape[1] != d or Wdeep.shape[2] != dp
+                                        or bdeep.shape[1] != d))):
+        raise ValueError("order-agnostic parameters of inconsistent shapes")
+    if order.shape[1] != n or order.shape[0] not in (1, nrows):
+        raise ValueError("order must have shape (1, n) or (n_samples, n)")
+
+
+def oa_score(const floating[:, ::1] Win,     # IN (n, dp) first-layer input weights by feature
+             const floating[:, ::1] Wmask,   # IN (n, dp) first-layer mask weights by feature
+             const floating[::1] b1,         # IN (dp,)
+             const floating[:, :, ::1] Wdeep,  # IN (layers-1, d, dp)
+             const floating[:, ::1] bdeep,   # IN (layers-1, d)
+             const floating[:, ::1] V,       # IN (n, dp) output weights by feature
+             const floating[::1] c,          # IN (n,)
+             Py_ssize_t d,
+             const Py_ssize_t[:, ::1] order,  # IN (1, n): one ordering; (n_samples, n): per row
+             const uint8_t[:, ::1] X,         # IN (n_samples, n)
+             const Py_ssize_t[::1] stop,      # IN (n_samples,) positions to evaluate, or (0,)
+             double[::1] loglik,              # OUT (n_samples,) log p of the evaluated prefix
+             floating[:, ::1] cond,           # OUT (n_samples, n) or (0, 0)
+             double[:, ::1] terms,            # OUT (n_samples, n) chain order, or (0, 0)
+             int n_threads):
+    """Exact log-likelihoods of an order-agnostic NADE along the given orderings."""
+    _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X.shape[0])
+    cdef:
+        nade_oa_params_f32 p32
+        nade_oa_params_f64 p64
+        Py_ssize_t nrows = X.shape[0], n = Win.shape[0]
+        Py_ssize_t rows = _balanced_rows(nrows, Win.shape[1], sizeof(floating), n_threads)
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Win.shape[1], sizeof(floating), rows)
+        Py_ssize_t ldo = n if order.shape[0] > 1 else 0
+        Py_ssize_t ldc = cond.shape[1], ldt = terms.shape[1]
+        bint want_cond = cond.shape[0] > 0, want_terms = terms.shape[0] > 0
+        bint want_stop = stop.shape[0] > 0
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        char *base
+        floating *cptr
+        double *tptr
+        const Py_ssize_t *sptr
+    if nblocks == 0:
+        return
+    if want_stop and stop.shape[0] != nrows:
+        raise ValueError("oa_score: stop has the wrong length")
+    _oa_params(&p32, &p64, Win, Wmask, b1, Wdeep, bdeep, V, c, d)
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    with nogil:
+        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
+            cptr = &cond[r0, 0] if want_cond else NULL
+            tptr = &terms[r0, 0] if want_terms else NULL
+            sptr = &stop[r0] if want_stop else NULL
+            if floating is float:
+                status |= nade_oa_score_f32(&p32, &order[r0 if ldo else 0, 0], ldo, &X[r0, 0],
+                                            X.shape[1], nr, sptr, &loglik[r0], cptr, ldc, tptr,
+                                            ldt, base + threadid() * stride)
+            else:
+                status |= nade_oa_score_f64(&p64, &order[r0 if ldo else 0, 0], ldo, &X[r0, 0],
+                                            X.shape[1], nr, sptr, &loglik[r0], cptr, ldc, tptr,
+                                            ldt, base + threadid() * stride)
+    if status:
+        _raise_status(status, "oa_score")
+
+
+def oa_sample(const floating[:, ::1] Win, const floating[:, ::1] Wmask, const floating[::1] b1,
+              const floating[:, :, ::1] Wdeep, const floating[:, ::1] bdeep,
+              const floating[:, ::1] V, const floating[::1] c, Py_ssize_t d,
+              const Py_ssize_t[:, ::1] order,  # IN (1, n) or (n_samples, n)
+              const uint64_t[::1] key,         # IN (2,) or (0,) when greedy
+              uint64_t row0,
+              uint8_t[:, ::1] X,               # INOUT (n_samples, n)
+              const Py_ssize_t[::1] given,     # IN (n_samples,) or (0,)
+              bint greedy,
+              double[::1] loglik,              # OUT (n_samples,) or (0,)
+              int n_threads):
+    """Draw (or complete) rows of an order-agnostic NADE along the given orderings."""
+    _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X.shape[0])
+    cdef:
+        nade_oa_params_f32 p32
+        nade_oa_params_f64 p64
+        Py_ssize_t nrows = X.shape[0], n = Win.shape[0]
+        Py_ssize_t rows = _balanced_rows(nrows, Win.shape[1], sizeof(floating), n_threads)
+        Py_ssize_t nblocks = (nrows + rows - 1) // rows
+        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Win.shape[1], sizeof(floating), rows)
+        Py_ssize_t ldo = n if order.shape[0] > 1 else 0
+        bint want_ll = loglik.shape[0] > 0, want_given = given.shape[0] > 0
+        int status = 0, nt = _threads_for(nblocks, n_threads)
+        uint8_t[::1] work
+        char *base
+        double *lptr
+        const Py_ssize_t *gptr
+        const uint64_t *kptr = NULL
+    if nblocks == 0:
+        return
+    if want_given and given.shape[0] != nrows:
+        raise ValueError("oa_sample: given has the wrong length")
+    if key.shape[0] >= 2:
+        kptr = &key[0]
+    elif not greedy:
+        raise ValueError("oa_sample: a 2-word key is needed")
+    _oa_params(&p32, &p64, Win, Wmask, b1, Wdeep, bdeep, V, c, d)
+    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
+    base = <char *>&work[0]
+    with nogil:
+        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
+            r0 = blk * rows
+            nr = min(rows, nrows - r0)
+            lptr = &loglik[r0] if want_ll else NULL
+            gptr = &given[r0] if want_given else NULL
+            if floating is float:
+                status |= nade_oa_sample_f32(&p32, &order[r0 if ldo else 0, 0], ldo, kptr,
+                                             row0 + <uint64_t>r0, &X[r0, 0], X.shape[1], nr, gptr,
+                                             greedy, lptr, base + threadid() * stride)
+            else:
+                status |= nade_oa_sample_f64(&p64, &order[r0 if ldo else 0, 0], ldo, kptr,
+                                             row0 + <uint64_t>r0, &X[r0, 0], X.shape[1], nr, gptr,
+                                             greedy, lptr, base + threadid() * stride)
+    if status:
+        _raise_status(status, "oa_sample")

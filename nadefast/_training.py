@@ -26,7 +26,8 @@ CHECKPOINT_FORMAT = "nadefast.checkpoint"
 CHECKPOINT_VERSION = 1
 # settings that must match for a checkpoint to be resumed with these data
 _MUST_MATCH = ("n_hidden", "dtype", "optimizer", "learning_rate", "batch_size", "n_features",
-               "n_rows", "n_valid_rows", "data_digest", "valid_digest")
+               "n_rows", "n_valid_rows", "data_digest", "valid_digest", "order_agnostic",
+               "n_layers")
 
 
 def data_digest(X):
@@ -72,7 +73,7 @@ class Trainer:
     def valid_nll(self):
         if self.X_valid is None:
             return None
-        return -float(np.mean(self.model.score_samples(self.X_valid)))
+        return self.model._validation_nll(self.X_valid)
 
     def stopped_early(self):
         return self.patience is not None and self.bad_epochs >= self.patience
@@ -103,7 +104,7 @@ class Trainer:
         total = 0.0
         for start in range(0, m, batch_size):
             batch = self.X[perm[start : start + batch_size]]
-            loss = self.model._loss_and_gradient_padded(batch, self.grads, self.n_threads)
+            loss = self.model._training_loss(batch, self.grads, self.n_threads, self.rng)
             if not np.isfinite(loss):
                 self._diverged(f"loss {loss}")
             self.optimizer.step(self.grads)

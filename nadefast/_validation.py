@@ -137,6 +137,13 @@ def check_int(value, name, *, minimum=None, maximum=None):
     return value
 
 
+def check_bool(value, name):
+    """True/False (numpy bools too) as a Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_real(value, name, *, minimum=None, maximum=None, strict_minimum=False):
     """A finite real number (not bool) within bounds, as a Python float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

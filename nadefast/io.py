@@ -6,7 +6,7 @@ Format version 1 holds these arrays (n features, d hidden units):
 key                shape, dtype  meaning
 =================  ============  ==============================================
 ``format``         (), str       always ``"nadefast.NADE"``
-``format_version`` (), int64     1
+``format_version`` (), int64     1 (2: order-agnostic, below)
 ``W``              (d, n), f     input weights; column k belongs to chain
                                  position k
 ``b``              (d,), f       hidden bias
@@ -14,6 +14,12 @@ key                shape, dtype  meaning
 ``c``              (n,), f       output biases by chain position
 ``ordering``       (n,), int64   ``ordering[k]`` = feature at chain position k
 =================  ============  ==============================================
+
+Format version 2 (order-agnostic models) adds ``kind`` = "order_agnostic" and
+``M`` (d, n) mask weights, ``W_hidden`` (L-1, d, d) and ``b_hidden`` (L-1, d)
+for the deeper layers; there W[:, j], M[:, j], V[j] and c[j] belong to
+feature j, and ``ordering`` is the model's default ordering.  Fixed-order
+models are still written as version 1.
 
 ``f`` is float32 or float64, the same for all four parameter arrays; it is
 the model's dtype.  Readers refuse newer format versions; files are read
@@ -30,7 +36,7 @@ import numpy as np
 from nadefast._validation import FLOAT_DTYPES, check_ordering
 
 FORMAT_NAME = "nadefast.NADE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _KEYS = {"format", "format_version", "W", "b", "V", "c", "ordering"}
 
 
@@ -109,24 +115,26 @@ def read_npz(path, what):
     return arrays
 
 
-def save_model(path, W, b, V, c, ordering):
-    """Save parameters in the public layout (see the module docstring)."""
-    write_npz_atomic(
-        path,
-        {
-            "format": np.array(FORMAT_NAME),
-            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-            "W": W,
-            "b": b,
-            "V": V,
-            "c": c,
-            "ordering": np.asarray(ordering, dtype=np.int64),
-        },
-    )
+def save_model(path, params, ordering):
+    """Save a model: `params` in the public layout (see the module docstring).
+
+    Fixed-order models (keys W, b, V, c) are written in format version 1;
+    order-agnostic ones (also M, W_hidden, b_hidden) in version 2.
+    """
+    order_agnostic = "M" in params
+    arrays = {
+        "format": np.array(FORMAT_NAME),
+        "format_version": np.array(2 if order_agnostic else 1, dtype=np.int64),
+        "ordering": np.asarray(ordering, dtype=np.int64),
+    }
+    if order_agnostic:
+        arrays["kind"] = np.array("order_agnostic")
+    arrays.update({k: np.asarray(v) for k, v in params.items()})
+    write_npz_atomic(path, arrays)
 
 
 def load_model(path):
-    """Read and check a model file; returns (W, b, V, c, ordering).
+    """Read and check a model file; returns (params, ordering), params in the public layout.
 
     Raises FileNotFoundError when `path` does not exist and ValueError,
     naming the file and the problem, for anything that is not a complete,
@@ -153,22 +161,35 @@ def load_model(path):
         )
     if int(version) < 1:
         fail(f"format_version {int(version)} is invalid")
+    order_agnostic = "kind" in data and str(data["kind"]) == "order_agnostic"
+    if "kind" in data and not order_agnostic:
+        fail(f"unknown model kind {str(data['kind'])!r}")
+    names = ["W", "b", "V", "c"] + (["M", "W_hidden", "b_hidden"] if order_agnostic else [])
+    missing = [k for k in names if k not in data]
+    if missing:
+        fail(f"missing {missing}")
+    params = {k: data[k] for k in names}
 
-    W, b, V, c = data["W"], data["b"], data["V"], data["c"]
+    W = params["W"]
     dtype = W.dtype
-    if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in (b, V, c)):
-        fail(f"parameters must all be float32 or all float64, got {[str(a.dtype) for a in (W, b, V, c)]}")
+    if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in params.values()):
+        fail(f"parameters must all be float32 or all float64, got "
+             f"{[str(a.dtype) for a in params.values()]}")
     if W.ndim != 2 or 0 in W.shape:
         fail(f"W has shape {W.shape}")
     d, n = W.shape
-    for name, arr, shape in (("b", b, (d,)), ("V", V, (n, d)), ("c", c, (n,))):
-        if arr.shape != shape:
-            fail(f"{name} has shape {arr.shape}, expected {shape}")
-    for name, arr in (("W", W), ("b", b), ("V", V), ("c", c)):
+    shapes = {"b": (d,), "V": (n, d), "c": (n,), "M": (d, n)}
+    if order_agnostic:
+        L1 = params["W_hidden"].shape[0] if params["W_hidden"].ndim == 3 else -1
+        shapes.update({"W_hidden": (L1, d, d), "b_hidden": (L1, d)})
+    for name, shape in shapes.items():
+        if name in params and params[name].shape != shape:
+            fail(f"{name} has shape {params[name].shape}, expected {shape}")
+    for name, arr in params.items():
         if not np.isfinite(arr).all():
             fail(f"{name} contains NaN or infinite values")
     try:
         ordering = check_ordering(data["ordering"], n)
     except (TypeError, ValueError) as exc:
         fail(str(exc))
-    return W, b, V, c, ordering
+    return params, ordering

@@ -11,11 +11,13 @@ import numpy as np
 
 from nadefast import _core
 from nadefast import io as _io
+from nadefast import orderless
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
 from nadefast._validation import (
     NotFittedError,
     as_binary_matrix,
+    check_bool,
     check_dtype,
     check_int,
     check_ordering,
@@ -28,9 +30,12 @@ from nadefast.optim import OPTIMIZERS
 
 _NO_TERMS = np.empty((0, 0), dtype=np.float64)
 _NO_GIVEN = np.empty(0, dtype=np.intp)
+_NO_COND = {np.dtype(t): np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
 
-_PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs")
-_DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None, "n_jobs": None}
+_PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs", "order_agnostic",
+                "n_layers")
+_DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None,
+             "n_jobs": None, "order_agnostic": False, "n_layers": 1}
 
 
 def _padded(d, dtype):
@@ -65,13 +70,27 @@ class NADE:
         Threads of the compiled core. None: OpenMP's default (all cores, or
         OMP_NUM_THREADS); -1: all CPUs; -2: all but one; ...  Results do not
         depend on it.
+    order_agnostic : bool, default False
+        Train one network for every ordering (Uria et al. 2014): the first
+        hidden layer also sees which variables are observed, hidden units are
+        ReLU, and any set of observed variables can be conditioned on.
+        `ordering` is then the ordering score_samples, sample and
+        conditionals use by default; score_samples(X, n_orderings=K) averages
+        K orderings.
+    n_layers : int, default 1
+        Hidden layers of n_hidden units (more than one needs order_agnostic).
 
     Attributes
     ----------
     W_ : ndarray (n_hidden, n_features)   input weights, column k for chain position k
-    b_ : ndarray (n_hidden,)              hidden bias
+                                          (order-agnostic: column j for feature j)
+    b_ : ndarray (n_hidden,)              hidden bias (order-agnostic: first layer's)
     V_ : ndarray (n_features, n_hidden)   output weights, row k for chain position k
-    c_ : ndarray (n_features,)            output biases, by chain position
+                                          (order-agnostic: row j for feature j)
+    c_ : ndarray (n_features,)            output biases, likewise
+    M_ : ndarray (n_hidden, n_features)   order-agnostic only: mask weights of the first layer
+    W_hidden_, b_hidden_ : ndarrays (n_layers-1, n_hidden, n_hidden), (n_layers-1, n_hidden)
+                                          order-agnostic only: the deeper layers
     ordering_ : ndarray (n_features,)     the ordering in use
     n_features_in_ : int
     history_ : list of dict               per epoch of `fit`: epoch, train_nll,
@@ -83,12 +102,14 @@ class NADE:
     """
 
     def __init__(self, n_hidden=500, *, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None):
+                 n_jobs=None, order_agnostic=False, n_layers=1):
         self.n_hidden = n_hidden
         self.ordering = ordering
         self.dtype = dtype
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.order_agnostic = order_agnostic
+        self.n_layers = n_layers
 
     # ------------------------------------------------------------ estimator API
 
@@ -116,12 +137,12 @@ class NADE:
         return f"NADE({', '.join(changed)})"
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "_Wt")
+        return hasattr(self, "_Wt") or self._is_oa
 
     # ------------------------------------------------------- fitted parameters
 
     def _check_fitted(self):
-        if not hasattr(self, "_Wt"):
+        if not (hasattr(self, "_Wt") or self._is_oa):
             raise NotFittedError(
                 "this NADE is not fitted yet; call fit(X), NADE.from_params(...) or NADE.load(path) first"
             )
@@ -143,52 +164,63 @@ class NADE:
         self._b = np.zeros(dp, dtype=dtype)
         self._b[:d] = b
         self._c = np.array(c, dtype=dtype, copy=True)
+        self._oa = None
         self._d = d
         self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
         self.n_features_in_ = n
 
+    def _set_fitted_oa(self, params, d, ordering):
+        """Store an order-agnostic model given in the kernels' layout (see orderless.py)."""
+        self._oa = params
+        for name in ("_Wt", "_V", "_b", "_c"):
+            self.__dict__.pop(name, None)
+        self._d = d
+        self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
+        self.n_features_in_ = params["Win"].shape[0]
+
+    @property
+    def _is_oa(self):
+        return getattr(self, "_oa", None) is not None
+
     def _params_padded(self):
+        if self._is_oa:
+            return self._oa
         return {"W": self._Wt, "V": self._V, "b": self._b, "c": self._c}
 
-    @property
-    def W_(self):
+    def _view(self, name):
+        """Parameter `name` in the public layout: a view of the kernels' arrays."""
         self._check_fitted()
-        return self._Wt[:, : self._d].T
+        d = self._d
+        if self._is_oa:
+            p = self._oa
+            views = {"W_": lambda: p["Win"][:, :d].T, "M_": lambda: p["Wmask"][:, :d].T,
+                     "b_": lambda: p["b1"][:d], "W_hidden_": lambda: p["Wdeep"][:, :, :d],
+                     "b_hidden_": lambda: p["bdeep"], "V_": lambda: p["V"][:, :d],
+                     "c_": lambda: p["c"]}
+        else:
+            views = {"W_": lambda: self._Wt[:, :d].T, "b_": lambda: self._b[:d],
+                     "V_": lambda: self._V[:, :d], "c_": lambda: self._c}
+        if name not in views:
+            raise AttributeError(f"{name} exists only for order-agnostic models")
+        return views[name]()
 
-    @W_.setter
-    def W_(self, value):
-        self._check_fitted()
-        self._assign("W_", self._Wt[:, : self._d].T, value)
+    def _param_property(name, doc):  # noqa: N805 (a helper run in the class body)
+        def get(self):
+            return self._view(name)
 
-    @property
-    def b_(self):
-        self._check_fitted()
-        return self._b[: self._d]
+        def set_(self, value):
+            self._assign(name, self._view(name), value)
 
-    @b_.setter
-    def b_(self, value):
-        self._check_fitted()
-        self._assign("b_", self._b[: self._d], value)
+        return property(get, set_, doc=doc)
 
-    @property
-    def V_(self):
-        self._check_fitted()
-        return self._V[:, : self._d]
-
-    @V_.setter
-    def V_(self, value):
-        self._check_fitted()
-        self._assign("V_", self._V[:, : self._d], value)
-
-    @property
-    def c_(self):
-        self._check_fitted()
-        return self._c
-
-    @c_.setter
-    def c_(self, value):
-        self._check_fitted()
-        self._assign("c_", self._c, value)
+    W_ = _param_property("W_", "(n_hidden, n_features) input weights")
+    b_ = _param_property("b_", "(n_hidden,) hidden bias")
+    V_ = _param_property("V_", "(n_features, n_hidden) output weights")
+    c_ = _param_property("c_", "(n_features,) output biases")
+    M_ = _param_property("M_", "(n_hidden, n_features) mask weights (order-agnostic)")
+    W_hidden_ = _param_property("W_hidden_", "(n_layers-1, n_hidden, n_hidden) deeper layers")
+    b_hidden_ = _param_property("b_hidden_", "(n_layers-1, n_hidden) deeper biases")
+    del _param_property
 
     @staticmethod
     def _assign(name, target, value):
@@ -231,17 +263,62 @@ class NADE:
         self._check_fitted()
         return as_binary_matrix(X, self.n_features_in_, allow_empty=allow_empty)
 
-    def score_samples(self, X):
+    # The two kernel entry points every inference method goes through.  For an
+    # order-agnostic model `orders` is (1, n) -- one ordering for all rows --
+    # or (rows, n); a fixed-order model always uses its own ordering_.
+
+    def _run_score(self, X, *, orders=None, stop=None, cond=None, terms=None):
+        """log p(x) of every row (of its first stop[r] positions); fills cond/terms if given."""
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        cond = _NO_COND[self._dtype()] if cond is None else cond
+        terms = _NO_TERMS if terms is None else terms
+        if self._is_oa:
+            orders = self.ordering_[None] if orders is None else orders
+            stop = _NO_GIVEN if stop is None else stop
+            _core.oa_score(*orderless.kernel_args(self._oa, self._d), orders, X, stop, loglik, cond,
+                           terms, self._threads())
+        else:
+            _core.score(*self._kernel_params(), X, loglik, cond, terms, self._threads())
+        return loglik
+
+    def _run_sample(self, X, key, *, orders=None, given=None, greedy=False):
+        """Fill the rows of X (uint8, C-contiguous) with draws, after given[r] kept positions."""
+        given = _NO_GIVEN if given is None else given
+        if self._is_oa:
+            orders = self.ordering_[None] if orders is None else orders
+            _core.oa_sample(*orderless.kernel_args(self._oa, self._d), orders, key, 0, X, given,
+                            greedy, np.empty(0), self._threads())
+        else:
+            _core.sample(*self._kernel_params(), key, 0, X, given, greedy, np.empty(0),
+                         self._threads())
+
+    def _dtype(self):
+        return (self._oa["V"] if self._is_oa else self._V).dtype
+
+    def score_samples(self, X, n_orderings=1, *, random_state=None):
         """Exact log-likelihood log p(x) of each row, in nats.
 
         X: (n_samples, n_features) of 0/1 (bool, int or float). Returns
-        (n_samples,) float64.
+        (n_samples,) float64.  n_orderings > 1 (order-agnostic models only):
+        the log of the mean probability over the model's ordering and
+        n_orderings - 1 more drawn from random_state (default: the
+        estimator's) -- an ensemble, itself a normalised density.
         """
         X = self._check_X(X)
-        loglik = np.empty(X.shape[0], dtype=np.float64)
-        no_cond = np.empty((0, 0), dtype=self._Wt.dtype)
-        _core.score(*self._kernel_params(), X, loglik, no_cond, _NO_TERMS, self._threads())
-        return loglik
+        n_orderings = check_int(n_orderings, "n_orderings", minimum=1)
+        if n_orderings == 1:
+            return self._run_score(X)
+        if not self._is_oa:
+            raise ValueError("n_orderings > 1 needs an order-agnostic model "
+                             "(NADE(order_agnostic=True)); a fixed-order NADE has one ordering")
+        rng = make_rng(self.random_state if random_state is None else random_state)
+        per_ordering = np.empty((n_orderings, X.shape[0]))
+        per_ordering[0] = self._run_score(X)
+        for i in range(1, n_orderings):
+            order = rng.permutation(self.n_features_in_).astype(np.intp)[None]
+            per_ordering[i] = self._run_score(X, orders=order)
+        top = per_ordering.max(axis=0)
+        return top + np.log(np.mean(np.exp(per_ordering - top), axis=0))
 
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of X, in nats (higher is better)."""
@@ -255,10 +332,9 @@ class NADE:
         original feature order.
         """
         X = self._check_X(X)
-        check_memory(float(X.size) * self._Wt.itemsize, "conditionals")
-        loglik = np.empty(X.shape[0], dtype=np.float64)
-        cond = np.empty(X.shape, dtype=self._Wt.dtype)
-        _core.score(*self._kernel_params(), X, loglik, cond, _NO_TERMS, self._threads())
+        check_memory(float(X.size) * self._dtype().itemsize, "conditionals")
+        cond = np.empty(X.shape, dtype=self._dtype())
+        self._run_score(X, cond=cond)
         return cond
 
     def hidden_states(self, X):
@@ -266,9 +342,13 @@ class NADE:
 
         Returns (n_samples, n_features, n_hidden) in the model's dtype, the
         second axis in chain order (h_k depends on x_o[0..k-1]).  Needs
-        n_samples * n_features * n_hidden elements of memory.
+        n_samples * n_features * n_hidden elements of memory.  Fixed-order
+        models only.
         """
         X = self._check_X(X)
+        if self._is_oa:
+            raise ValueError("hidden_states is defined for fixed-order models; an order-agnostic "
+                             "model's hidden layers depend on the ordering")
         shape = (X.shape[0], self.n_features_in_, self._d)
         check_memory(np.prod(shape, dtype=np.float64) * self._Wt.itemsize, "hidden_states")
         out = np.empty(shape, dtype=self._Wt.dtype)
@@ -282,26 +362,18 @@ class NADE:
         the estimator's random_state) and on i: the same key gives the same
         rows for any n_jobs, and the first m rows of a request equal a
         request for m rows.  Random numbers are Philox4x64-10 (see
-        nadefast._core.uniform_bits).
+        nadefast._core.uniform_bits).  Order-agnostic models sample along
+        their ordering_.
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", minimum=0)
         check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         key = philox_key(self.random_state if random_state is None else random_state)
         X = np.empty((n_samples, self.n_features_in_), dtype=np.uint8)
-        _core.sample(*self._kernel_params(), key, 0, X, _NO_GIVEN, False, np.empty(0),
-                     self._threads())
+        self._run_sample(X, key)
         return X
 
     # ------------------------------------------------- conditional inference
-
-    def _terms(self, X):
-        """log p(x_k | x_<k) of every row and chain position: (n_samples, n_features)."""
-        loglik = np.empty(X.shape[0], dtype=np.float64)
-        terms = np.empty(X.shape, dtype=np.float64)
-        no_cond = np.empty((0, 0), dtype=self._Wt.dtype)
-        _core.score(*self._kernel_params(), X, loglik, no_cond, terms, self._threads())
-        return terms
 
     def prefix_log_marginals(self, X):
         """log p(x_o[0], ..., x_o[k-1]) for k = 0 .. n_features, in one pass.
@@ -312,8 +384,10 @@ class NADE:
         rounding).
         """
         X = self._check_X(X)
+        terms = np.empty(X.shape, dtype=np.float64)
+        self._run_score(X, terms=terms)
         out = np.zeros((X.shape[0], self.n_features_in_ + 1), dtype=np.float64)
-        np.cumsum(self._terms(X), axis=1, out=out[:, 1:])
+        np.cumsum(terms, axis=1, out=out[:, 1:])
         return out
 
     def _check_observed(self, X, observed):
@@ -322,9 +396,10 @@ class NADE:
         observed: bool array shaped like X (or (n_features,) for every row),
         or None for "not NaN" (X then floating).  Unobserved entries of X are
         ignored (NaN allowed there).  Returns X with unobserved entries set to
-        0 as uint8, the mask, and per row the number of leading chain
-        positions observed -- after checking that they form a prefix of the
-        ordering, the only conditioning a fixed-order NADE answers exactly.
+        0 as uint8, the per-row orderings to follow (None: the model's own),
+        and per row the number of observed variables, which come first.  A
+        fixed-order model needs them to be a prefix of its ordering; an
+        order-agnostic one puts them first in each row's ordering.
         """
         self._check_fitted()
         if isinstance(X, (str, bytes)):
@@ -354,6 +429,9 @@ class NADE:
         if X.dtype.kind in "biuf":
             X = np.where(observed, X, 0)
         X = as_binary_matrix(X, self.n_features_in_)
+        if self._is_oa:
+            orders, given = orderless.orderings_observed_first(observed, self.ordering_)
+            return X, orders, given
         chain = observed[:, self.ordering_]
         given = chain.sum(axis=1).astype(np.intp)
         prefix = np.arange(self.n_features_in_) < given[:, None]
@@ -363,44 +441,47 @@ class NADE:
                 f"observed is not a prefix of the model's ordering in row {bad[0]} "
                 f"({bad.size} rows in all): a fixed-order NADE conditions exactly only on the "
                 f"first variables of its ordering (ordering_[:k]); for other masks use an "
-                f"order-agnostic model, or a model whose ordering puts the observed variables first"
+                f"order-agnostic model (NADE(order_agnostic=True)), which accepts any mask"
             )
-        return X, np.ascontiguousarray(observed), given
+        return X, None, given
 
     def log_marginal(self, X, observed=None):
         """log p(x_observed) of each row, nats: (n_samples,) float64.
 
-        Exact, in one pass: the observed variables must be the first ones of
-        the ordering in every row (see _check_observed for the arguments).
+        Exact, in one pass, for the ordering that puts each row's observed
+        variables first (see _check_observed for the arguments).
         """
-        X, _, given = self._check_observed(X, observed)
-        terms = self._terms(X)
+        X, orders, given = self._check_observed(X, observed)
+        if self._is_oa:
+            return self._run_score(X, orders=orders, stop=given)
+        terms = np.empty(X.shape, dtype=np.float64)
+        self._run_score(X, terms=terms)
         cumulative = np.concatenate([np.zeros((X.shape[0], 1)), np.cumsum(terms, axis=1)], axis=1)
         return cumulative[np.arange(X.shape[0]), given]
 
-    def _complete(self, X, given, n_samples, key, greedy):
+    def _complete(self, X, orders, given, n_samples, key, greedy):
         """Rows of X completed after their given prefixes, n_samples times each."""
         rows, n = X.shape
         check_memory(float(n_samples) * rows * n, f"conditional_sample(n_samples={n_samples})")
         out = np.empty((n_samples, rows, n), dtype=np.uint8)
         out[...] = X
         flat = out.reshape(n_samples * rows, n)
-        _core.sample(*self._kernel_params(), key, 0, flat, np.tile(given, n_samples), greedy,
-                     np.empty(0), self._threads())
+        if orders is not None:
+            orders = np.tile(orders, (n_samples, 1))
+        self._run_sample(flat, key, orders=orders, given=np.tile(given, n_samples), greedy=greedy)
         return out
 
     def conditional_sample(self, X, observed=None, n_samples=1, *, random_state=None):
         """Completions of X drawn from p(x_unobserved | x_observed), observed values kept.
 
         Returns (n_samples, n_rows, n_features) uint8: out[s] is one completed
-        copy of X.  Exact for observed prefixes of the ordering.  Completion s
-        of row r uses the random stream of row s * n_rows + r of the key from
-        random_state (default: the estimator's).
+        copy of X.  Completion s of row r uses the random stream of row
+        s * n_rows + r of the key from random_state (default: the estimator's).
         """
         n_samples = check_int(n_samples, "n_samples", minimum=0)
-        X, _, given = self._check_observed(X, observed)
+        X, orders, given = self._check_observed(X, observed)
         key = philox_key(self.random_state if random_state is None else random_state)
-        return self._complete(X, given, n_samples, key, greedy=False)
+        return self._complete(X, orders, given, n_samples, key, greedy=False)
 
     def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
         """Fill in the unobserved entries of X.
@@ -415,12 +496,15 @@ class NADE:
         """
         if method not in ("mode", "mean"):
             raise ValueError(f"method must be 'mode' or 'mean', got {method!r}")
-        X, _, given = self._check_observed(X, observed)
+        X, orders, given = self._check_observed(X, observed)
         if method == "mode":
-            return self._complete(X, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
+            return self._complete(X, orders, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
         n_samples = check_int(n_samples, "n_samples", minimum=1)
         key = philox_key(self.random_state if random_state is None else random_state)
-        return self._complete(X, given, n_samples, key, greedy=False).mean(axis=0, dtype=np.float64)
+        return self._complete(X, orders, given, n_samples, key, greedy=False).mean(axis=0,
+                                                                                   dtype=np.float64)
+
+    # ------------------------------------------------------ loss and gradient
 
     def _loss_and_gradient_padded(self, X, grads, n_threads):
         """Mean NLL of X and its gradient, into `grads` (padded layout, zeroed here)."""
@@ -434,18 +518,47 @@ class NADE:
             g *= scale
         return float(np.mean(nll))
 
-    def loss_and_gradient(self, X):
-        """Mean negative log-likelihood of X and its gradient.
+    def _training_loss(self, X, grads, n_threads, rng):
+        """The training objective on a batch and its gradient (into grads)."""
+        if self._is_oa:
+            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1])
+            return orderless.loss_and_gradient(self._oa, X, masks, self._d, grads)[0]
+        return self._loss_and_gradient_padded(X, grads, n_threads)
 
-        Returns (loss, grads): loss a float (nats), grads a dict of arrays
-        "W" (n_hidden, n_features), "b", "V", "c" shaped like the parameters
-        (model dtype; views of fresh buffers, not necessarily contiguous) --
-        the hand-written O(n d) backward pass.
+    def _validation_nll(self, X):
+        """What early stopping watches: the exact mean NLL; for an order-agnostic
+        model, its training objective with masks fixed for the whole fit (the exact
+        NLL of a deep model costs n forward passes)."""
+        if not self._is_oa:
+            return -float(np.mean(self.score_samples(X)))
+        key = (X.shape, X.__array_interface__["data"][0])
+        cached = getattr(self, "_valid_masks", None)
+        if cached is None or cached[0] != key:
+            masks = orderless.draw_masks(np.random.default_rng(0), X.shape[0], X.shape[1])
+            self._valid_masks = cached = (key, masks)
+        return orderless.loss_and_gradient(self._oa, X, cached[1], self._d, want_grad=False)[0]
+
+    def loss_and_gradient(self, X, *, random_state=None):
+        """Mean training loss of X and its gradient.
+
+        Fixed-order models: the mean NLL and its gradient, the hand-written
+        O(n d) backward pass; grads "W" (n_hidden, n_features), "b", "V", "c".
+        Order-agnostic models: the order-agnostic objective with orderings and
+        split points drawn from random_state (default: the estimator's); grads
+        also "M", "W_hidden", "b_hidden".  Arrays are shaped like the
+        parameters (model dtype; views of fresh buffers).
         """
         X = self._check_X(X, allow_empty=False)
-        grads = {k: np.empty_like(v) for k, v in self._params_padded().items()}
-        loss = self._loss_and_gradient_padded(X, grads, self._threads())
+        grads = {k: np.zeros_like(v) for k, v in self._params_padded().items()}
         d = self._d
+        if self._is_oa:
+            rng = make_rng(self.random_state if random_state is None else random_state)
+            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1])
+            loss = orderless.loss_and_gradient(self._oa, X, masks, d, grads)[0]
+            return loss, {"W": grads["Win"][:, :d].T, "M": grads["Wmask"][:, :d].T,
+                          "b": grads["b1"][:d], "W_hidden": grads["Wdeep"][:, :, :d],
+                          "b_hidden": grads["bdeep"], "V": grads["V"][:, :d], "c": grads["c"]}
+        loss = self._loss_and_gradient_padded(X, grads, self._threads())
         # views of this call's own buffers (in the kernels' layout): no copies
         return loss, {"W": grads["W"][:, :d].T, "b": grads["b"][:d], "V": grads["V"][:, :d],
                       "c": grads["c"]}
@@ -503,6 +616,11 @@ class NADE:
         """
         n_hidden = check_int(self.n_hidden, "n_hidden", minimum=1)
         dtype = check_dtype(self.dtype)
+        order_agnostic = check_bool(self.order_agnostic, "order_agnostic")
+        n_layers = check_int(self.n_layers, "n_layers", minimum=1)
+        if n_layers > 1 and not order_agnostic:
+            raise ValueError(f"n_layers={n_layers} needs order_agnostic=True: a fixed-order NADE "
+                             f"has one hidden layer")
         epochs = check_int(epochs, "epochs", minimum=0)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
@@ -518,13 +636,15 @@ class NADE:
         if X_valid is not None:
             X_valid = as_binary_matrix(X_valid, n, name="X_valid", allow_empty=False)
         # parameters, gradients, optimizer moments, best and epoch-start copies
-        check_memory(12 * n * _padded(n_hidden, dtype) * dtype.itemsize, f"fit with n_hidden={n_hidden}")
+        weights = (3 * n + (n_layers - 1) * n_hidden) * _padded(n_hidden, dtype)
+        check_memory(6 * weights * dtype.itemsize, f"fit with n_hidden={n_hidden}")
 
         settings = {
             "n_hidden": n_hidden, "dtype": dtype.name, "optimizer": optimizer.lower(),
             "learning_rate": learning_rate, "batch_size": batch_size, "n_features": n,
             "n_rows": X.shape[0], "n_valid_rows": None if X_valid is None else X_valid.shape[0],
             "data_digest": data_digest(X), "valid_digest": data_digest(X_valid),
+            "order_agnostic": order_agnostic, "n_layers": n_layers,
         }
         resuming = bool(resume) and checkpoint is not None and os.path.exists(checkpoint)
         if resuming:
@@ -533,14 +653,23 @@ class NADE:
             if self.ordering is not None and not isinstance(self.ordering, str):
                 if not np.array_equal(check_ordering(self.ordering, n), order):
                     raise ValueError(f"cannot resume from {checkpoint!r}: it was made with another ordering")
-            self._set_fitted(np.zeros((n_hidden, n), dtype), np.zeros(n_hidden, dtype),
-                             np.zeros((n, n_hidden), dtype), np.zeros(n, dtype), order)
+            if order_agnostic:
+                shapes = orderless.init_params(X[:1], n_hidden, n_layers, dtype,
+                                               np.random.default_rng(0))
+                self._set_fitted_oa(shapes, n_hidden, order)
+            else:
+                self._set_fitted(np.zeros((n_hidden, n), dtype), np.zeros(n_hidden, dtype),
+                                 np.zeros((n, n_hidden), dtype), np.zeros(n, dtype), order)
             self._restore(params)
             rng = None  # replaced by the checkpoint's generator
         else:
             rng = make_rng(self.random_state)
             order = self._resolve_ordering(n, rng)
-            self._set_fitted(*self._initial_params(X, n_hidden, dtype, order, rng), order)
+            if order_agnostic:
+                self._set_fitted_oa(orderless.init_params(X, n_hidden, n_layers, dtype, rng),
+                                    n_hidden, order)
+            else:
+                self._set_fitted(*self._initial_params(X, n_hidden, dtype, order, rng), order)
         trainer = Trainer(self, X, X_valid, settings, rng, patience=patience, n_threads=n_threads,
                           verbose=verbose)
         if resuming:
@@ -561,14 +690,26 @@ class NADE:
     def save(self, path):
         """Write the fitted model to `path` (.npz, no pickle; see nadefast.io), atomically."""
         self._check_fitted()
-        _io.save_model(path, self.W_, self.b_, self.V_, self.c_, self.ordering_)
+        names = ("W_", "b_", "V_", "c_") + (("M_", "W_hidden_", "b_hidden_") if self._is_oa else ())
+        _io.save_model(path, {name[:-1]: getattr(self, name) for name in names}, self.ordering_)
 
     @classmethod
     def load(cls, path):
         """Read a model written by `save`; parameters round-trip bit for bit."""
-        W, b, V, c, ordering = _io.load_model(path)
-        model = cls(n_hidden=W.shape[0], dtype=W.dtype.name)
-        if not np.array_equal(ordering, np.arange(ordering.shape[0])):
+        params, ordering = _io.load_model(path)
+        W = params["W"]
+        d, n = W.shape
+        model = cls(n_hidden=d, dtype=W.dtype.name)
+        if not np.array_equal(ordering, np.arange(n)):
             model.ordering = ordering.copy()
-        model._set_fitted(W, b, V, c, ordering)
+        if "M" in params:
+            model.order_agnostic = True
+            model.n_layers = params["W_hidden"].shape[0] + 1
+            shapes = orderless.init_params(np.zeros((1, n), np.uint8), d, model.n_layers, W.dtype,
+                                           np.random.default_rng(0))
+            model._set_fitted_oa(shapes, d, ordering)
+            for name in ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"):
+                model._view(name + "_")[...] = params[name]
+        else:
+            model._set_fitted(W, params["b"], params["V"], params["c"], ordering)
         return model

@@ -84,3 +84,37 @@ def central_difference_gradient(f, params, eps=1e-6):
             g[idx] = (up - down) / (2.0 * eps)
         grads[name] = g
     return grads
+
+
+def oa_log_likelihood(params, X, ordering):
+    """Order-agnostic NADE: log p(x) along `ordering`, recomputing every layer at every
+    position from the masked input (NADE.md section 6).  params in the public layout:
+    W, M (d, n), b (d,), W_hidden (L-1, d, d), b_hidden (L-1, d), V (n, d), c (n,)."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[1]
+    out = np.zeros(X.shape[0])
+    mask = np.zeros(n)
+    for k in range(n):
+        j = ordering[k]
+        h = np.maximum((X * mask) @ P["W"].T + mask @ P["M"].T + P["b"], 0.0)
+        for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+            h = np.maximum(h @ Wl.T + bl, 0.0)
+        z = h @ P["V"][j] + P["c"][j]
+        out += -np.logaddexp(0.0, -(2.0 * X[:, j] - 1.0) * z)
+        mask[j] = 1.0
+    return out
+
+
+def oa_objective(params, X, masks):
+    """The rescaled order-agnostic NLL n / (n - s) sum_{unobserved} -log p, mean over rows."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    X = np.asarray(X, dtype=np.float64)
+    m = np.asarray(masks, dtype=np.float64)
+    n = X.shape[1]
+    h = np.maximum((X * m) @ P["W"].T + m @ P["M"].T + P["b"], 0.0)
+    for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+        h = np.maximum(h @ Wl.T + bl, 0.0)
+    z = h @ P["V"].T + P["c"]
+    nll = (1 - m) * np.logaddexp(0.0, -(2.0 * X - 1.0) * z)
+    return float(np.mean(n / (n - m.sum(axis=1)) * nll.sum(axis=1)))

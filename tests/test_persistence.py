@@ -79,7 +79,7 @@ def _good_arrays(model):
 @pytest.mark.parametrize("mutate, match", [
     (lambda a: a.pop("V"), r"missing \['V'\]"),
     (lambda a: a.update(format=np.array("something.else")), "format is"),
-    (lambda a: a.update(format_version=np.array(2)), "version 2, newer than"),
+    (lambda a: a.update(format_version=np.array(3)), "version 3, newer than"),
     (lambda a: a.update(format_version=np.array(0)), "format_version 0 is invalid"),
     (lambda a: a.update(format_version=np.array(1.5)), "not an integer"),
     (lambda a: a.update(W=a["W"][:, :-1]), "V has shape|c has shape"),
