@@ -41,6 +41,15 @@ DATASETS = {
     "rcv1":            {"published": 46.66},
     "binarized_mnist": {"published": 88.86, "published_note": "88.33 in Uria et al. 2016",
                         "image_shape": (28, 28)},
+    # order-agnostic (deep) NADE, Uria, Murray & Larochelle 2014: single ordering, and
+    # ensembles of K orderings (EoNADE); published: 1 layer 92.17, 2 layers 89.17,
+    # 2 layers with 128 orderings 85.10
+    "binarized_mnist_oa1": {"data": "binarized_mnist", "published": 92.17, "order_agnostic": True,
+                            "layers": 1, "orderings": (1, 2, 4, 8, 16), "patience": 20,
+                            "image_shape": (28, 28)},
+    "binarized_mnist_oa2": {"data": "binarized_mnist", "published": 89.17, "order_agnostic": True,
+                            "layers": 2, "orderings": (1, 2, 4, 8, 16), "patience": 20,
+                            "published_ensembles": {128: 85.10}, "image_shape": (28, 28)},
 }
 
 DEFAULTS = {"hidden": 500, "epochs": 1000, "batch_size": 100, "lr": 1e-3, "patience": 30,
@@ -102,7 +111,7 @@ def main(argv=None):
     spec = DATASETS[args.name]
     settings = {k: (getattr(args, k) if getattr(args, k) is not None else spec.get(k, v))
                 for k, v in DEFAULTS.items()}
-    data = load_dataset(args.name, args.data_dir)
+    data = load_dataset(spec.get("data", args.name), args.data_dir)
     train = data.get("train")
     valid = data.get("valid")
     out = pathlib.Path(args.out)
@@ -132,7 +141,11 @@ def main(argv=None):
                           f"{a} rows, early stopping on the next {b - a}, 'test' = its last {rows - b} "
                           f"rows; NOT comparable to the published test NLL")
 
-    model = NADE(settings["hidden"], random_state=settings["seed"], n_jobs=args.n_jobs)
+    model = NADE(settings["hidden"], random_state=settings["seed"], n_jobs=args.n_jobs,
+                 order_agnostic=spec.get("order_agnostic", False), n_layers=spec.get("layers", 1))
+    if spec.get("order_agnostic"):
+        record["model"] = f"order-agnostic NADE, {spec['layers']} hidden layer(s) of {settings['hidden']} ReLU units"
+        record["early_stopping_on"] = "the order-agnostic objective on valid (masks fixed for the fit)"
     log = Tee(out / "logs" / f"{args.name}.log")
     print(f"# {record['command']}  ({record['date']}, {record['cpu']}, kernels {record['isa']})", file=log)
     print(f"# splits {record['splits']}", file=log)
@@ -146,7 +159,18 @@ def main(argv=None):
     record["train_seconds"] = round(time.perf_counter() - t0, 1)
     record["epochs_run"] = len(model.history_)
     record["best_epoch"] = model.best_epoch_
-    record["nll"] = {split: nll_summary(model, X) for split, X in data.items()}
+    record["nll"] = {split: nll_summary(model, X) for split, X in data.items()
+                     if not spec.get("order_agnostic") or split == "test"}
+    if spec.get("orderings"):
+        record["ensembles"] = {}
+        for k in spec["orderings"]:
+            t0 = time.perf_counter()
+            nll = -model.score_samples(data["test"], n_orderings=k, random_state=settings["seed"])
+            record["ensembles"][str(k)] = {
+                "mean": float(nll.mean()), "stderr": float(nll.std(ddof=1) / math.sqrt(len(nll))),
+                "seconds": round(time.perf_counter() - t0, 1)}
+            print(f"# test NLL with {k} ordering(s): {nll.mean():.3f}", file=log)
+        record["published_ensembles"] = spec.get("published_ensembles", {})
     if "test" not in data:
         record["note"] = "no test split in the available data: the figures are for the splits present"
     record["splits_used"] = {k: list(v.shape) for k, v in data.items()}
