@@ -281,15 +281,17 @@ class NADE:
             _core.score(*self._kernel_params(), X, loglik, cond, terms, self._threads())
         return loglik
 
-    def _run_sample(self, X, key, *, orders=None, given=None, greedy=False):
-        """Fill the rows of X (uint8, C-contiguous) with draws, after given[r] kept positions."""
+    def _run_sample(self, X, key, *, orders=None, given=None, greedy=False, row0=0):
+        """Fill the rows of X (uint8, C-contiguous) with draws, after given[r] kept positions.
+
+        Row i uses the random stream of row row0 + i of `key`."""
         given = _NO_GIVEN if given is None else given
         if self._is_oa:
             orders = self.ordering_[None] if orders is None else orders
-            _core.oa_sample(*orderless.kernel_args(self._oa, self._d), orders, key, 0, X, given,
+            _core.oa_sample(*orderless.kernel_args(self._oa, self._d), orders, key, row0, X, given,
                             greedy, np.empty(0), self._threads())
         else:
-            _core.sample(*self._kernel_params(), key, 0, X, given, greedy, np.empty(0),
+            _core.sample(*self._kernel_params(), key, row0, X, given, greedy, np.empty(0),
                          self._threads())
 
     def _dtype(self):
@@ -367,10 +369,28 @@ class NADE:
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", minimum=0)
-        check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         key = philox_key(self.random_state if random_state is None else random_state)
+        return self.sample_rows(key, 0, n_samples)
+
+    def sample_rows(self, key, start, stop):
+        """Rows start .. stop-1 of the infinite sequence of samples of a Philox key.
+
+        key: (2,) uint64, as nadefast._random.philox_key(random_state) makes it.
+        ``sample(n, random_state=s)`` is ``sample_rows(philox_key(s), 0, n)``, so
+        chunks of a large request (Dask, several processes) can be drawn
+        independently and still give exactly the in-memory result.
+        Returns (stop - start, n_features) uint8.
+        """
+        self._check_fitted()
+        key = np.ascontiguousarray(key, dtype=np.uint64)
+        if key.shape != (2,):
+            raise ValueError(f"key must be 2 uint64 words, got shape {key.shape}")
+        start = check_int(start, "start", minimum=0)
+        stop = check_int(stop, "stop", minimum=start)
+        n_samples = stop - start
+        check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         X = np.empty((n_samples, self.n_features_in_), dtype=np.uint8)
-        self._run_sample(X, key)
+        self._run_sample(X, key, row0=start)
         return X
 
     # ------------------------------------------------- conditional inference
