@@ -42,6 +42,9 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
     kind = arr.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}; "
+                         f"values must be 0 or 1")
     if kind not in "biuf":
         raise TypeError(
             f"{name} must hold numbers 0/1 (bool, integer or float), got dtype {arr.dtype}"
@@ -60,7 +63,8 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
             raise ValueError(f"{name} has 0 samples; at least 1 is required")
         return np.zeros((0, arr.shape[1]), dtype=np.uint8)
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features; at least 1 is required")
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required.")
 
     if kind == "b":
         # a bool's byte can be anything but 0 when built from raw memory; the

@@ -136,6 +136,41 @@ class NADE:
                 changed.append(f"{name}={value!r}")
         return f"NADE({', '.join(changed)})"
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (scikit-learn is imported only when it asks).
+
+        A density estimator of binary data: 2-D numeric input, no target,
+        values 0/1 only (positive), no NaN.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=True, allow_nan=False))
+
+    # pickle and copy.deepcopy: constructor parameters, fitted parameters in the
+    # public layout (the arrays of the .npz format) and the training record --
+    # not the kernels' padded arrays, whose layout is an implementation detail
+    def __getstate__(self):
+        state = {"params": self.get_params(), "format_version": _io.FORMAT_VERSION}
+        if self.__sklearn_is_fitted__():
+            names = ("W_", "b_", "V_", "c_") + (("M_", "W_hidden_", "b_hidden_") if self._is_oa else ())
+            state["fitted"] = {name[:-1]: np.array(getattr(self, name)) for name in names}
+            state["ordering_"] = np.array(self.ordering_)
+            for name in ("history_", "best_epoch_"):
+                if hasattr(self, name):
+                    state[name] = getattr(self, name)
+        return state
+
+    def __setstate__(self, state):
+        if state.get("format_version", 1) > _io.FORMAT_VERSION:
+            raise ValueError("this NADE was pickled by a newer nadefast; upgrade to unpickle it")
+        self.__init__(**state["params"])
+        if "fitted" in state:
+            self._set_from_public(state["fitted"], state["ordering_"])
+            for name in ("history_", "best_epoch_"):
+                if name in state:
+                    setattr(self, name, state[name])
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_Wt") or self._is_oa
 
@@ -725,11 +760,19 @@ class NADE:
         if "M" in params:
             model.order_agnostic = True
             model.n_layers = params["W_hidden"].shape[0] + 1
-            shapes = orderless.init_params(np.zeros((1, n), np.uint8), d, model.n_layers, W.dtype,
-                                           np.random.default_rng(0))
-            model._set_fitted_oa(shapes, d, ordering)
-            for name in ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"):
-                model._view(name + "_")[...] = params[name]
-        else:
-            model._set_fitted(W, params["b"], params["V"], params["c"], ordering)
+        model._set_from_public(params, ordering)
         return model
+
+    def _set_from_public(self, params, ordering):
+        """Fitted state from parameters in the public layout (as load and unpickling give)."""
+        W = params["W"]
+        d, n = W.shape
+        if "M" in params:
+            layers = params["W_hidden"].shape[0] + 1
+            shapes = orderless.init_params(np.zeros((1, n), np.uint8), d, layers, W.dtype,
+                                           np.random.default_rng(0))
+            self._set_fitted_oa(shapes, d, ordering)
+            for name in ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"):
+                self._view(name + "_")[...] = params[name]
+        else:
+            self._set_fitted(W, params["b"], params["V"], params["c"], ordering)

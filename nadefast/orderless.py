@@ -105,7 +105,7 @@ def loss_and_gradient(params, X, masks, d, grads=None, want_grad=True):
     # backward
     if grads is None:
         grads = {k: np.zeros_like(v) for k, v in params.items()}
-    y = 1 / (1 + np.exp(-Z))
+    y = 0.5 * (1 + np.tanh(0.5 * Z))  # sigmoid, without overflow warnings
     dZ = (y - Xf) * free * (weight / rows)[:, None]
     grads["V"][...] = dZ.T @ H[-1]
     grads["c"][...] = dZ.sum(axis=0)

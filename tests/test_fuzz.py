@@ -403,7 +403,9 @@ def expected_binary(X, n):
     except Exception:  # noqa: BLE001 - ragged lists and the like
         return "error", [(ValueError, ["X"])]
     problems = []
-    if a.dtype.kind not in "biuf":
+    if a.dtype.kind == "c":  # scikit-learn's convention: complex data is a ValueError
+        problems.append((ValueError, ["X", "Complex"]))
+    elif a.dtype.kind not in "biuf":
         problems.append((TypeError, ["X", str(a.dtype)]))
     if a.ndim != 2:
         problems.append((ValueError, ["X", f"{a.ndim}-D"]))

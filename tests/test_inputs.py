@@ -93,7 +93,7 @@ BAD_X = [
     (np.array([[0.0, -np.inf, 1, 0, 0, 0, 0, 0, 0]]), ValueError, "infinity"),
     (np.array([["0"] * 9]), TypeError, "dtype"),
     (np.array([[0] * 9], dtype=object), TypeError, "dtype"),
-    (np.array([[0j] * 9]), TypeError, "dtype"),
+    (np.array([[0j] * 9]), ValueError, "Complex data not supported"),
     ("010101010", TypeError, "str"),
     (np.zeros((3, 8)), ValueError, "8 features, but the model has 9"),
     (np.zeros((3, 10)), ValueError, "10 features"),
