@@ -31,13 +31,81 @@ _MUST_MATCH = ("n_hidden", "dtype", "optimizer", "learning_rate", "batch_size", 
 
 
 def data_digest(X):
-    """A short fingerprint of a validated uint8 matrix (None for None)."""
+    """A short fingerprint of the training data (None for None): its bytes for
+    arrays and memmaps (read in slices), its graph's name for a Dask array."""
     if X is None:
         return None
     h = hashlib.blake2b(digest_size=16)
     h.update(np.asarray(X.shape, dtype=np.int64).tobytes())
-    h.update(X.data)
+    if is_dask_array(X):
+        h.update(str(X.name).encode())
+        return h.hexdigest()
+    step = max(1, (64 << 20) // max(1, X.shape[1] * X.itemsize))
+    for start in range(0, X.shape[0], step):
+        h.update(np.ascontiguousarray(X[start : start + step]).data)
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------ batches
+
+
+def is_dask_array(X):
+    return hasattr(X, "chunks") and hasattr(X, "compute") and hasattr(X, "dask")
+
+
+def is_out_of_core(X):
+    """Data trained on chunk by chunk instead of being held in memory."""
+    return isinstance(X, np.memmap) or is_dask_array(X)
+
+
+def row_chunks(X, batch_size):
+    """[(start, stop)] row ranges: a Dask array's own chunks, or about 64 MB of a memmap."""
+    if is_dask_array(X):
+        bounds = np.cumsum((0,) + tuple(X.chunks[0]))
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    rows = max(batch_size, (64 << 20) // max(1, X.shape[1] * X.itemsize))
+    rows -= rows % batch_size
+    return [(a, min(a + rows, X.shape[0])) for a in range(0, X.shape[0], rows)]
+
+
+def load_chunk(X, start, stop, name="X"):
+    """Rows start..stop-1 of an out-of-core matrix, in memory and checked to be 0/1."""
+    from nadefast._validation import as_binary_matrix
+
+    part = X[start:stop]
+    if is_dask_array(part):
+        part = part.compute()
+    try:
+        return as_binary_matrix(np.asarray(part), X.shape[1], name=f"{name}[{start}:{stop}]")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (rows {start}..{stop - 1} of {name})") from None
+
+
+def column_sums(X):
+    """Sum of every column as float64: (n_features,); streams memmaps and Dask arrays."""
+    if is_dask_array(X):
+        return np.asarray(X.sum(axis=0, dtype=np.float64).compute())
+    return np.asarray(X.sum(axis=0, dtype=np.float64))
+
+
+def epoch_batches(X, batch_size, rng):
+    """The mini-batches of one epoch.
+
+    In-memory X: one permutation of all rows.  Memmaps and Dask arrays are
+    streamed: the order of their row chunks is shuffled, then the rows within
+    each chunk, so only one chunk is in memory at a time.
+    """
+    if not is_out_of_core(X):
+        perm = rng.permutation(X.shape[0])
+        for start in range(0, X.shape[0], batch_size):
+            yield X[perm[start : start + batch_size]]
+        return
+    chunks = row_chunks(X, batch_size)
+    for c in rng.permutation(len(chunks)):
+        rows = load_chunk(X, *chunks[c])
+        perm = rng.permutation(rows.shape[0])
+        for start in range(0, rows.shape[0], batch_size):
+            yield rows[perm[start : start + batch_size]]
 
 
 class Trainer:
@@ -99,11 +167,8 @@ class Trainer:
         for k, v in self.params.items():
             self.epoch_start[k][...] = v
         m = self.X.shape[0]
-        batch_size = self.settings["batch_size"]
-        perm = self.rng.permutation(m)
         total = 0.0
-        for start in range(0, m, batch_size):
-            batch = self.X[perm[start : start + batch_size]]
+        for batch in epoch_batches(self.X, self.settings["batch_size"], self.rng):
             loss = self.model._training_loss(batch, self.grads, self.n_threads, self.rng)
             if not np.isfinite(loss):
                 self._diverged(f"loss {loss}")

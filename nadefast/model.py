@@ -25,7 +25,14 @@ from nadefast._validation import (
     check_memory,
     check_real,
 )
-from nadefast._training import Trainer, data_digest, load_checkpoint
+from nadefast._training import (
+    Trainer,
+    column_sums,
+    data_digest,
+    is_dask_array,
+    is_out_of_core,
+    load_checkpoint,
+)
 from nadefast.optim import OPTIMIZERS
 
 _NO_TERMS = np.empty((0, 0), dtype=np.float64)
@@ -36,6 +43,21 @@ _PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs", "orde
                 "n_layers")
 _DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None,
              "n_jobs": None, "order_agnostic": False, "n_layers": 1}
+
+
+def _training_matrix(X):
+    """fit's X: validated into memory, or -- for a NumPy memmap or a Dask array --
+    only its shape and dtype checked here, its rows validated chunk by chunk as
+    training streams them (so data larger than memory can be used)."""
+    if not is_out_of_core(X):
+        return as_binary_matrix(X, allow_empty=False)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if np.dtype(X.dtype).kind not in "biuf":
+        raise TypeError(f"X must hold numbers 0/1 (bool, integer or float), got dtype {X.dtype}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required")
+    return X
 
 
 def _padded(d, dtype):
@@ -631,7 +653,7 @@ class NADE:
         W = rng.normal(0.0, scale, size=(n_hidden, n))
         V = rng.normal(0.0, scale, size=(n, n_hidden))
         b = np.zeros(n_hidden)
-        p = (X.sum(axis=0, dtype=np.float64)[order] + 1.0) / (m + 2.0)
+        p = (column_sums(X)[order] + 1.0) / (m + 2.0)
         c = np.log(p) - np.log1p(-p)
         return W.astype(dtype), b.astype(dtype), V.astype(dtype), c.astype(dtype)
 
@@ -686,9 +708,11 @@ class NADE:
             raise (TypeError if not isinstance(optimizer, str) else ValueError)(
                 f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         n_threads = effective_n_threads(self.n_jobs)
-        X = as_binary_matrix(X, allow_empty=False)
+        X = _training_matrix(X)
         n = X.shape[1]
         if X_valid is not None:
+            if is_out_of_core(X_valid):
+                X_valid = np.asarray(X_valid.compute() if is_dask_array(X_valid) else X_valid)
             X_valid = as_binary_matrix(X_valid, n, name="X_valid", allow_empty=False)
         # parameters, gradients, optimizer moments, best and epoch-start copies
         weights = (3 * n + (n_layers - 1) * n_hidden) * _padded(n_hidden, dtype)

@@ -53,7 +53,9 @@ def init_params(X, d, layers, dtype, rng):
     for l in range(layers - 1):
         p["Wdeep"][l, :, :d] = rng.normal(0.0, np.sqrt(2.0 / d), size=(d, d))
     p["V"][:, :d] = rng.normal(0.0, np.sqrt(1.0 / d), size=(n, d))
-    marginal = (X.sum(axis=0, dtype=np.float64) + 1.0) / (m + 2.0)
+    from nadefast._training import column_sums
+
+    marginal = (column_sums(X) + 1.0) / (m + 2.0)
     p["c"][:] = np.log(marginal) - np.log1p(-marginal)
     return p
 
