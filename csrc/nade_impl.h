@@ -176,17 +176,27 @@ static void FN(logits_at)(const PARAMS *p, ptrdiff_t k, const REAL *H, ptrdiff_t
     for (; r < nrows; r++) FN(dot_rows)(v, ck, H + r * dp, dp, 1, Z + r * nz + k, nz);
 }
 
+static ptrdiff_t FN(min_given)(const ptrdiff_t *given, ptrdiff_t nrows)
+{
+    ptrdiff_t m = given[0];
+    for (ptrdiff_t r = 1; r < nrows; r++)
+        if (given[r] < m) m = given[r];
+    return m;
+}
+
 /* The forward sweep: logits of every position into Z.  With noise == NULL
    the inputs are XB; otherwise x_k = [z_k > noise_k] is drawn into XB, except
    at the first given[r] positions of row r (given == NULL: none), whose
-   values are already in XB. */
+   values are already in XB.  Logits are not computed at the positions every
+   row of the block has given when nobody needs them (skip_given). */
 static void FN(forward)(const PARAMS *p, ptrdiff_t nrows, const double *noise,
-                        const ptrdiff_t *given, FN(scratch) * s)
+                        const ptrdiff_t *given, int skip_given, FN(scratch) * s)
 {
     const ptrdiff_t n = p->n, dp = p->dp, nz = s->nz;
+    const ptrdiff_t skip = skip_given && given ? FN(min_given)(given, nrows) : 0;
     FN(init_state)(p, nrows, s->A, s->H);
     for (ptrdiff_t k = 0; k < n; k++) {
-        FN(logits_at)(p, k, s->H, nrows, s->Z, nz);
+        if (k >= skip) FN(logits_at)(p, k, s->H, nrows, s->Z, nz);
         const REAL *w = p->Wt + k * dp;
         for (ptrdiff_t r = 0; r < nrows; r++) {
             uint8_t *x = s->XB + r * nz + k;
@@ -224,7 +234,7 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
-    FN(forward)(p, nrows, NULL, NULL, &s);
+    FN(forward)(p, nrows, NULL, NULL, 0, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const REAL *z = s.Z + r * nz;
         if (cond) {
@@ -269,7 +279,7 @@ int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uin
         else
             FN(noise_row)(key, row0 + (uint64_t)r, n, s.bits, s.T + r * nz);
     }
-    FN(forward)(p, nrows, s.T, given, &s);
+    FN(forward)(p, nrows, s.T, given, loglik == NULL, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const uint8_t *xb = s.XB + r * nz;
         uint8_t *x = X + r * ldx;
@@ -306,7 +316,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t nz = s.nz;
     FN(gather)(X, ldx, order, n, nrows, s.XB, nz);
-    FN(forward)(p, nrows, NULL, NULL, &s);
+    FN(forward)(p, nrows, NULL, NULL, 0, &s);
 
     for (ptrdiff_t r = 0; r < nrows; r++) {
         REAL *z = s.Z + r * nz;

@@ -70,10 +70,11 @@ static const REAL *FN(oa_top)(const OAPARAMS *p, ptrdiff_t nrows, const REAL *H,
 /* The forward sweep along each row's ordering (order + r * ldo), positions
    0 .. stop[r] - 1 (stop == NULL: all n).  Logits into Z (chain order).  With
    noise == NULL the inputs are XB; otherwise x_k = [z_k > noise_k] is drawn,
-   except at the first given[r] positions. */
+   except at the first given[r] positions, where (with skip_given) neither
+   logits nor the deeper layers are computed while every row is still given. */
 static void FN(oa_forward)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo,
                            ptrdiff_t nrows, const ptrdiff_t *stop, const double *noise,
-                           const ptrdiff_t *given, FN(scratch) * s)
+                           const ptrdiff_t *given, int skip_given, FN(scratch) * s)
 {
     const ptrdiff_t n = p->n, dp = p->dp, nz = s->nz;
     ptrdiff_t last = 0;
@@ -81,21 +82,24 @@ static void FN(oa_forward)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t 
         ptrdiff_t st = stop ? stop[r] : n;
         if (st > last) last = st;
     }
+    const ptrdiff_t skip = skip_given && given ? FN(min_given)(given, nrows) : 0;
     FN(oa_init)(p, nrows, s->A, s->H);
     for (ptrdiff_t k = 0; k < last; k++) {
-        const REAL *top = FN(oa_top)(p, nrows, s->H, s->S, s->U);
-        if (ldo == 0) { /* one ordering: tiles of rows share V[j] */
-            const ptrdiff_t j = order[k];
-            ptrdiff_t r = 0;
-            for (; r + NADE_RT <= nrows; r += NADE_RT)
-                FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, NADE_RT, s->Z + r * nz + k, nz);
-            for (; r < nrows; r++)
-                FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, 1, s->Z + r * nz + k, nz);
-        } else {
-            for (ptrdiff_t r = 0; r < nrows; r++) {
-                if (stop && k >= stop[r]) continue;
-                const ptrdiff_t j = order[r * ldo + k];
-                FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, 1, s->Z + r * nz + k, nz);
+        if (k >= skip) { /* else every row is still in its given prefix: no logits needed */
+            const REAL *top = FN(oa_top)(p, nrows, s->H, s->S, s->U);
+            if (ldo == 0) { /* one ordering: tiles of rows share V[j] */
+                const ptrdiff_t j = order[k];
+                ptrdiff_t r = 0;
+                for (; r + NADE_RT <= nrows; r += NADE_RT)
+                    FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, NADE_RT, s->Z + r * nz + k, nz);
+                for (; r < nrows; r++)
+                    FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, 1, s->Z + r * nz + k, nz);
+            } else {
+                for (ptrdiff_t r = 0; r < nrows; r++) {
+                    if (stop && k >= stop[r]) continue;
+                    const ptrdiff_t j = order[r * ldo + k];
+                    FN(dot_rows)(p->V + j * dp, p->c[j], top + r * dp, dp, 1, s->Z + r * nz + k, nz);
+                }
             }
         }
         if (k + 1 == n) break;
@@ -150,7 +154,7 @@ int FN(oa_score)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
     FN(oa_gather)(X, ldx, order, ldo, n, nrows, s.XB, nz);
-    FN(oa_forward)(p, order, ldo, nrows, stop, NULL, NULL, &s);
+    FN(oa_forward)(p, order, ldo, nrows, stop, NULL, NULL, 0, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const ptrdiff_t m = stop ? stop[r] : n;
         const REAL *z = s.Z + r * nz;
@@ -185,7 +189,7 @@ int FN(oa_sample)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, cons
         else
             FN(noise_row)(key, row0 + (uint64_t)r, n, s.bits, s.T + r * nz);
     }
-    FN(oa_forward)(p, order, ldo, nrows, NULL, s.T, given, &s);
+    FN(oa_forward)(p, order, ldo, nrows, NULL, s.T, given, loglik == NULL, &s);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const uint8_t *xb = s.XB + r * nz;
         const ptrdiff_t *o = order + r * ldo;
