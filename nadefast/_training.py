@@ -108,6 +108,29 @@ def epoch_batches(X, batch_size, rng):
             yield rows[perm[start : start + batch_size]]
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn in place (at most ~10 times a second)."""
+
+    def __init__(self, label, total, width=30):
+        self.label, self.total, self.width = label, max(1, total), width
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, done, loss):
+        now = time.perf_counter()
+        if now - self.last < 0.1 and done < self.total:
+            return
+        self.last = now
+        filled = int(self.width * done / self.total)
+        rate = done / max(now - self.t0, 1e-9)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                         f"{100 * done / self.total:3.0f}%  train NLL {loss:.4f}  {rate:,.0f} rows/s ")
+        sys.stderr.flush()
+
+    def close(self):
+        sys.stderr.write("\r" + " " * (self.width + 80) + "\r")
+        sys.stderr.flush()
+
+
 class Trainer:
     """One fit of `model` on X (and X_valid); see NADE.fit for the meaning of the settings."""
 
@@ -119,7 +142,7 @@ class Trainer:
         self.rng = rng
         self.patience = patience
         self.n_threads = n_threads
-        self.verbose = verbose
+        self.verbose = int(verbose)
         self.params = model._params_padded()
         self.grads = {k: np.empty_like(v) for k, v in self.params.items()}
         self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["learning_rate"],
@@ -168,12 +191,19 @@ class Trainer:
             self.epoch_start[k][...] = v
         m = self.X.shape[0]
         total = 0.0
+        done = 0
+        bar = ProgressBar(f"epoch {self.epoch + 1:4d}", m) if self.verbose >= 2 else None
         for batch in epoch_batches(self.X, self.settings["batch_size"], self.rng):
             loss = self.model._training_loss(batch, self.grads, self.n_threads, self.rng)
             if not np.isfinite(loss):
                 self._diverged(f"loss {loss}")
             self.optimizer.step(self.grads)
             total += loss * batch.shape[0]
+            done += batch.shape[0]
+            if bar is not None:
+                bar.update(done, total / done)
+        if bar is not None:
+            bar.close()
         # overflowing parameters show up in the loss of the next batch, or here
         if not all(np.isfinite(v).all() for v in self.params.values()):
             self._diverged("non-finite parameters")

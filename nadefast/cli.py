@@ -99,7 +99,7 @@ def cmd_demo(args):
     model = NADE(args.hidden, random_state=args.seed, n_jobs=args.n_jobs)
     t0 = time.perf_counter()
     model.fit(train, valid, epochs=args.epochs, learning_rate=args.lr, patience=args.patience,
-              verbose=True)
+              verbose=2 if sys.stderr.isatty() else 1)
     train_time = time.perf_counter() - t0
     _say("")
     _say("NADE negative log-likelihood, nats (mean +- standard error):")
@@ -146,8 +146,9 @@ def cmd_train(args):
     model = NADE(args.hidden, ordering=None if args.ordering == "identity" else "random",
                  dtype=args.dtype, random_state=args.seed, n_jobs=args.n_jobs)
     t0 = time.perf_counter()
+    verbose = 0 if args.quiet else (2 if sys.stderr.isatty() else 1)
     model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-              patience=args.patience, verbose=not args.quiet)
+              patience=args.patience, verbose=verbose)
     elapsed = time.perf_counter() - t0
     model.save(args.out)
     _say(f"trained in {elapsed:.1f} s ({len(model.history_)} epochs, kept epoch {model.best_epoch_}); "

@@ -106,7 +106,10 @@ def default_data_dir() -> Path | None:
 
 
 def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.ndarray]:
-    """Load benchmark `name` from ``data_dir/NAME.npz`` (bit-packed layout).
+    """Load benchmark `name` from ``data_dir``: ``NAME.npz`` (bit-packed layout), or
+    else the ``.amat`` text files the benchmarks are distributed as
+    (``NAME_train.amat`` / ``NAME_valid.amat`` / ``NAME_test.amat``, or
+    ``NAME.train.amat`` ...; one row of whitespace-separated 0/1 per line).
 
     Parameters
     ----------
@@ -136,7 +139,25 @@ def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.nd
                 f"no data directory for dataset {name!r}: set the {DATA_ENV_VAR} environment "
                 f"variable to the directory holding {name}.npz, or pass data_dir="
             )
-    return load_packed_npz(Path(os.fspath(data_dir)) / f"{name}.npz")
+    folder = Path(os.fspath(data_dir))
+    npz = folder / f"{name}.npz"
+    if npz.exists():
+        return load_packed_npz(npz)
+    splits = {}
+    for split in SPLITS:
+        for candidate in (folder / f"{name}_{split}.amat", folder / f"{name}.{split}.amat"):
+            if candidate.exists():
+                splits[split] = load_array(candidate)
+                break
+    if not splits:
+        raise FileNotFoundError(
+            f"dataset {name!r} not found in {str(folder)!r}: expected {name}.npz or "
+            f"{name}_train.amat / {name}_valid.amat / {name}_test.amat"
+        )
+    widths = {a.shape[1] for a in splits.values()}
+    if len(widths) > 1:
+        raise ValueError(f"dataset {name!r}: the .amat splits have different widths {sorted(widths)}")
+    return splits
 
 
 def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:

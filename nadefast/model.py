@@ -679,7 +679,8 @@ class NADE:
         epochs : passes over X in all (a resumed fit counts the epochs it
             already ran).   batch_size : rows per step.
         optimizer : "adam" or "sgd".      learning_rate : step size.
-        verbose : print one line per epoch (train/valid NLL, seconds).
+        verbose : 0/False silent; 1/True one line per epoch (train/valid
+            NLL, seconds); 2 also a progress bar within each epoch (stderr).
         checkpoint : path of a checkpoint file, written atomically every
             `checkpoint_every` epochs and when training ends.
         resume : continue from `checkpoint` if that file exists (it must come

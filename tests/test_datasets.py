@@ -351,3 +351,20 @@ def test_load_array_missing_file(tmp_path):
         load_array(tmp_path / "absent.csv")
     with pytest.raises(TypeError):
         load_array(12)
+
+
+def test_load_dataset_reads_amat_text_files(tmp_path):
+    rng = np.random.default_rng(5)
+    parts = {s: (rng.random((r, 7)) < 0.4).astype(np.uint8) for s, r in (("train", 5), ("valid", 3), ("test", 4))}
+    for split, X in parts.items():
+        np.savetxt(tmp_path / f"binarized_mnist_{split}.amat", X, fmt="%d")
+    loaded = load_dataset("binarized_mnist", tmp_path)
+    assert set(loaded) == {"train", "valid", "test"}
+    for split, X in parts.items():
+        np.testing.assert_array_equal(loaded[split], X)
+        assert loaded[split].dtype == np.uint8
+    # the other naming, and a partial set of splits
+    np.savetxt(tmp_path / "adult.valid.amat", parts["valid"], fmt="%d")
+    assert set(load_dataset("adult", tmp_path)) == {"valid"}
+    with pytest.raises(FileNotFoundError, match="dna.npz or dna_train.amat"):
+        load_dataset("dna", tmp_path)

@@ -115,3 +115,15 @@ def test_divergence_stops_with_a_clear_error_and_finite_parameters():
     for name in ("W_", "b_", "V_", "c_"):
         assert np.isfinite(getattr(model, name)).all()
     assert np.isfinite(model.score_samples(X)).all()
+
+
+def test_verbose_levels(capsys):
+    X = (np.random.default_rng(9).random((400, 10)) < 0.3).astype(np.uint8)
+    NADE(4, random_state=0).fit(X, X[:50], epochs=2, verbose=1)
+    out, err = capsys.readouterr()
+    assert out.count("train NLL") == 2 and "valid NLL" in out and err == ""
+    NADE(4, random_state=0).fit(X, epochs=1, verbose=2)
+    out, err = capsys.readouterr()
+    assert "epoch    1 [" in err and "100%" in err  # the in-epoch progress bar, on stderr
+    NADE(4, random_state=0).fit(X, epochs=1)
+    assert capsys.readouterr() == ("", "")
