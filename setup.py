@@ -73,7 +73,8 @@ class BuildExt(build_ext):
             elif _flag("NADEFAST_DEBUG"):
                 compile_args += ["-O0", "-g"]
             else:
-                compile_args += ["-O3"]
+                # -g0: Python's own CFLAGS add -g; debug info would triple the wheel
+                compile_args += ["-O3", "-g0"]
             # Exactly the arithmetic that is written: no contraction into FMA
             # behind our back (the kernels ask for fma() where they want it),
             # so scalar and vectorised code agree bit for bit.  Never -ffast-math.
