@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -87,8 +88,10 @@ CHUNKINGS = [
 # ------------------------------------------------------------ no Dask needed
 
 def _run(code):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120)
+    # from outside the source tree, whose nadefast/ has no compiled extension
+    with tempfile.TemporaryDirectory() as elsewhere:
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                              text=True, timeout=120, cwd=elsewhere)
 
 
 def test_import_nadefast_does_not_import_dask():
