@@ -53,6 +53,16 @@ def _load_data(spec):
     return loaded if isinstance(loaded, dict) else {"train": loaded}
 
 
+def _one_split(spec, split):
+    """The rows of a --valid/--test file: its `split` split, or its only array."""
+    data = _load_data(spec)
+    if split in data:
+        return data[split]
+    if len(data) == 1:
+        return next(iter(data.values()))
+    raise CliError(f"{spec}: several splits ({sorted(data)}) and none called {split!r}")
+
+
 def _parse_shape(text):
     try:
         h, w = (int(v) for v in text.lower().split("x"))
@@ -136,9 +146,9 @@ def cmd_train(args):
     if "train" not in data:
         raise CliError(f"{args.data}: no 'train' split (found {sorted(data)})")
     if args.valid:
-        data["valid"] = _load_data(args.valid)["train"]
+        data["valid"] = _one_split(args.valid, "valid")
     if args.test:
-        data["test"] = _load_data(args.test)["train"]
+        data["test"] = _one_split(args.test, "test")
     train, valid = data["train"], data.get("valid")
     _say(f"train: {train.shape[0]} rows x {train.shape[1]} features"
          + (f"; valid: {valid.shape[0]} rows" if valid is not None else "; no validation split")

@@ -281,7 +281,10 @@ class NADE:
 
     @staticmethod
     def _assign(name, target, value):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array: {exc}") from None
         if value.shape != target.shape:
             raise ValueError(f"{name} must have shape {target.shape}, got {value.shape}")
         if value.dtype.kind not in "biuf":

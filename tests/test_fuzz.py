@@ -1089,7 +1089,8 @@ def _model_file_is_valid(arrays):
     f, v = arrays["format"], arrays["format_version"]
     if f.shape != () or f.dtype.kind != "U" or str(f) != "nadefast.NADE":
         return False
-    if v.shape != () or v.dtype.kind not in "iu" or int(v) != 1:
+    # versions 1 and 2 are understood (2 adds order-agnostic models, marked by a "kind" key)
+    if v.shape != () or v.dtype.kind not in "iu" or int(v) not in (1, 2):
         return False
     W, b, V, c = (arrays[k] for k in "WbVc")
     if W.dtype not in (np.float32, np.float64) or any(a.dtype != W.dtype for a in (b, V, c)):
