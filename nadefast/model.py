@@ -546,7 +546,7 @@ class NADE:
         out = np.empty((n_samples, rows, n), dtype=np.uint8)
         out[...] = X
         flat = out.reshape(n_samples * rows, n)
-        if orders is not None:
+        if orders is not None and orders.shape[0] > 1:
             orders = np.tile(orders, (n_samples, 1))
         self._run_sample(flat, key, orders=orders, given=np.tile(given, n_samples), greedy=greedy)
         return out

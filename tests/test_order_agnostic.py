@@ -203,3 +203,18 @@ def test_misuse_is_refused(rng):
     oa = NADE(4, order_agnostic=True, random_state=0).fit(X, epochs=1)
     with pytest.raises(ValueError, match="hidden_states is defined for fixed-order"):
         oa.hidden_states(X)
+
+
+def test_shared_and_per_row_orderings_agree(rng):
+    """One mask for all rows takes the shared-ordering path; it must equal the per-row path."""
+    model = _random_oa_model(rng, 12, 8, 2)
+    X = (rng.random((9, 12)) < 0.5).astype(np.uint8)
+    mask = np.tile(rng.random(12) < 0.4, (9, 1))
+    orders, counts = orderless.orderings_observed_first(mask, model.ordering_)
+    assert orders.shape == (1, 12)
+    per_row = np.repeat(orders, 9, axis=0)
+    shared = model.log_marginal(X, mask)
+    loglik = np.empty(9)
+    _core.oa_score(*orderless.kernel_args(model._oa, model._d), per_row, X, counts, loglik,
+                   np.empty((0, 0)), np.empty((0, 0)), 1)
+    np.testing.assert_array_equal(shared, loglik)
