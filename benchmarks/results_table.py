@@ -32,3 +32,20 @@ def main(folder="results"):
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+
+
+def order_agnostic_table(folder="results"):
+    """The order-agnostic rows: test NLL by number of orderings in the ensemble."""
+    folder = pathlib.Path(folder)
+    print("| model | orderings | test NLL (ours, +- s.e.) | evaluation time | published | epochs (kept) | train time | command |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ("binarized_mnist_oa1", "binarized_mnist_oa2"):
+        path = folder / f"{name}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        published = {1: r["published_test_nll"], **{int(k): v for k, v in r.get("published_ensembles", {}).items()}}
+        for k, e in r["ensembles"].items():
+            print(f"| {r['model']} | {k} | {e['mean']:.2f} +- {e['stderr']:.3f} | {e['seconds']:.0f} s "
+                  f"| {published.get(int(k), '-')} | {r['epochs_run']} ({r['best_epoch']}) "
+                  f"| {r['train_seconds']:.0f} s | `{r['command']}` |")
