@@ -25,9 +25,25 @@ from nadefast.optim import make_optimizer
 CHECKPOINT_FORMAT = "nadefast.checkpoint"
 CHECKPOINT_VERSION = 1
 # settings that must match for a checkpoint to be resumed with these data
-_MUST_MATCH = ("n_hidden", "dtype", "optimizer", "learning_rate", "batch_size", "n_features",
-               "n_rows", "n_valid_rows", "data_digest", "valid_digest", "order_agnostic",
-               "n_layers")
+_MUST_MATCH = ("n_hidden", "dtype", "optimizer", "learning_rate", "lr_schedule", "schedule_epochs",
+               "batch_size", "n_features", "n_rows", "n_valid_rows", "data_digest", "valid_digest",
+               "order_agnostic", "n_layers")
+# checkpoints written before a setting existed hold its default
+_SETTING_DEFAULTS = {"lr_schedule": "constant", "schedule_epochs": None}
+LR_SCHEDULES = ("constant", "linear")
+
+
+def scheduled_rate(settings, rows_seen, rows_per_epoch):
+    """The step size for the next batch, after `rows_seen` rows of the fit.
+
+    "constant": learning_rate.  "linear": learning_rate * (1 - f), f the
+    fraction of the fit's rows (schedule_epochs * rows_per_epoch) already seen.
+    """
+    rate = settings["learning_rate"]
+    if settings.get("lr_schedule", "constant") == "linear":
+        total = settings["schedule_epochs"] * rows_per_epoch
+        rate *= max(0.0, 1.0 - rows_seen / total) if total else 0.0
+    return rate
 
 
 def data_digest(X):
@@ -197,6 +213,7 @@ class Trainer:
             loss = self.model._training_loss(batch, self.grads, self.n_threads, self.rng)
             if not np.isfinite(loss):
                 self._diverged(f"loss {loss}")
+            self.optimizer.learning_rate = scheduled_rate(self.settings, self.epoch * m + done, m)
             self.optimizer.step(self.grads)
             total += loss * batch.shape[0]
             done += batch.shape[0]
@@ -311,7 +328,7 @@ def load_checkpoint(path, settings):
     if int(meta["format_version"]) > CHECKPOINT_VERSION:
         raise ValueError(f"{path!r} is a checkpoint of a newer nadefast (format version "
                          f"{int(meta['format_version'])}); upgrade to resume it")
-    saved = json.loads(str(meta["settings"]))
+    saved = {**_SETTING_DEFAULTS, **json.loads(str(meta["settings"]))}
     for key in _MUST_MATCH:
         if saved.get(key) != settings.get(key):
             raise ValueError(

@@ -158,7 +158,7 @@ def cmd_train(args):
     t0 = time.perf_counter()
     verbose = 0 if args.quiet else (2 if sys.stderr.isatty() else 1)
     model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-              patience=args.patience, verbose=verbose)
+              lr_schedule=args.lr_schedule, patience=args.patience, verbose=verbose)
     elapsed = time.perf_counter() - t0
     model.save(args.out)
     _say(f"trained in {elapsed:.1f} s ({len(model.history_)} epochs, kept epoch {model.best_epoch_}); "
@@ -280,6 +280,8 @@ def build_parser():
     p.add_argument("--epochs", type=_positive_int, default=100)
     p.add_argument("--batch-size", type=_positive_int, default=100)
     p.add_argument("--lr", type=_positive_float, default=1e-3)
+    p.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+                   help="'linear': the learning rate falls to zero over --epochs (default constant)")
     p.add_argument("--patience", type=_positive_int, default=10)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--ordering", choices=("identity", "random"), default="identity")

@@ -26,6 +26,7 @@ from nadefast._validation import (
     check_real,
 )
 from nadefast._training import (
+    LR_SCHEDULES,
     Trainer,
     column_sums,
     data_digest,
@@ -670,8 +671,8 @@ class NADE:
         return check_ordering(self.ordering, n)
 
     def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
-            learning_rate=1e-3, patience=10, verbose=False, checkpoint=None, checkpoint_every=1,
-            resume=False):
+            learning_rate=1e-3, lr_schedule="constant", patience=10, verbose=False,
+            checkpoint=None, checkpoint_every=1, resume=False):
         """Maximum-likelihood training by mini-batch gradient descent.
 
         X : (n_samples, n_features) of 0/1, n_samples >= 1.
@@ -682,6 +683,10 @@ class NADE:
         epochs : passes over X in all (a resumed fit counts the epochs it
             already ran).   batch_size : rows per step.
         optimizer : "adam" or "sgd".      learning_rate : step size.
+        lr_schedule : "constant", or "linear": the step size falls in
+            proportion to the rows seen, from learning_rate at the start to
+            zero at the end of `epochs` (the noise of the last steps shrinks
+            with it; pair it with patience=None or a large patience).
         verbose : 0/False silent; 1/True one line per epoch (train/valid
             NLL, seconds); 2 also a progress bar within each epoch (stderr).
         checkpoint : path of a checkpoint file, written atomically every
@@ -708,6 +713,9 @@ class NADE:
         if patience is not None:
             patience = check_int(patience, "patience", minimum=1)
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+        if not isinstance(lr_schedule, str) or lr_schedule not in LR_SCHEDULES:
+            raise (TypeError if not isinstance(lr_schedule, str) else ValueError)(
+                f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
             raise (TypeError if not isinstance(optimizer, str) else ValueError)(
                 f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -724,7 +732,10 @@ class NADE:
 
         settings = {
             "n_hidden": n_hidden, "dtype": dtype.name, "optimizer": optimizer.lower(),
-            "learning_rate": learning_rate, "batch_size": batch_size, "n_features": n,
+            "learning_rate": learning_rate, "lr_schedule": lr_schedule,
+            # a linear schedule is laid out over the whole fit: its length is part of it
+            "schedule_epochs": epochs if lr_schedule == "linear" else None,
+            "batch_size": batch_size, "n_features": n,
             "n_rows": X.shape[0], "n_valid_rows": None if X_valid is None else X_valid.shape[0],
             "data_digest": data_digest(X), "valid_digest": data_digest(X_valid),
             "order_agnostic": order_agnostic, "n_layers": n_layers,

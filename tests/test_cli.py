@@ -64,6 +64,22 @@ def test_train_eval_sample_round_trip(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_train_passes_the_learning_rate_schedule(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    data = tmp_path / "data.npz"
+    splits = {"train": (rng.random((120, 10)) < 0.3).astype(np.uint8),
+              "valid": (rng.random((30, 10)) < 0.3).astype(np.uint8)}
+    np.savez(data, **splits)
+    code, out, err = run(capsys, "train", data, "--hidden", 6, "--epochs", 4, "--seed", 2,
+                         "--lr-schedule", "linear", "--out", tmp_path / "m.npz", "--quiet")
+    assert code == 0, err
+    expected = NADE(6, random_state=2).fit(splits["train"], splits["valid"], epochs=4, patience=10,
+                                           lr_schedule="linear")
+    np.testing.assert_array_equal(NADE.load(tmp_path / "m.npz").W_, expected.W_)
+    constant = NADE(6, random_state=2).fit(splits["train"], splits["valid"], epochs=4, patience=10)
+    assert not np.array_equal(constant.W_, expected.W_)
+
+
 @pytest.mark.parametrize("argv, code, message", [
     (["train"], 2, "the following arguments are required: DATA"),
     (["demo", "--hidden", "0"], 2, "expected a positive integer"),

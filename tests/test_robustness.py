@@ -143,3 +143,32 @@ def test_one_model_shared_by_four_threads(rng, dtype):
         np.testing.assert_array_equal(value, expected[job], err_msg=str(job))
     for name, value in before.items():
         np.testing.assert_array_equal(getattr(model, name), value)
+
+
+def test_linear_schedule_resumes_bit_identically_and_refuses_another_length(tmp_path, monkeypatch):
+    train, valid = _data(2)
+    fit = {**FIT, "lr_schedule": "linear"}
+    full = NADE(12, random_state=4).fit(train, valid, **fit)
+
+    ckpt = tmp_path / "run.ckpt"
+    calls = {"n": 0}
+    original = NADE._loss_and_gradient_padded
+
+    def interrupt_in_epoch_4(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3 * 12 + 5:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", interrupt_in_epoch_4)
+    with pytest.raises(KeyboardInterrupt):
+        NADE(12, random_state=4).fit(train, valid, **fit, checkpoint=ckpt)
+    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", original)
+    # the schedule is laid out over 7 epochs: a fit of 9 cannot continue it
+    with pytest.raises(ValueError, match="schedule_epochs=7"):
+        NADE(12).fit(train, valid, **{**fit, "epochs": 9}, checkpoint=ckpt, resume=True)
+    with pytest.raises(ValueError, match="lr_schedule='linear'"):
+        NADE(12).fit(train, valid, **FIT, checkpoint=ckpt, resume=True)
+    resumed = NADE(12).fit(train, valid, **fit, checkpoint=ckpt, resume=True)
+    for name, value in _params(full).items():
+        np.testing.assert_array_equal(getattr(resumed, name), value, err_msg=name)

@@ -127,3 +127,29 @@ def test_verbose_levels(capsys):
     assert "epoch    1 [" in err and "100%" in err  # the in-epoch progress bar, on stderr
     NADE(4, random_state=0).fit(X, epochs=1)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("schedule, factors", [("constant", (1, 1, 1)), ("linear", (1, 2 / 3, 1 / 3))])
+def test_learning_rate_schedule_sets_each_step(schedule, factors):
+    # one batch per epoch and plain SGD: each step is p -= rate * grad(p), replayed by hand
+    rng = np.random.default_rng(7)
+    X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
+    fit = dict(batch_size=12, optimizer="sgd", learning_rate=0.5, patience=None)
+    model = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, lr_schedule=schedule, **fit)
+
+    replay = NADE(5, dtype="float64", random_state=1).fit(X, epochs=0, **fit)
+    for factor in factors:
+        _, grads = replay.loss_and_gradient(X)
+        for name in ("W", "b", "V", "c"):
+            setattr(replay, name + "_", getattr(replay, name + "_") - 0.5 * factor * grads[name])
+    for name in ("W_", "b_", "V_", "c_"):
+        np.testing.assert_allclose(getattr(model, name), getattr(replay, name), rtol=1e-12,
+                                   atol=1e-14, err_msg=name)
+
+
+def test_lr_schedule_is_checked():
+    X = np.zeros((4, 3), np.uint8)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        NADE(2).fit(X, epochs=1, lr_schedule="cosine")
+    with pytest.raises(TypeError, match="lr_schedule must be one of"):
+        NADE(2).fit(X, epochs=1, lr_schedule=None)
