@@ -12,4 +12,5 @@
 #else
 #define NADE_RT 1 /* 16 SSE registers: one row's 8 accumulators */
 #endif
+#define NADE_VEC_BYTES 16 /* SSE2 / NEON registers */
 #include "nade_isa.h"

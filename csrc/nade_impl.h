@@ -119,27 +119,59 @@ static inline void FN(step_down)(REAL *restrict a, REAL *restrict h, REAL *restr
     }
 }
 
-/* 32- and 16-byte vectors (GCC/Clang vector extensions) for the reduction
-   below; on targets without such registers the compiler splits them */
+/* Vectors (GCC/Clang vector extensions) for the dot products: VEC of the
+   instruction set's width (NADE_VEC_BYTES), and 32- and 16-byte ones for the
+   reduction; on targets without such registers the compiler splits them.
+   The tile's accumulators are whole vectors so that they stay in registers
+   (as an array of scalars, GCC kept half of them in memory for double). */
+typedef REAL FN(vec) __attribute__((vector_size(NADE_VEC_BYTES)));
 typedef REAL FN(vec32) __attribute__((vector_size(32)));
 typedef REAL FN(vec16) __attribute__((vector_size(16)));
+#define VEC_LANES ((int)(NADE_VEC_BYTES / sizeof(REAL)))
+#define VECS_PER_LANES (NADE_LANE_BYTES / NADE_VEC_BYTES)
 
-/* The canonical reduction of the LANES (= 128 bytes) partial sums: the
-   pairwise tree acc[l] += acc[l + w] for w = LANES/2, LANES/4, ..., 1.
-   Written on whole vectors because compilers turn the scalar form into
-   hundreds of shuffles. */
-NADE_INLINE REAL FN(hsum)(const REAL *acc)
+/* a * b + c lane by lane, fused exactly when MADD is */
+NADE_INLINE FN(vec) FN(vmadd)(FN(vec) a, FN(vec) b, FN(vec) c)
 {
-    FN(vec32) a0, a1, a2, a3;
-    memcpy(&a0, acc, 32);
-    memcpy(&a1, (const char *)acc + 32, 32);
-    memcpy(&a2, (const char *)acc + 64, 32);
-    memcpy(&a3, (const char *)acc + 96, 32);
-    FN(vec32) s = (a0 + a2) + (a1 + a3); /* w = LANES/2, then LANES/4 */
-    FN(vec16) lo, hi;
-    memcpy(&lo, &s, 16);
-    memcpy(&hi, (const char *)&s + 16, 16);
-    FN(vec16) q = lo + hi; /* w = LANES/8 */
+#if defined(VFMA)
+    return VFMA(a, b, c);
+#elif NADE_FMA
+    FN(vec) r;
+    for (int l = 0; l < VEC_LANES; l++) r[l] = MADD(a[l], b[l], c[l]);
+    return r;
+#else
+    return a * b + c;
+#endif
+}
+
+/* The canonical reduction of the LANES (= 128 bytes) partial sums, held in
+   VECS_PER_LANES vectors: the pairwise tree acc[l] += acc[l + w] for
+   w = LANES/2, LANES/4, ..., 1, whatever the vector width. */
+NADE_INLINE REAL FN(hsum)(const FN(vec) *acc)
+{
+    FN(vec16) q;
+#if NADE_VEC_BYTES == 64
+    FN(vec) t = acc[0] + acc[1]; /* w = LANES/2 */
+    FN(vec32) lo, hi;
+    memcpy(&lo, &t, 32);
+    memcpy(&hi, (const char *)&t + 32, 32);
+    FN(vec32) s = lo + hi; /* w = LANES/4 */
+#elif NADE_VEC_BYTES == 32
+    FN(vec32) s = (acc[0] + acc[2]) + (acc[1] + acc[3]); /* w = LANES/2, then LANES/4 */
+#elif NADE_VEC_BYTES == 16
+    FN(vec16) s0 = (acc[0] + acc[4]) + (acc[2] + acc[6]); /* w = LANES/2, then LANES/4 */
+    FN(vec16) s1 = (acc[1] + acc[5]) + (acc[3] + acc[7]);
+#else
+#error "NADE_VEC_BYTES must be 16, 32 or 64"
+#endif
+#if NADE_VEC_BYTES == 16
+    q = s0 + s1; /* w = LANES/8 */
+#else
+    FN(vec16) lo16, hi16;
+    memcpy(&lo16, &s, 16);
+    memcpy(&hi16, (const char *)&s + 16, 16);
+    q = lo16 + hi16; /* w = LANES/8 */
+#endif
 #if NADE_REAL_IS_DOUBLE
     return q[0] + q[1]; /* w = 1 */
 #else
@@ -153,13 +185,20 @@ NADE_INLINE REAL FN(hsum)(const REAL *acc)
 NADE_INLINE void FN(dot_rows)(const REAL *restrict v, REAL ck, const REAL *restrict H,
                               ptrdiff_t dp, int rt, REAL *restrict z, ptrdiff_t ldz)
 {
-    REAL acc[NADE_RT][LANES];
+    FN(vec) acc[NADE_RT][VECS_PER_LANES];
+    const FN(vec) zero = {0};
     for (int r = 0; r < rt; r++)
-        for (int l = 0; l < LANES; l++) acc[r][l] = (REAL)0;
+        for (int q = 0; q < VECS_PER_LANES; q++) acc[r][q] = zero;
     for (ptrdiff_t j = 0; j < dp; j += LANES)
-        for (int r = 0; r < rt; r++)
-            for (int l = 0; l < LANES; l++)
-                acc[r][l] = MADD(v[j + l], H[r * dp + j + l], acc[r][l]);
+        for (int q = 0; q < VECS_PER_LANES; q++) {
+            FN(vec) vq;
+            memcpy(&vq, v + j + q * VEC_LANES, NADE_VEC_BYTES);
+            for (int r = 0; r < rt; r++) {
+                FN(vec) hq;
+                memcpy(&hq, H + r * dp + j + q * VEC_LANES, NADE_VEC_BYTES);
+                acc[r][q] = FN(vmadd)(vq, hq, acc[r][q]);
+            }
+        }
     for (int r = 0; r < rt; r++) z[r * ldz] = ck + FN(hsum)(acc[r]);
 }
 

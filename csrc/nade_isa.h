@@ -3,7 +3,9 @@
  * double, from the single sources nade_impl.h (fixed-order NADE) and
  * oa_impl.h (order-agnostic, deep NADE), plus its kernel table.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
- * NADE_ISA_NAME, NADE_FMA and NADE_RT.
+ * NADE_ISA_NAME, NADE_FMA, NADE_RT and NADE_VEC_BYTES (the vector width of
+ * the dot products), and optionally NADE_VFMA_F32/F64(a, b, c): a fused
+ * a * b + c on such vectors (an intrinsic; otherwise lane by lane).
  */
 #include <string.h>
 
@@ -14,6 +16,9 @@
 #define REAL float
 #define RSFX f32
 #define NADE_REAL_IS_DOUBLE 0
+#if defined(NADE_VFMA_F32)
+#define VFMA NADE_VFMA_F32
+#endif
 #include "nade_impl.h"
 #include "oa_impl.h"
 #undef FN
@@ -27,10 +32,16 @@
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
+#undef VFMA
+#undef VEC_LANES
+#undef VECS_PER_LANES
 
 #define REAL double
 #define RSFX f64
 #define NADE_REAL_IS_DOUBLE 1
+#if defined(NADE_VFMA_F64)
+#define VFMA NADE_VFMA_F64
+#endif
 #include "nade_impl.h"
 #include "oa_impl.h"
 #undef FN
@@ -44,6 +55,9 @@
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
+#undef VFMA
+#undef VEC_LANES
+#undef VECS_PER_LANES
 
 #define NADE_K(name, rs) NADE_XPASTE3(name, rs, ISA_SFX)
 const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
