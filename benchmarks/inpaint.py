@@ -1,13 +1,16 @@
 """Inpainting picture: binarized-MNIST test digits with the bottom half hidden, completed.
 
     python benchmarks/inpaint.py results/models/binarized_mnist.npz results/inpainting.png
+    python benchmarks/inpaint.py results/models/binarized_mnist_oa2.npz out.png --hide centre
 
 Rows of the picture, for 10 test digits (one of each class): the digit, the
 digit with its bottom half hidden (grey), then completions drawn from
 p(bottom | top) by `conditional_sample`, then the most-probable completion
 (`impute`).  The top half (the first 392 pixels in row-major order) is a
 prefix of the identity ordering, so a fixed-order NADE conditions on it
-exactly; an order-agnostic model accepts it as any other mask.
+exactly; an order-agnostic model accepts it as any other mask, such as
+--hide left (columns 0-13), centre (the middle 14x14 square) or random (each
+pixel hidden with probability 1/2, the same pixels for every digit).
 """
 
 import argparse
@@ -25,6 +28,9 @@ def main(argv=None):
     parser.add_argument("out", help="PNG to write")
     parser.add_argument("--samples", type=int, default=4, help="completions per digit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hide", choices=("bottom", "left", "centre", "random"), default="bottom",
+                        help="pixels to hide (default bottom: a prefix of the identity ordering "
+                             "is observed; the others need an order-agnostic model)")
     parser.add_argument("--data-dir", default=os.environ.get("NADEFAST_DATA", os.path.join(REPO, "..", "shared", "data")))
     args = parser.parse_args(argv)
 
@@ -37,8 +43,16 @@ def main(argv=None):
     # the test split is sorted by class (see the data README): one digit of each
     picks = np.array([0, 980, 2115, 3147, 4157, 5139, 6031, 6989, 8017, 8991]) + 7
     X = test[picks]
-    observed = np.zeros(784, dtype=bool)
-    observed[:392] = True
+    hidden_mask = np.zeros((28, 28), dtype=bool)
+    if args.hide == "bottom":
+        hidden_mask[14:] = True
+    elif args.hide == "left":
+        hidden_mask[:, :14] = True
+    elif args.hide == "centre":
+        hidden_mask[7:21, 7:21] = True
+    else:
+        hidden_mask[...] = np.random.default_rng(args.seed).random((28, 28)) < 0.5
+    observed = ~hidden_mask.reshape(-1)
     completions = model.conditional_sample(X, observed, n_samples=args.samples, random_state=args.seed)
     mode = model.impute(X, observed)
 
@@ -49,14 +63,15 @@ def main(argv=None):
         return row
 
     hidden = X.astype(float)
-    hidden[:, 392:] = 0.5
+    hidden[:, ~observed] = 0.5
     rows = [tile(X), tile(hidden)] + [tile(c) for c in completions] + [tile(mode)]
     gap = np.full((1, rows[0].shape[1]), 0.5)
     picture = np.vstack([gap] + [np.vstack([r, gap]) for r in rows])
     pixels = np.rint(255 * (1 - picture)).astype(np.uint8)  # 1 = black ink
     pixels = np.repeat(np.repeat(pixels, 2, axis=0), 2, axis=1)
     write_png(args.out, pixels)
-    print(f"wrote {args.out}: rows = digits, bottom half hidden, {args.samples} completions, most probable")
+    print(f"wrote {args.out}: rows = digits, {args.hide} pixels hidden, {args.samples} completions, "
+          f"most probable")
     return 0
 
 
