@@ -192,6 +192,9 @@ def main(argv=None):
     log = Tee(out / "logs" / f"{args.name}.log", append=checkpoint is not None and checkpoint.exists())
     print(f"# {record['command']}  ({record['date']}, {record['cpu']}, kernels {record['isa']})", file=log)
     print(f"# splits {record['splits']}", file=log)
+    if checkpoint is not None and checkpoint.exists():
+        print(f"# resuming from {checkpoint.name}: the epochs after its last checkpoint run again",
+              file=log)
     t0 = time.perf_counter()
     stdout, sys.stdout = sys.stdout, log
     try:

@@ -7,6 +7,7 @@
  * the dot products), and optionally NADE_VFMA_F32/F64(a, b, c): a fused
  * a * b + c on such vectors (an intrinsic; otherwise lane by lane).
  */
+#include <float.h>
 #include <string.h>
 
 #include "nade_internal.h"
@@ -29,6 +30,9 @@
 #undef SIGMOID
 #undef LOGSIG
 #undef SQRT
+#undef FABS
+#undef REAL_MIN_NORMAL
+#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -52,6 +56,9 @@
 #undef SIGMOID
 #undef LOGSIG
 #undef SQRT
+#undef FABS
+#undef REAL_MIN_NORMAL
+#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE

@@ -57,6 +57,14 @@ class Adam:
     p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
     eps_t = eps sqrt(1 - b2^t)  (the same update as the textbook form).
 
+    Subnormal numbers are kept out of the moments: a moment below the
+    smallest normal number is stored as 0, and a gradient entry whose square
+    would be subnormal (|g| < 2^-56 in float32, 2^-500 in float64) counts as
+    0 -- moments decaying under zero gradients (dead ReLU units, pixels that
+    are always 0) otherwise spend thousands of steps subnormal, and a step
+    then runs several times slower.  The effect on the parameters is below
+    eps-scaled rounding.
+
     The update runs in one pass over each array in the compiled core
     (nadefast._core.adam, `n_threads` threads); `step_numpy` is the same
     arithmetic in NumPy, kept as the reference the tests compare with.
@@ -98,10 +106,14 @@ class Adam:
         for name, p in self.params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
             f = p.dtype.type
+            g = np.where(np.abs(g) < _tiny_gradient(p.dtype), f(0), g)
+            normal = np.finfo(p.dtype).tiny  # the smallest normal number
             m *= f(b1)
             m += g * f(1.0 - b1)
+            m[np.abs(m) < normal] = 0
             v *= f(b2)
             v += (g * g) * f(1.0 - b2)
+            v[v < normal] = 0
             p -= f(lr_t) * (m / (np.sqrt(v) + f(eps_t)))
 
     def state_dict(self):
@@ -114,6 +126,11 @@ class Adam:
         self.n_steps = int(state["n_steps"])
         _copy_into(self.m, state, "m.")
         _copy_into(self.v, state, "v.")
+
+
+def _tiny_gradient(dtype):
+    """Gradient entries below this count as 0 in Adam (their square / 1000 is still normal)."""
+    return np.ldexp(dtype.type(1), -56 if dtype == np.float32 else -500)
 
 
 def _copy_into(arrays, state, prefix):

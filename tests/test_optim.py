@@ -57,3 +57,28 @@ def test_optimizer_arguments_are_checked():
         Adam({"p": np.zeros((4, 4))[:, ::2]})
     with pytest.raises(ValueError, match="learning_rate"):
         Adam({"p": np.zeros(2)}, learning_rate=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_keeps_subnormal_numbers_out_of_its_moments(dtype):
+    # zero and tiny gradients make the moments decay through the subnormal range; those
+    # values are stored as 0, identically in the compiled step and the NumPy reference
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(3)
+    p0 = rng.normal(size=4000).astype(dtype)
+    fast_p, slow_p = {"p": p0.copy()}, {"p": p0.copy()}
+    fast, slow = Adam(fast_p, learning_rate=1e-3), Adam(slow_p, learning_rate=1e-3)
+    exponent = np.log2(float(info.tiny))  # -126 or -1022
+    for step in range(60):
+        g = rng.normal(size=4000) * 2.0 ** rng.uniform(exponent / 2 - 8, exponent / 2 + 8, 4000)
+        g[: 2000 if step > 0 else 0] = 0  # half the entries stop receiving gradient
+        g[::97] = info.tiny / 3 if step % 2 else rng.normal()  # subnormal and ordinary gradients
+        g = g.astype(dtype)
+        fast.step({"p": g})
+        slow.step_numpy({"p": g})
+        for state in (fast.m["p"], fast.v["p"]):
+            assert not ((state != 0) & (np.abs(state) < info.tiny)).any()
+    np.testing.assert_array_equal(fast_p["p"], slow_p["p"])
+    np.testing.assert_array_equal(fast.m["p"], slow.m["p"])
+    np.testing.assert_array_equal(fast.v["p"], slow.v["p"])
+    assert (fast.m["p"][:2000] == 0).any()  # decayed moments were flushed, not left subnormal
