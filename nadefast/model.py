@@ -383,6 +383,35 @@ class NADE:
         top = per_ordering.max(axis=0)
         return top + np.log(np.mean(np.exp(per_ordering - top), axis=0))
 
+    def with_ordering(self, ordering, *, random_state=None):
+        """A copy of this order-agnostic model that follows another ordering.
+
+        One order-agnostic network serves every ordering; this sets the one
+        that score_samples, conditionals, sample and the rest follow (and that
+        score_samples(n_orderings=K) starts its ensemble from).  ordering: a
+        permutation of range(n_features), or "random", drawn from random_state
+        (default: the estimator's).  The copy's `ordering` parameter is that
+        permutation; the parameters are copied, the original is unchanged.
+        Fixed-order models raise ValueError: their parameters belong to their
+        ordering.
+        """
+        self._check_fitted()
+        if not self._is_oa:
+            raise ValueError("with_ordering needs an order-agnostic model (NADE(order_agnostic=True)); "
+                             "a fixed-order NADE's parameters belong to the ordering it was fitted with")
+        n = self.n_features_in_
+        if isinstance(ordering, str) and ordering == "random":
+            rng = make_rng(self.random_state if random_state is None else random_state)
+            order = rng.permutation(n).astype(np.intp)
+        else:
+            order = check_ordering(ordering, n)
+        state = self.__getstate__()
+        state["params"]["ordering"] = order.copy()
+        state["ordering_"] = order
+        model = type(self).__new__(type(self))
+        model.__setstate__(state)
+        return model
+
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of X, in nats (higher is better)."""
         X = self._check_X(X, allow_empty=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nadefast import NADE, _core, orderless
+from nadefast import NADE, NotFittedError, _core, orderless
 
 from reference import (
     all_binary_vectors,
@@ -218,3 +218,37 @@ def test_shared_and_per_row_orderings_agree(rng):
     _core.oa_score(*orderless.kernel_args(model._oa, model._d), per_row, X, counts, loglik,
                    np.empty((0, 0)), np.empty((0, 0)), 1)
     np.testing.assert_array_equal(shared, loglik)
+
+
+def test_with_ordering_follows_the_new_ordering_and_leaves_the_original(rng):
+    n, d = 8, 6
+    model = _random_oa_model(rng, n, d, 2)
+    X = (rng.random((40, n)) < 0.4).astype(np.uint8)
+    perm = rng.permutation(n)
+    other = model.with_ordering(perm)
+    np.testing.assert_array_equal(other.ordering_, perm)
+    np.testing.assert_allclose(other.score_samples(X), oa_log_likelihood(_public(model), X, perm),
+                               rtol=1e-12)
+    total = np.exp(other.score_samples(all_binary_vectors(n))).sum()
+    assert total == pytest.approx(1.0, abs=1e-10)
+    # the original keeps its ordering; the copy owns its parameters
+    np.testing.assert_array_equal(model.ordering_, np.arange(n))
+    other.V_[...] = 0
+    assert np.abs(model.V_).sum() > 0
+    # "random" draws from random_state like every other random choice of the estimator
+    drawn = model.with_ordering("random", random_state=5).ordering_
+    np.testing.assert_array_equal(drawn, np.random.default_rng(5).permutation(n))
+
+
+def test_with_ordering_is_refused_where_it_has_no_meaning(rng):
+    X = (rng.random((20, 5)) < 0.5).astype(np.uint8)
+    fixed = NADE(4, random_state=0).fit(X, epochs=1)
+    with pytest.raises(ValueError, match="needs an order-agnostic model"):
+        fixed.with_ordering([4, 3, 2, 1, 0])
+    oa = NADE(4, order_agnostic=True, random_state=0).fit(X, epochs=1)
+    with pytest.raises(ValueError, match="permutation"):
+        oa.with_ordering([0, 0, 1, 2, 3])
+    with pytest.raises(ValueError, match="ordering must be"):
+        oa.with_ordering("backwards")
+    with pytest.raises(NotFittedError):
+        NADE(4, order_agnostic=True).with_ordering([0, 1, 2, 3, 4])
