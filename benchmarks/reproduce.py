@@ -136,6 +136,9 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--score-n-jobs", type=int, default=None,
                         help="threads for the exact test scoring after training (default: all)")
+    parser.add_argument("--warm-start", metavar="MODEL",
+                        help="continue training this saved model (NADE.load) instead of a fresh "
+                             "initialisation, with this run's schedule; recorded in the JSON")
     parser.add_argument("--checkpoint", action="store_true",
                         help="checkpoint to results/models/NAME.ckpt.npz every 5 epochs and resume "
                              "from it when it exists")
@@ -186,6 +189,10 @@ def main(argv=None):
 
     model = NADE(settings["hidden"], random_state=settings["seed"], n_jobs=args.n_jobs,
                  order_agnostic=spec.get("order_agnostic", False), n_layers=spec.get("layers", 1))
+    if args.warm_start:
+        model = NADE.load(args.warm_start)
+        model.set_params(warm_start=True, random_state=settings["seed"], n_jobs=args.n_jobs)
+        record["warm_start_from"] = args.warm_start
     if spec.get("order_agnostic"):
         record["model"] = f"order-agnostic NADE, {spec['layers']} hidden layer(s) of {settings['hidden']} ReLU units"
         record["early_stopping_on"] = "the order-agnostic objective on valid (masks fixed for the fit)"

@@ -41,9 +41,9 @@ _NO_GIVEN = np.empty(0, dtype=np.intp)
 _NO_COND = {np.dtype(t): np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
 
 _PARAM_NAMES = ("n_hidden", "ordering", "dtype", "random_state", "n_jobs", "order_agnostic",
-                "n_layers")
+                "n_layers", "warm_start")
 _DEFAULTS = {"n_hidden": 500, "ordering": None, "dtype": "float32", "random_state": None,
-             "n_jobs": None, "order_agnostic": False, "n_layers": 1}
+             "n_jobs": None, "order_agnostic": False, "n_layers": 1, "warm_start": False}
 
 
 def _training_matrix(X):
@@ -102,6 +102,12 @@ class NADE:
         K orderings.
     n_layers : int, default 1
         Hidden layers of n_hidden units (more than one needs order_agnostic).
+    warm_start : bool, default False
+        When fit is called on a fitted model, start from its parameters and
+        ordering instead of a fresh initialisation (to train longer, or with
+        another schedule); the optimizer state and history_ start afresh.
+        The fitted model must match n_hidden, dtype, order_agnostic, n_layers
+        and the number of features.
 
     Attributes
     ----------
@@ -125,7 +131,7 @@ class NADE:
     """
 
     def __init__(self, n_hidden=500, *, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None, order_agnostic=False, n_layers=1):
+                 n_jobs=None, order_agnostic=False, n_layers=1, warm_start=False):
         self.n_hidden = n_hidden
         self.ordering = ordering
         self.dtype = dtype
@@ -133,6 +139,7 @@ class NADE:
         self.n_jobs = n_jobs
         self.order_agnostic = order_agnostic
         self.n_layers = n_layers
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------ estimator API
 
@@ -785,6 +792,9 @@ class NADE:
                                  np.zeros((n, n_hidden), dtype), np.zeros(n, dtype), order)
             self._restore(params)
             rng = None  # replaced by the checkpoint's generator
+        elif check_bool(self.warm_start, "warm_start") and self.__sklearn_is_fitted__():
+            self._check_warm_start(n, n_hidden, dtype, order_agnostic, n_layers)
+            rng = make_rng(self.random_state)  # parameters and ordering stay as they are
         else:
             rng = make_rng(self.random_state)
             order = self._resolve_ordering(n, rng)
@@ -801,6 +811,18 @@ class NADE:
             trainer._publish()
         trainer.run(epochs, checkpoint, checkpoint_every)
         return self
+
+    def _check_warm_start(self, n, n_hidden, dtype, order_agnostic, n_layers):
+        """warm_start needs the fitted model to have the shape this fit asks for."""
+        fitted = {"n_features": self.n_features_in_, "n_hidden": self._d,
+                  "dtype": self._params_padded()["V"].dtype.name, "order_agnostic": self._is_oa,
+                  "n_layers": self._oa["Wdeep"].shape[0] + 1 if self._is_oa else 1}
+        wanted = {"n_features": n, "n_hidden": n_hidden, "dtype": dtype.name,
+                  "order_agnostic": order_agnostic, "n_layers": n_layers}
+        for key, value in wanted.items():
+            if fitted[key] != value:
+                raise ValueError(f"warm_start: the fitted model has {key}={fitted[key]!r}, this fit "
+                                 f"asks for {key}={value!r}; set warm_start=False to start afresh")
 
     def _restore(self, saved):
         for k, v in self._params_padded().items():

@@ -58,7 +58,7 @@ def test_estimator_contract_with_binary_data(binary_data):
     model = NADE(6, random_state=0, ordering="random")
     params = model.get_params()
     assert params == {"n_hidden": 6, "ordering": "random", "dtype": "float32", "random_state": 0,
-                      "n_jobs": None, "order_agnostic": False, "n_layers": 1}
+                      "n_jobs": None, "order_agnostic": False, "n_layers": 1, "warm_start": False}
     assert model.fit(X, epochs=2) is model  # fit returns self
     assert model.get_params() == params  # fit does not change constructor parameters
     assert model.n_features_in_ == 12

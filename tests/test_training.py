@@ -153,3 +153,35 @@ def test_lr_schedule_is_checked():
         NADE(2).fit(X, epochs=1, lr_schedule="cosine")
     with pytest.raises(TypeError, match="lr_schedule must be one of"):
         NADE(2).fit(X, epochs=1, lr_schedule=None)
+
+
+@pytest.mark.parametrize("order_agnostic", [False, True])
+def test_warm_start_continues_from_the_fitted_parameters(order_agnostic):
+    rng = np.random.default_rng(11)
+    X = (rng.random((60, 9)) < 0.3).astype(np.uint8)
+    kw = dict(order_agnostic=order_agnostic, dtype="float64", random_state=2)
+    first = NADE(6, **kw).fit(X, epochs=3, patience=None)
+    before = {k: np.array(v) for k, v in first._params_padded().items()}
+    # a vanishing step: a warm start stays where it was, a cold one re-initialises
+    first.set_params(warm_start=True, random_state=3, ordering="random")
+    first.fit(X, epochs=1, learning_rate=1e-300, patience=None)
+    for k, v in first._params_padded().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    np.testing.assert_array_equal(first.ordering_, np.arange(9))  # the ordering is kept too
+    assert len(first.history_) == 1
+    cold = NADE(6, **{**kw, "random_state": 3}).fit(X, epochs=1, learning_rate=1e-300, patience=None)
+    assert not np.array_equal(cold.V_, first.V_)
+    # and a real step moves on from there: the same as continuing by hand with a new optimizer
+    first.fit(X, epochs=2, patience=None)
+    assert -first.score(X) < -NADE(6, **kw).fit(X, epochs=1, patience=None).score(X)
+
+
+def test_warm_start_refuses_a_model_of_another_shape():
+    X = np.zeros((10, 5), np.uint8)
+    model = NADE(4, warm_start=True, random_state=0).fit(X, epochs=1)
+    with pytest.raises(ValueError, match="warm_start: the fitted model has n_hidden=4"):
+        model.set_params(n_hidden=5).fit(X, epochs=1)
+    with pytest.raises(ValueError, match="n_features=5"):
+        model.set_params(n_hidden=4).fit(np.zeros((10, 6), np.uint8), epochs=1)
+    with pytest.raises(TypeError, match="warm_start"):
+        NADE(4, warm_start="yes").fit(X, epochs=1)
