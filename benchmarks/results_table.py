@@ -35,12 +35,12 @@ def order_agnostic_table(folder="results"):
     folder = pathlib.Path(folder)
     print("| hidden layers | orderings | test NLL (ours, +- s.e.) | evaluation time (test set) | published |")
     print("|---|---|---|---|---|")
-    for name in ("binarized_mnist_oa1", "binarized_mnist_oa2"):
+    for name in ("binarized_mnist_oa1", "binarized_mnist_oa2", "binarized_mnist_oa2_continued"):
         path = folder / f"{name}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
-        layers = 2 if name.endswith("2") else 1
+        layers = "2, continued" if name.endswith("continued") else 2 if name.endswith("2") else 1
         published = {1: r["published_test_nll"], **{int(k): v for k, v in r.get("published_ensembles", {}).items()}}
         ident = r.get("identity_ordering")
         if ident:
