@@ -30,6 +30,14 @@ BENCH_DIR = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+T0 = time.perf_counter()
+
+
+def log(msg):
+    """A progress line on stderr, stamped with the seconds since the run started."""
+    import sys
+
+    print(f"[{time.perf_counter() - T0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
 
 def _splitmix(seed, count):

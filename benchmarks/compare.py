@@ -41,7 +41,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import benchutil as bu  # pins the implicit thread pools before NumPy loads
 
@@ -55,11 +54,7 @@ FLOOR_MODE = {"score": "score", "sample": "sample", "gradient": "score"}
 TARGET_SIZE = (784, 500)
 
 
-T0 = time.perf_counter()
-
-
-def log(msg):
-    print(f"[{time.perf_counter() - T0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+log = bu.log
 
 
 def parse_args(argv=None):

@@ -44,7 +44,6 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 
 import benchutil as bu  # pins the implicit thread pools before NumPy loads
 
@@ -57,11 +56,7 @@ from reference import log_likelihood  # noqa: E402  (tests/reference.py; orderle
 N, D, P_ONES = 784, 500, 0.11
 THREADS = (1, 2)
 KINDS = {"fixed": "fixed order", "oa1": "order-agnostic, 1 layer", "oa2": "order-agnostic, 2 layers"}
-T0 = time.perf_counter()
-
-
-def log(msg):
-    print(f"[{time.perf_counter() - T0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+log = bu.log
 
 
 def parse_args(argv=None):

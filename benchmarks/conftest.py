@@ -137,3 +137,15 @@ def pytest_terminal_summary(terminalreporter, config):
         e, med = b.extra_info, b.stats.median
         tr.write_line(f"{e['op']:9s} {e['n']}x{e['d']:<4d} {e['dtype']:7s} {e['rows']:5d} {e['n_jobs']:4d} "
                       f"{med * 1e3:10.3f} {e['rows'] / med:12,.0f} {med * 1e9 / (e['rows'] * e['n'] * e['d']):11.4f}")
+
+
+TRAIN_ROWS = 2000
+
+
+@functools.cache
+def train_data(n, rows=TRAIN_ROWS, seed=5):
+    """The training benchmarks' rows: 10 random binary prototypes (~11 % ones), 3 % of bits flipped."""
+    rng = np.random.default_rng(seed)
+    protos = rng.random((10, n)) < 0.11
+    flips = rng.random((rows, n)) < 0.03
+    return (protos[rng.integers(0, 10, rows)] ^ flips).astype(np.uint8)

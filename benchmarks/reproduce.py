@@ -89,11 +89,9 @@ def ensemble_nlls(model, X, sizes, seed, log):
     seconds = np.empty(max(sizes))
     for i in range(max(sizes)):
         t0 = time.perf_counter()
-        if i == 0:
-            logp[i] = model.score_samples(X)
-        else:  # the same draw as score_samples(n_orderings=...) makes
-            logp[i] = model._run_score(model._check_X(X),
-                                       orders=rng.permutation(X.shape[1]).astype(np.intp)[None])
+        # after the model's own ordering, the same draws as score_samples(n_orderings=...) makes
+        along = model if i == 0 else model.with_ordering(rng.permutation(X.shape[1]))
+        logp[i] = along.score_samples(X)
         seconds[i] = time.perf_counter() - t0
         print(f"# ordering {i + 1}: test NLL {-logp[i].mean():.3f} ({seconds[i]:.1f} s)", file=log)
     check = model.score_samples(X[:20], n_orderings=2, random_state=seed)

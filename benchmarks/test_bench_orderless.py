@@ -33,7 +33,7 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import BENCH, LL_TOL, N_JOBS, label, max_rel_err
+from conftest import BENCH, LL_TOL, N_JOBS, TRAIN_ROWS, label, max_rel_err, train_data
 
 import orderless_common as oc
 from nadefast import NADE
@@ -43,7 +43,6 @@ KINDS = ["fixed", "oa1", "oa2"]
 OA_KINDS = ["oa1", "oa2"]
 LAYERS = {"oa1": 1, "oa2": 2}
 REF_ROWS = 2  # rows checked against the references
-TRAIN_ROWS = 2000
 DTYPE = "float32"
 
 size_ids = lambda s: f"{s[0]}x{s[1]}"  # noqa: E731
@@ -52,15 +51,6 @@ jobs_ids = lambda j: f"j{j}"  # noqa: E731
 
 def rows_per_call(size, kind):
     return 16 if (size, kind) == ((784, 500), "oa2") else 256
-
-
-@functools.cache
-def train_data(n, rows=TRAIN_ROWS, seed=5):
-    """test_bench_train.py's data: 10 random binary prototypes (~11 % ones), 3 % of bits flipped."""
-    rng = np.random.default_rng(seed)
-    protos = rng.random((10, n)) < 0.11
-    flips = rng.random((rows, n)) < 0.03
-    return (protos[rng.integers(0, 10, rows)] ^ flips).astype(np.uint8)
 
 
 class OrderlessContext:

@@ -10,20 +10,12 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import BENCH, DTYPES, LL_TOL, N_JOBS, SIZES, label, max_rel_err
+from conftest import BENCH, DTYPES, LL_TOL, N_JOBS, SIZES, TRAIN_ROWS, label, max_rel_err, train_data
 
 from nadefast import NADE
 from reference_impls import NumpyNADE
 
-ROWS = 2000
-
-
-@functools.cache
-def train_data(n, rows=ROWS, seed=5):
-    rng = np.random.default_rng(seed)
-    protos = rng.random((10, n)) < 0.11
-    flips = rng.random((rows, n)) < 0.03
-    return (protos[rng.integers(0, 10, rows)] ^ flips).astype(np.uint8)
+ROWS = TRAIN_ROWS
 
 
 @functools.cache

@@ -23,6 +23,23 @@ def _params(model):
 
 
 FIT = dict(epochs=7, batch_size=16, learning_rate=3e-3, patience=None)
+BATCHES_PER_EPOCH = 12  # 180 training rows of _data() in batches of 16
+
+
+def _interrupt_at_batch(monkeypatch, batch):
+    """Make the fit raise KeyboardInterrupt at its `batch`-th mini-batch (counting from 1);
+    returns the original method, to be restored with monkeypatch.setattr."""
+    calls = {"n": 0}
+    original = NADE._loss_and_gradient_padded
+
+    def interrupting(self, *args):
+        calls["n"] += 1
+        if calls["n"] == batch:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", interrupting)
+    return original
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -46,16 +63,7 @@ def test_interrupted_fit_keeps_best_parameters_and_resumes(tmp_path, monkeypatch
     full = NADE(12, random_state=5).fit(train, valid, **FIT)
 
     ckpt = tmp_path / "run.ckpt"
-    calls = {"n": 0}
-    original = NADE._loss_and_gradient_padded
-
-    def interrupt_in_epoch_5(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 4 * 12 + 3:  # 12 batches per epoch: stop inside epoch 5
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", interrupt_in_epoch_5)
+    original = _interrupt_at_batch(monkeypatch, 4 * BATCHES_PER_EPOCH + 3)  # inside epoch 5
     model = NADE(12, random_state=5)
     with pytest.raises(KeyboardInterrupt):
         model.fit(train, valid, **FIT, checkpoint=ckpt, checkpoint_every=2)
@@ -151,16 +159,7 @@ def test_linear_schedule_resumes_bit_identically_and_refuses_another_length(tmp_
     full = NADE(12, random_state=4).fit(train, valid, **fit)
 
     ckpt = tmp_path / "run.ckpt"
-    calls = {"n": 0}
-    original = NADE._loss_and_gradient_padded
-
-    def interrupt_in_epoch_4(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 3 * 12 + 5:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", interrupt_in_epoch_4)
+    original = _interrupt_at_batch(monkeypatch, 3 * BATCHES_PER_EPOCH + 5)  # inside epoch 4
     with pytest.raises(KeyboardInterrupt):
         NADE(12, random_state=4).fit(train, valid, **fit, checkpoint=ckpt)
     monkeypatch.setattr(NADE, "_loss_and_gradient_padded", original)
