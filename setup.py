@@ -20,6 +20,7 @@ from setuptools.command.build_ext import build_ext
 
 C_SOURCES = [
     "csrc/dispatch.c",
+    "csrc/oa_masks.c",
     "csrc/isa_baseline.c",
     "csrc/isa_avx2.c",
     "csrc/isa_avx512.c",

@@ -224,3 +224,40 @@ def test_train_epoch_oa(benchmark, size, kind, n_jobs):
     ll = model.score_samples(X[:REF_ROWS])
     ref = oc.oa_log_likelihood(oc.public_params(model), X[:REF_ROWS], model.ordering_)
     assert max_rel_err(ll, ref) <= LL_TOL[DTYPE]
+
+
+# The first layer's observed inputs, (x * m) @ W_in and its gradient (x * m).T @ dA, as
+# the sparse kernels (adding the weight rows of the ones) or as BLAS products, on one
+# training batch (100 rows x 784 features x 512 padded units, float32, one thread) at
+# several densities of x * m: where the lines cross sets orderless.SPARSE_INPUT_FRACTION
+# (binarized MNIST's x * m has ~7 % ones).
+@BENCH
+@pytest.mark.parametrize("how", ["sparse", "dense"])
+@pytest.mark.parametrize("density", [0.05, 0.1, 0.15, 0.2, 0.3])
+def test_first_layer_inputs(benchmark, how, density):
+    from nadefast import _core
+
+    rng = np.random.default_rng(0)
+    rows, n, dp = 100, 784, 512
+    X = (rng.random((rows, n)) < density).astype(np.uint8)
+    M = np.ones_like(X)
+    XM = X.astype(np.float32)
+    Win = rng.normal(size=(n, dp)).astype(np.float32)
+    dA = rng.normal(size=(rows, dp)).astype(np.float32)
+    A, g = np.zeros((rows, dp), np.float32), np.empty((n, dp), np.float32)
+
+    def sparse():
+        A[...] = 0
+        _core.oa_input_add(Win, X, M, A, 1)
+        _core.oa_input_grad(dA, X, M, g, 1)
+
+    def dense():
+        np.matmul(XM, Win, out=A)
+        np.matmul(XM.T, dA, out=g)
+
+    label(benchmark, f"inputs:{how}", (n, dp), rows, DTYPE, 1)
+    benchmark.group = f"first-layer inputs, density {density}"
+    with oc.blas_threads(1):
+        benchmark(sparse if how == "sparse" else dense)
+    np.testing.assert_allclose(A, XM @ Win, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(g, XM.T @ dA, rtol=1e-4, atol=1e-3)

@@ -191,6 +191,48 @@ void nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t l
     nade_active->adam_f64(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
 }
 
+int nade_oa_output_f32(float *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
+                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                       double scale, double *loss)
+{
+    return nade_active->oa_output_f32(Z, ldz, X, ldx, mask, ldm, n, nrows, scale, loss);
+}
+
+int nade_oa_output_f64(double *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
+                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                       double scale, double *loss)
+{
+    return nade_active->oa_output_f64(Z, ldz, X, ldx, mask, ldm, n, nrows, scale, loss);
+}
+
+void nade_oa_input_add_f32(const float *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                           float *A, ptrdiff_t lda)
+{
+    nade_active->oa_input_add_f32(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
+}
+
+void nade_oa_input_add_f64(const double *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                           double *A, ptrdiff_t lda)
+{
+    nade_active->oa_input_add_f64(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
+}
+
+void nade_oa_input_grad_f32(const float *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
+                            ptrdiff_t j1, float *gWin, ptrdiff_t dp)
+{
+    nade_active->oa_input_grad_f32(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
+}
+
+void nade_oa_input_grad_f64(const double *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
+                            ptrdiff_t j1, double *gWin, ptrdiff_t dp)
+{
+    nade_active->oa_input_grad_f64(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
+}
+
 void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out)
 {
     nade_uniform_bits_row(key, row, n, out);

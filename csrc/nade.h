@@ -158,6 +158,55 @@ int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrd
                        ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
                        void *work);
 
+/* ---- order-agnostic training (NADE.md section 6) ---------------------------
+ * The objective's masks: row r (global row row0 + r of the request) observes
+ * a split s uniform in {0, ..., n-1} and then a uniformly random set of s
+ * features, both drawn from the Philox4x64-10 stream of (key, row0 + r) --
+ * the stream of nade_uniform_bits, 32-bit draws in the same order.  Draw 0
+ * gives s, the following ones a partial Fisher-Yates shuffle of 0..n-1
+ * whose first s entries are the observed features.  Bounded integers use
+ * Lemire's multiply-and-reject, so every (s, set) is exactly as likely as
+ * the objective requires.  mask[r * ldm + j] OUT: 1 if feature j is
+ * observed, else 0.  perm: n ptrdiff_t of scratch.  Rows depend on the key
+ * and their global row only, never on the thread that draws them.
+ */
+void nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t nrows,
+                   uint8_t *mask, ptrdiff_t ldm, ptrdiff_t *perm);
+
+/* The output layer of the order-agnostic objective on rows of logits Z
+ * (nrows, ldz), in place: for row r with s_r < n observed features (mask 1)
+ * and w_r = n / (n - s_r),
+ *   loss[r] OUT  = w_r sum_{j unobserved} -log p(x_j | x_observed),
+ *                  p(x_j = 1 | .) = sigmoid(Z[r, j])      (nats)
+ *   Z[r, j] OUT  = scale w_r (sigmoid(Z[r, j]) - x_j) for unobserved j, 0 for observed
+ * NADE_EINVAL if a row observes every feature. */
+int nade_oa_output_f32(float *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
+                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                       double scale, double *loss);
+int nade_oa_output_f64(double *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
+                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                       double scale, double *loss);
+
+/* The first layer's observed inputs, sparse: for binary data x * m is
+ * mostly 0, and adding the weight rows of its ones beats a dense product.
+ *   nade_oa_input_add:  A[r] += sum_{j: x_rj m_rj = 1} Win[j]        (rows of dp)
+ *   nade_oa_input_grad: gWin[j] = sum_{r: x_rj m_rj = 1} dA[r], for features
+ *                       j0 <= j < j1, rows added in row order (so the sums do
+ *                       not depend on how features are split among threads)
+ * Win, gWin (n, dp); A, dA (nrows, lda) with lda >= dp. */
+void nade_oa_input_add_f32(const float *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                           float *A, ptrdiff_t lda);
+void nade_oa_input_add_f64(const double *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
+                           double *A, ptrdiff_t lda);
+void nade_oa_input_grad_f32(const float *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
+                            ptrdiff_t j1, float *gWin, ptrdiff_t dp);
+void nade_oa_input_grad_f64(const double *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
+                            ptrdiff_t j1, double *gWin, ptrdiff_t dp);
+
 /* ---- hidden states: out[(r*n + k)*d + j] = h_k[j] of row r (chain order) */
 int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
                     ptrdiff_t ldx, ptrdiff_t nrows, float *out, void *work);

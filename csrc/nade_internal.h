@@ -59,6 +59,19 @@ typedef struct {
                      float, float, float);
     void (*adam_f64)(double *, const double *, double *, double *, ptrdiff_t, double, double,
                      double, double, double, double);
+    int (*oa_output_f32)(float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *, ptrdiff_t,
+                         ptrdiff_t, ptrdiff_t, double, double *);
+    int (*oa_output_f64)(double *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
+                         ptrdiff_t, ptrdiff_t, ptrdiff_t, double, double *);
+    void (*oa_input_add_f32)(const float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
+                             ptrdiff_t, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
+    void (*oa_input_add_f64)(const double *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
+                             ptrdiff_t, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t);
+    void (*oa_input_grad_f32)(const float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
+                              ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
+    void (*oa_input_grad_f64)(const double *, ptrdiff_t, const uint8_t *, ptrdiff_t,
+                              const uint8_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, double *,
+                              ptrdiff_t);
 } nade_table;
 
 extern const nade_table nade_table_baseline;

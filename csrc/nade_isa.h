@@ -1,7 +1,8 @@
 /*
  * nade_isa.h -- one instruction set's copy of every kernel, float and
  * double, from the single sources nade_impl.h (fixed-order NADE) and
- * oa_impl.h (order-agnostic, deep NADE), plus its kernel table.
+ * oa_impl.h (order-agnostic, deep NADE) and oa_train_impl.h (its training
+ * objective's element-wise parts), plus its kernel table.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
  * NADE_ISA_NAME, NADE_FMA, NADE_RT and NADE_VEC_BYTES (the vector width of
  * the dot products), and optionally NADE_VFMA_F32/F64(a, b, c): a fused
@@ -22,6 +23,7 @@
 #endif
 #include "nade_impl.h"
 #include "oa_impl.h"
+#include "oa_train_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -48,6 +50,7 @@
 #endif
 #include "nade_impl.h"
 #include "oa_impl.h"
+#include "oa_train_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -74,5 +77,7 @@ const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
     NADE_K(noise_row, f64),
     NADE_K(oa_score, f32), NADE_K(oa_score, f64), NADE_K(oa_sample, f32), NADE_K(oa_sample, f64),
     NADE_K(adam, f32),   NADE_K(adam, f64),
+    NADE_K(oa_output, f32), NADE_K(oa_output, f64), NADE_K(oa_input_add, f32),
+    NADE_K(oa_input_add, f64), NADE_K(oa_input_grad, f32), NADE_K(oa_input_grad, f64),
 };
 #undef NADE_K

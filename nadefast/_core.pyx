@@ -583,3 +583,121 @@ def oa_sample(const floating[:, ::1] Win, const floating[:, ::1] Wmask, const fl
                                              greedy, lptr, base + threadid() * stride)
     if status:
         _raise_status(status, "oa_sample")
+
+
+# ------------------------------------------------- order-agnostic training objective
+# The parts of nadefast.orderless.loss_and_gradient between its BLAS products.
+# Rows (or features) are split into fixed chunks, each computed whole by one
+# thread, so results do not depend on n_threads.
+
+cdef enum:
+    _CHUNK_ROWS = 16  # rows (or features) per unit of parallel work
+
+
+def oa_masks(const uint64_t[::1] key,  # IN (2,) Philox key
+             uint64_t row0, Py_ssize_t nrows, Py_ssize_t n, int n_threads):
+    """The training objective's observed-variable masks: (nrows, n) uint8, 1 =
+    observed; row r from the Philox stream of (key, row0 + r) (nade_oa_masks)."""
+    if key.shape[0] != 2:
+        raise ValueError("oa_masks: the key must have 2 words")
+    if not 0 < n < 2**31 or nrows < 0:
+        raise ValueError(f"oa_masks: need 0 < n < 2**31 and nrows >= 0, got n={n}, nrows={nrows}")
+    out = np.empty((nrows, n), dtype=np.uint8)
+    if nrows == 0:
+        return out
+    cdef:
+        uint8_t[:, ::1] m = out
+        Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0
+        int nt = _threads_for(nchunks, n_threads)
+        Py_ssize_t[:, ::1] perm = np.empty((nt, n), dtype=np.intp)
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            r0 = i * _CHUNK_ROWS
+            nade_oa_masks(&key[0], row0 + <uint64_t>r0, n, min(_CHUNK_ROWS, nrows - r0),
+                          &m[r0, 0], n, &perm[threadid(), 0])
+    return out
+
+
+def oa_output(floating[:, ::1] Z,          # INOUT (rows, n) logits in, scale * dloss/dZ out
+              const uint8_t[:, ::1] X,     # IN    (rows, n) 0/1
+              const uint8_t[:, ::1] mask,  # IN    (rows, n) 1 = observed
+              double scale,
+              double[::1] loss,            # OUT   (rows,) rescaled NLL of the unobserved features
+              int n_threads):
+    """The order-agnostic objective's output layer, in place (nade_oa_output in nade.h)."""
+    cdef:
+        Py_ssize_t nrows = Z.shape[0], n = Z.shape[1]
+        Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
+        int status = 0, nt = _threads_for(nchunks, n_threads)
+    if (X.shape[0] != nrows or mask.shape[0] != nrows or loss.shape[0] != nrows
+            or X.shape[1] != n or mask.shape[1] != n):
+        raise ValueError("oa_output: arrays of inconsistent shapes")
+    if nrows == 0:
+        return
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            r0 = i * _CHUNK_ROWS
+            nr = min(_CHUNK_ROWS, nrows - r0)
+            if floating is float:
+                status |= nade_oa_output_f32(&Z[r0, 0], n, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
+                                             scale, &loss[r0])
+            else:
+                status |= nade_oa_output_f64(&Z[r0, 0], n, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
+                                             scale, &loss[r0])
+    if status:
+        raise ValueError("oa_output: a row observes every feature; the objective needs at "
+                         "least one unobserved feature per row")
+
+
+def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by feature
+                 const uint8_t[:, ::1] X,     # IN    (rows, n) 0/1
+                 const uint8_t[:, ::1] mask,  # IN    (rows, n) 1 = observed
+                 floating[:, ::1] A,          # INOUT (rows, dp) += (X * mask) @ Win
+                 int n_threads):
+    """A += (X * mask) @ Win by adding the weight rows of the ones (sparse inputs)."""
+    cdef:
+        Py_ssize_t nrows = X.shape[0], n = Win.shape[0], dp = Win.shape[1]
+        Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
+        int nt = _threads_for(nchunks, n_threads)
+    if (X.shape[1] != n or mask.shape[0] != nrows or mask.shape[1] != n or A.shape[0] != nrows
+            or A.shape[1] != dp):
+        raise ValueError("oa_input_add: arrays of inconsistent shapes")
+    if nrows == 0:
+        return
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            r0 = i * _CHUNK_ROWS
+            nr = min(_CHUNK_ROWS, nrows - r0)
+            if floating is float:
+                nade_oa_input_add_f32(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
+                                      &A[r0, 0], dp)
+            else:
+                nade_oa_input_add_f64(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
+                                      &A[r0, 0], dp)
+
+
+def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the first layer's pre-activation
+                  const uint8_t[:, ::1] X,     # IN  (rows, n) 0/1
+                  const uint8_t[:, ::1] mask,  # IN  (rows, n) 1 = observed
+                  floating[:, ::1] gWin,       # OUT (n, dp) = (X * mask).T @ dA
+                  int n_threads):
+    """gWin = (X * mask).T @ dA, each feature's sum over rows in row order."""
+    cdef:
+        Py_ssize_t nrows = X.shape[0], n = X.shape[1], dp = dA.shape[1]
+        Py_ssize_t nchunks = (n + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, j0
+        int nt = _threads_for(nchunks, n_threads)
+    if (dA.shape[0] != nrows or mask.shape[0] != nrows or mask.shape[1] != n
+            or gWin.shape[0] != n or gWin.shape[1] != dp):
+        raise ValueError("oa_input_grad: arrays of inconsistent shapes")
+    if nrows == 0:
+        gWin[:, :] = 0
+        return
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            j0 = i * _CHUNK_ROWS
+            if floating is float:
+                nade_oa_input_grad_f32(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
+                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)
+            else:
+                nade_oa_input_grad_f64(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
+                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)

@@ -638,8 +638,9 @@ class NADE:
     def _training_loss(self, X, grads, n_threads, rng):
         """The training objective on a batch and its gradient (into grads)."""
         if self._is_oa:
-            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1])
-            return orderless.loss_and_gradient(self._oa, X, masks, self._d, grads)[0]
+            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1], n_threads)
+            return orderless.loss_and_gradient(self._oa, X, masks, self._d, grads,
+                                               n_threads=n_threads)[0]
         return self._loss_and_gradient_padded(X, grads, n_threads)
 
     def _validation_nll(self, X):
@@ -653,7 +654,8 @@ class NADE:
         if cached is None or cached[0] != key:
             masks = orderless.draw_masks(np.random.default_rng(0), X.shape[0], X.shape[1])
             self._valid_masks = cached = (key, masks)
-        return orderless.loss_and_gradient(self._oa, X, cached[1], self._d, want_grad=False)[0]
+        return orderless.loss_and_gradient(self._oa, X, cached[1], self._d, want_grad=False,
+                                           n_threads=self._threads())[0]
 
     def loss_and_gradient(self, X, *, random_state=None):
         """Mean training loss of X and its gradient.
@@ -670,8 +672,9 @@ class NADE:
         d = self._d
         if self._is_oa:
             rng = make_rng(self.random_state if random_state is None else random_state)
-            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1])
-            loss = orderless.loss_and_gradient(self._oa, X, masks, d, grads)[0]
+            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1], self._threads())
+            loss = orderless.loss_and_gradient(self._oa, X, masks, d, grads,
+                                               n_threads=self._threads())[0]
             return loss, {"W": grads["Win"][:, :d].T, "M": grads["Wmask"][:, :d].T,
                           "b": grads["b1"][:d], "W_hidden": grads["Wdeep"][:, :, :d],
                           "b_hidden": grads["bdeep"], "V": grads["V"][:, :d], "c": grads["c"]}

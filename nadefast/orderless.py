@@ -25,6 +25,7 @@ Parameters live in the kernels' layout (hidden width padded to dp with zeros):
 import numpy as np
 
 from nadefast import _core
+from nadefast._random import philox_key
 
 PARAM_NAMES = ("Win", "Wmask", "b1", "Wdeep", "bdeep", "V", "c")
 
@@ -60,38 +61,52 @@ def init_params(X, d, layers, dtype, rng):
     return p
 
 
-def draw_masks(rng, rows, n):
-    """Observed-variable masks of the training objective: per row an ordering and a
-    split s uniform in {0, ..., n-1}; the first s variables of the ordering are observed."""
-    split = rng.integers(0, n, size=rows)
-    perm = np.argsort(rng.random((rows, n)), axis=1)
-    rank = np.empty_like(perm)  # the inverse permutation: one scatter instead of a second sort
-    np.put_along_axis(rank, perm, np.broadcast_to(np.arange(n), perm.shape), axis=1)
-    return rank < split[:, None]
+def draw_masks(rng, rows, n, n_threads=1):
+    """Observed-variable masks of the training objective, (rows, n) bool: per row
+    a split s uniform in {0, ..., n-1} and a uniformly random set of s observed
+    variables (the first s of a random ordering).
+
+    Drawn by the compiled kernel (nade_oa_masks in csrc/nade.h) from the
+    counter-based Philox stream of (key, row), the key taken from `rng`: the
+    masks depend on rng's state only, not on n_threads."""
+    key = philox_key(rng)
+    return _core.oa_masks(key, 0, rows, n, n_threads).view(bool)
 
 
-def _softplus(t):
-    return np.logaddexp(0.0, t)
+# Below this fraction of ones in x * m, the first layer adds the weight rows of
+# the ones (a gather, ~nnz * dp adds) instead of a dense product (rows * n * dp
+# multiply-adds at BLAS speed).  On a training batch of binarized MNIST's shape
+# the two cost the same between 0.17 and 0.25 ones (benchmarks/
+# test_bench_orderless.py::test_first_layer_inputs, one core); MNIST has ~0.07.
+SPARSE_INPUT_FRACTION = 0.15
 
 
-def loss_and_gradient(params, X, masks, d, grads=None, want_grad=True):
+def loss_and_gradient(params, X, masks, d, grads=None, want_grad=True, n_threads=1):
     """The rescaled order-agnostic NLL of (X, masks), mean over rows, and its gradient.
 
     X (rows, n) 0/1; masks (rows, n) bool, at least one False per row.  Returns
     (loss, grads) with grads shaped like params (padding entries zero).  The
-    backward pass is written by hand (ReLU layers, matrix products).
+    backward pass is written by hand: BLAS products for the layers, compiled
+    kernels for the output layer's loss and logit gradient and, when x * m is
+    sparse, for the first layer's observed inputs.  tests/reference.py holds
+    the plain NumPy form it is checked against.
     """
     dtype = params["Win"].dtype
-    Xf = X.astype(dtype)
-    Mf = masks.astype(dtype)
-    rows, n = X.shape
+    X8 = np.ascontiguousarray(X, dtype=np.uint8)
+    M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)  # no copy for bool masks
+    rows, n = X8.shape
     layers = params["Wdeep"].shape[0] + 1
-    observed = Mf.sum(axis=1)
-    weight = (n / (n - observed)).astype(dtype)  # n / (n - s): the objective's rescaling
+    Mf = M8.astype(dtype)
+    sparse = np.count_nonzero(X8 & M8) <= SPARSE_INPUT_FRACTION * X8.size
+    XM = None if sparse else (X8 & M8).astype(dtype)
 
     # forward
-    XM = Xf * Mf
-    A = [XM @ params["Win"] + Mf @ params["Wmask"] + params["b1"]]
+    A = [Mf @ params["Wmask"]]
+    A[0] += params["b1"]
+    if sparse:
+        _core.oa_input_add(params["Win"], X8, M8, A[0], n_threads)
+    else:
+        A[0] += XM @ params["Win"]
     H = [np.maximum(A[0], 0)]
     for l in range(layers - 1):
         a = H[-1] @ params["Wdeep"][l].T + params["bdeep"][l]  # (rows, d)
@@ -99,29 +114,33 @@ def loss_and_gradient(params, X, masks, d, grads=None, want_grad=True):
         h[:, :d] = np.maximum(a, 0)
         A.append(a)
         H.append(h)
-    Z = H[-1] @ params["V"].T + params["c"]
-    sign = 2 * Xf - 1
-    free = 1 - Mf
-    loss = float(np.mean(weight * (free * _softplus(-sign * Z)).sum(axis=1, dtype=np.float64)))
+    Z = H[-1] @ params["V"].T
+    Z += params["c"]
+    # the output layer, fused: per-row losses, and Z overwritten by dloss/dZ
+    row_loss = np.empty(rows)
+    _core.oa_output(Z, X8, M8, 1.0 / rows, row_loss, n_threads)
+    loss = float(row_loss.mean())
     if not want_grad:
         return loss, None
 
     # backward
     if grads is None:
         grads = {k: np.zeros_like(v) for k, v in params.items()}
-    y = 0.5 * (1 + np.tanh(0.5 * Z))  # sigmoid, without overflow warnings
-    dZ = (y - Xf) * free * (weight / rows)[:, None]
-    grads["V"][...] = dZ.T @ H[-1]
+    dZ = Z
+    np.matmul(dZ.T, H[-1], out=grads["V"])
     grads["c"][...] = dZ.sum(axis=0)
     dH = dZ @ params["V"]
     for l in range(layers - 2, -1, -1):
         dA = dH[:, :d] * (A[l + 1] > 0)
-        grads["Wdeep"][l] = dA.T @ H[l]
+        np.matmul(dA.T, H[l], out=grads["Wdeep"][l])
         grads["bdeep"][l] = dA.sum(axis=0)
         dH = dA @ params["Wdeep"][l]
     dA1 = dH * (A[0] > 0)
-    grads["Win"][...] = XM.T @ dA1
-    grads["Wmask"][...] = Mf.T @ dA1
+    if sparse:
+        _core.oa_input_grad(dA1, X8, M8, grads["Win"], n_threads)
+    else:
+        np.matmul(XM.T, dA1, out=grads["Win"])
+    np.matmul(Mf.T, dA1, out=grads["Wmask"])
     grads["b1"][...] = dA1.sum(axis=0)
     return loss, grads
 
