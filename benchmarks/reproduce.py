@@ -54,8 +54,8 @@ DATASETS = {
 }
 
 # patience 0: no early stopping (the epoch of the lowest validation NLL is still kept)
-DEFAULTS = {"hidden": 500, "epochs": 1000, "batch_size": 100, "lr": 1e-3, "lr_schedule": "constant",
-            "patience": 30, "seed": 0}
+DEFAULTS = {"hidden": 500, "epochs": 1000, "batch_size": 100, "optimizer": "adam", "lr": 1e-3,
+            "lr_schedule": "constant", "momentum": 0.0, "patience": 30, "seed": 0}
 
 
 def cpu_model():
@@ -205,7 +205,8 @@ def main(argv=None):
     stdout, sys.stdout = sys.stdout, log
     try:
         model.fit(train, valid, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                  learning_rate=settings["lr"], lr_schedule=settings["lr_schedule"],
+                  optimizer=settings["optimizer"], learning_rate=settings["lr"],
+                  lr_schedule=settings["lr_schedule"], momentum=settings["momentum"],
                   patience=settings["patience"] or None, verbose=True,
                   checkpoint=checkpoint, checkpoint_every=5, resume=checkpoint is not None)
     finally:

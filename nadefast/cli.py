@@ -34,9 +34,10 @@ def _say(*args):
     print(*args, flush=True)
 
 
-def _nll_summary(model, X):
-    """Mean NLL and its standard error over the rows of X, nats."""
-    nll = -model.score_samples(X)
+def _nll_summary(model, X, n_orderings=1, seed=None):
+    """Mean NLL and its standard error over the rows of X, nats (an ensemble of
+    n_orderings orderings for an order-agnostic model)."""
+    nll = -model.score_samples(X, n_orderings, random_state=seed)
     se = nll.std(ddof=1) / math.sqrt(len(nll)) if len(nll) > 1 else float("nan")
     return float(nll.mean()), float(se)
 
@@ -153,12 +154,25 @@ def cmd_train(args):
     _say(f"train: {train.shape[0]} rows x {train.shape[1]} features"
          + (f"; valid: {valid.shape[0]} rows" if valid is not None else "; no validation split")
          + (f"; test: {data['test'].shape[0]} rows" if "test" in data else ""))
-    model = NADE(args.hidden, ordering=None if args.ordering == "identity" else "random",
-                 dtype=args.dtype, random_state=args.seed, n_jobs=args.n_jobs)
+    if args.layers > 1 and not args.order_agnostic:
+        raise CliError(f"--layers {args.layers} needs --order-agnostic (a fixed-order NADE has one "
+                       f"hidden layer)")
+    if args.momentum and args.optimizer != "sgd":
+        raise CliError("--momentum applies to --optimizer sgd only")
+    # an order-agnostic model is scored along a random ordering unless told otherwise:
+    # the identity (raster) ordering is a poor one for a model trained on all of them
+    ordering = args.ordering or ("random" if args.order_agnostic else "identity")
+    model = NADE(args.hidden, ordering=None if ordering == "identity" else "random",
+                 dtype=args.dtype, random_state=args.seed, n_jobs=args.n_jobs,
+                 order_agnostic=args.order_agnostic, n_layers=args.layers)
+    if args.checkpoint and os.path.exists(args.checkpoint):
+        _say(f"resuming from {args.checkpoint}")
     t0 = time.perf_counter()
     verbose = 0 if args.quiet else (2 if sys.stderr.isatty() else 1)
-    model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-              lr_schedule=args.lr_schedule, patience=args.patience, verbose=verbose)
+    model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+              learning_rate=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
+              patience=args.patience, verbose=verbose, checkpoint=args.checkpoint,
+              checkpoint_every=args.checkpoint_every, resume=args.checkpoint is not None)
     elapsed = time.perf_counter() - t0
     model.save(args.out)
     _say(f"trained in {elapsed:.1f} s ({len(model.history_)} epochs, kept epoch {model.best_epoch_}); "
@@ -179,8 +193,12 @@ def cmd_eval(args):
     split = args.split or ("test" if "test" in data else "train")
     if split not in data:
         raise CliError(f"{args.data}: no {split!r} split (found {sorted(data)})")
-    mean, se = _nll_summary(model, data[split])
-    _say(f"{split} NLL: {mean:.4f} +- {se:.4f} nats ({data[split].shape[0]} rows)")
+    if args.orderings > 1 and not model.order_agnostic:
+        raise CliError(f"--orderings {args.orderings} needs an order-agnostic model; {args.model} "
+                       f"has one fixed ordering")
+    mean, se = _nll_summary(model, data[split], args.orderings, args.seed)
+    what = f", ensemble of {args.orderings} orderings" if args.orderings > 1 else ""
+    _say(f"{split} NLL: {mean:.4f} +- {se:.4f} nats ({data[split].shape[0]} rows{what})")
     return 0
 
 
@@ -241,6 +259,16 @@ def _n_jobs(text):
     return value
 
 
+def _unit_interval(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -282,10 +310,22 @@ def build_parser():
     p.add_argument("--lr", type=_positive_float, default=1e-3)
     p.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
                    help="'linear': the learning rate falls to zero over --epochs (default constant)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--momentum", type=_unit_interval, default=0.0,
+                   help="heavy-ball momentum of --optimizer sgd, in [0, 1) (default 0)")
     p.add_argument("--patience", type=_positive_int, default=10)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--ordering", choices=("identity", "random"), default="identity")
+    p.add_argument("--order-agnostic", action="store_true",
+                   help="one network for every ordering (Uria et al. 2014; ReLU units)")
+    p.add_argument("--layers", type=_positive_int, default=1,
+                   help="hidden layers of an --order-agnostic model (default 1)")
+    p.add_argument("--ordering", choices=("identity", "random"), default=None,
+                   help="the model's ordering (default: identity; random with --order-agnostic)")
     p.add_argument("--seed", type=_seed, default=None)
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="write a checkpoint here every --checkpoint-every epochs, and resume from "
+                        "it when it exists (same data and settings)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N")
     p.add_argument("--out", default="model.npz", help="model file to write (default model.npz)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     common(p)
@@ -295,6 +335,10 @@ def build_parser():
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--split", help="split of DATA to score (default: test if present)")
+    p.add_argument("--orderings", type=_positive_int, default=1, metavar="K",
+                   help="order-agnostic models: score the ensemble of K orderings, the model's own "
+                        "and K-1 drawn from --seed (default 1)")
+    p.add_argument("--seed", type=_seed, default=None, help="seed of the drawn orderings")
     common(p)
     p.set_defaults(func=cmd_eval)
 

@@ -710,7 +710,7 @@ class NADE:
         return check_ordering(self.ordering, n)
 
     def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
-            learning_rate=1e-3, lr_schedule="constant", patience=10, verbose=False,
+            learning_rate=1e-3, lr_schedule="constant", momentum=0.0, patience=10, verbose=False,
             checkpoint=None, checkpoint_every=1, resume=False):
         """Maximum-likelihood training by mini-batch gradient descent.
 
@@ -722,6 +722,9 @@ class NADE:
         epochs : passes over X in all (a resumed fit counts the epochs it
             already ran).   batch_size : rows per step.
         optimizer : "adam" or "sgd".      learning_rate : step size.
+        momentum : SGD's heavy-ball coefficient in [0, 1) (v = momentum v + g,
+            p -= rate v; the papers' order-agnostic NADE used 0.9); only
+            with optimizer="sgd".
         lr_schedule : "constant", or "linear": the step size falls in
             proportion to the rows seen, from learning_rate at the start to
             zero at the end of `epochs` (the noise of the last steps shrinks
@@ -758,6 +761,12 @@ class NADE:
         if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
             raise (TypeError if not isinstance(optimizer, str) else ValueError)(
                 f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be below 1, got {momentum!r} (the steps would not decay)")
+        if momentum and optimizer.lower() != "sgd":
+            raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps its "
+                             f"own moment estimates")
         n_threads = effective_n_threads(self.n_jobs)
         X = _training_matrix(X)
         n = X.shape[1]
@@ -771,7 +780,7 @@ class NADE:
 
         settings = {
             "n_hidden": n_hidden, "dtype": dtype.name, "optimizer": optimizer.lower(),
-            "learning_rate": learning_rate, "lr_schedule": lr_schedule,
+            "momentum": momentum, "learning_rate": learning_rate, "lr_schedule": lr_schedule,
             # a linear schedule is laid out over the whole fit: its length is part of it
             "schedule_epochs": epochs if lr_schedule == "linear" else None,
             "batch_size": batch_size, "n_features": n,

@@ -142,13 +142,17 @@ def _copy_into(arrays, state, prefix):
         target[...] = source
 
 
-def make_optimizer(name, params, learning_rate, n_threads=1):
-    """The optimizer called `name` ('adam' or 'sgd') over `params`."""
+def make_optimizer(name, params, learning_rate, n_threads=1, momentum=0.0):
+    """The optimizer called `name` ('adam' or 'sgd') over `params`; `momentum`
+    is SGD's heavy-ball coefficient (Adam has its own moments: it must be 0)."""
     if not isinstance(name, str):
         raise TypeError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     key = name.lower()
     if key == "adam":
+        if momentum:
+            raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps "
+                             f"its own moment estimates")
         return Adam(params, learning_rate=learning_rate, n_threads=n_threads)
     if key == "sgd":
-        return SGD(params, learning_rate=learning_rate)
+        return SGD(params, learning_rate=learning_rate, momentum=momentum)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")

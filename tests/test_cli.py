@@ -80,6 +80,39 @@ def test_train_passes_the_learning_rate_schedule(tmp_path, capsys):
     assert not np.array_equal(constant.W_, expected.W_)
 
 
+def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    data = tmp_path / "data.npz"
+    splits = {"train": (rng.random((90, 8)) < 0.3).astype(np.uint8),
+              "valid": (rng.random((30, 8)) < 0.3).astype(np.uint8),
+              "test": (rng.random((40, 8)) < 0.3).astype(np.uint8)}
+    np.savez(data, **splits)
+    ckpt, out_path = tmp_path / "fit.ckpt.npz", tmp_path / "m.npz"
+    argv = ["train", data, "--hidden", 5, "--seed", 4, "--order-agnostic", "--layers", 2,
+            "--optimizer", "sgd", "--momentum", 0.9, "--lr", 0.01, "--checkpoint", ckpt, "--out",
+            out_path, "--quiet", "--n-jobs", 1]
+    code, out, err = run(capsys, *argv, "--epochs", 2)
+    assert code == 0, err
+    code, out, err = run(capsys, *argv, "--epochs", 4)  # resumes after epoch 2
+    assert code == 0, err
+    assert "resuming from" in out
+    expected = NADE(5, order_agnostic=True, n_layers=2, ordering="random", random_state=4,
+                    n_jobs=1).fit(splits["train"], splits["valid"], epochs=4, optimizer="sgd",
+                                  momentum=0.9, learning_rate=0.01, patience=10)
+    got = NADE.load(out_path)
+    assert got.order_agnostic and got.W_hidden_.shape == (1, 5, 5)
+    np.testing.assert_array_equal(got.ordering_, expected.ordering_)  # random, not the identity
+    assert not np.array_equal(got.ordering_, np.arange(8))
+    for name in ("W_", "M_", "W_hidden_", "V_"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+
+    code, out, err = run(capsys, "eval", out_path, data, "--orderings", 3, "--seed", 5)
+    assert code == 0, err
+    mean = float(re.search(r"test NLL: ([0-9.]+) \+- [0-9.]+ nats \(40 rows, ensemble of 3 orderings\)",
+                           out).group(1))
+    assert mean == pytest.approx(-got.score_samples(splits["test"], 3, random_state=5).mean(), abs=1e-4)
+
+
 @pytest.mark.parametrize("argv, code, message", [
     (["train"], 2, "the following arguments are required: DATA"),
     (["demo", "--hidden", "0"], 2, "expected a positive integer"),
@@ -94,6 +127,10 @@ def test_train_passes_the_learning_rate_schedule(tmp_path, capsys):
     (["sample", "{model}", "-n", "-3"], 1, "-n must be >= 0"),
     (["eval", "{model}", "{data}"], 1, "3 features, but the model has 4"),
     (["eval", "{notmodel}", "{data}"], 1, "not a"),
+    (["eval", "{model}", "{data4}", "--orderings", "2"], 1, "--orderings 2 needs an order-agnostic"),
+    (["train", "{data4}", "--layers", "2"], 1, "--layers 2 needs --order-agnostic"),
+    (["train", "{data4}", "--momentum", "0.9"], 1, "--momentum applies to --optimizer sgd"),
+    (["train", "{data4}", "--optimizer", "sgd", "--momentum", "1"], 2, "expected a number in [0, 1)"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, message):
     model = tmp_path / "model.npz"
@@ -102,7 +139,9 @@ def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, 
     np.save(data, np.zeros((5, 3), dtype=np.uint8))
     notmodel = tmp_path / "notmodel.npz"
     notmodel.write_bytes(b"garbage")
-    argv = [a.format(model=model, data=data, notmodel=notmodel) for a in argv]
+    data4 = tmp_path / "data4.npy"
+    np.save(data4, np.zeros((5, 4), dtype=np.uint8))
+    argv = [a.format(model=model, data=data, notmodel=notmodel, data4=data4) for a in argv]
     monkeypatch.chdir(tmp_path)
     try:
         got = main(argv)

@@ -147,6 +147,43 @@ def test_learning_rate_schedule_sets_each_step(schedule, factors):
                                    atol=1e-14, err_msg=name)
 
 
+def test_sgd_momentum_sets_each_step():
+    # one batch per epoch: v = 0.9 v + grad(p), p -= rate * v, replayed by hand
+    rng = np.random.default_rng(17)
+    X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
+    fit = dict(batch_size=12, optimizer="sgd", learning_rate=0.3, momentum=0.9, patience=None)
+    model = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, **fit)
+    replay = NADE(5, dtype="float64", random_state=1).fit(X, epochs=0, **fit)
+    velocity = {name: 0.0 for name in ("W", "b", "V", "c")}
+    for _ in range(3):
+        _, grads = replay.loss_and_gradient(X)
+        for name in velocity:
+            velocity[name] = 0.9 * velocity[name] + grads[name]
+            setattr(replay, name + "_", getattr(replay, name + "_") - 0.3 * velocity[name])
+    for name in ("W_", "b_", "V_", "c_"):
+        np.testing.assert_allclose(getattr(model, name), getattr(replay, name), rtol=1e-12,
+                                   atol=1e-14, err_msg=name)
+    plain = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, **{**fit, "momentum": 0.0})
+    assert not np.allclose(plain.W_, model.W_)
+
+
+def test_momentum_is_checked_and_part_of_a_checkpoint(tmp_path):
+    X = (np.random.default_rng(3).random((30, 5)) < 0.4).astype(np.uint8)
+    with pytest.raises(ValueError, match="momentum=0.9 applies to optimizer='sgd' only"):
+        NADE(2).fit(X, epochs=1, momentum=0.9)
+    with pytest.raises(ValueError, match="momentum must be below 1"):
+        NADE(2).fit(X, epochs=1, optimizer="sgd", momentum=1.0)
+    with pytest.raises(ValueError, match="momentum must be >= 0"):
+        NADE(2).fit(X, epochs=1, optimizer="sgd", momentum=-0.5)
+    with pytest.raises(TypeError, match="momentum must be a real number"):
+        NADE(2).fit(X, epochs=1, optimizer="sgd", momentum="0.9")
+    ckpt = tmp_path / "c.npz"
+    NADE(3, random_state=0).fit(X, epochs=1, optimizer="sgd", momentum=0.5, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="momentum=0.5, this fit has momentum=0.9"):
+        NADE(3, random_state=0).fit(X, epochs=2, optimizer="sgd", momentum=0.9, checkpoint=ckpt,
+                                    resume=True)
+
+
 def test_lr_schedule_is_checked():
     X = np.zeros((4, 3), np.uint8)
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
