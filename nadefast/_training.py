@@ -25,12 +25,15 @@ from nadefast.optim import make_optimizer
 CHECKPOINT_FORMAT = "nadefast.checkpoint"
 CHECKPOINT_VERSION = 1
 # settings that must match for a checkpoint to be resumed with these data
-_MUST_MATCH = ("n_hidden", "dtype", "optimizer", "momentum", "learning_rate", "lr_schedule",
-               "schedule_epochs",
+_MUST_MATCH = ("n_hidden", "dtype", "optimizer", "momentum", "weight_decay", "learning_rate",
+               "lr_schedule", "schedule_epochs",
                "batch_size", "n_features", "n_rows", "n_valid_rows", "data_digest", "valid_digest",
                "order_agnostic", "n_layers")
 # checkpoints written before a setting existed hold its default
-_SETTING_DEFAULTS = {"lr_schedule": "constant", "schedule_epochs": None, "momentum": 0.0}
+_SETTING_DEFAULTS = {"lr_schedule": "constant", "schedule_epochs": None, "momentum": 0.0,
+                     "weight_decay": 0.0}
+# the parameters weight decay shrinks: weight matrices, not biases (both layouts)
+DECAYED = ("W", "V", "Win", "Wmask", "Wdeep")
 LR_SCHEDULES = ("constant", "linear")
 
 
@@ -163,7 +166,9 @@ class Trainer:
         self.params = model._params_padded()
         self.grads = {k: np.empty_like(v) for k, v in self.params.items()}
         self.optimizer = make_optimizer(settings["optimizer"], self.params, settings["learning_rate"],
-                                        n_threads, momentum=settings.get("momentum", 0.0))
+                                        n_threads, momentum=settings.get("momentum", 0.0),
+                                        weight_decay=settings.get("weight_decay", 0.0),
+                                        decayed=[k for k in self.params if k in DECAYED])
         self.epoch = 0
         self.history = []
         self.bad_epochs = 0

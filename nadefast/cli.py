@@ -171,8 +171,9 @@ def cmd_train(args):
     verbose = 0 if args.quiet else (2 if sys.stderr.isatty() else 1)
     model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
               learning_rate=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
-              patience=args.patience, verbose=verbose, checkpoint=args.checkpoint,
-              checkpoint_every=args.checkpoint_every, resume=args.checkpoint is not None)
+              weight_decay=args.weight_decay, patience=args.patience, verbose=verbose,
+              checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+              resume=args.checkpoint is not None)
     elapsed = time.perf_counter() - t0
     model.save(args.out)
     _say(f"trained in {elapsed:.1f} s ({len(model.history_)} epochs, kept epoch {model.best_epoch_}); "
@@ -269,6 +270,16 @@ def _unit_interval(text):
     return value
 
 
+def _nonnegative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -313,6 +324,8 @@ def build_parser():
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--momentum", type=_unit_interval, default=0.0,
                    help="heavy-ball momentum of --optimizer sgd, in [0, 1) (default 0)")
+    p.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
+                   help="decoupled weight decay of the weight matrices (AdamW with adam; default 0)")
     p.add_argument("--patience", type=_positive_int, default=10)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--order-agnostic", action="store_true",

@@ -710,7 +710,8 @@ class NADE:
         return check_ordering(self.ordering, n)
 
     def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
-            learning_rate=1e-3, lr_schedule="constant", momentum=0.0, patience=10, verbose=False,
+            learning_rate=1e-3, lr_schedule="constant", momentum=0.0, weight_decay=0.0,
+            patience=10, verbose=False,
             checkpoint=None, checkpoint_every=1, resume=False):
         """Maximum-likelihood training by mini-batch gradient descent.
 
@@ -725,6 +726,11 @@ class NADE:
         momentum : SGD's heavy-ball coefficient in [0, 1) (v = momentum v + g,
             p -= rate v; the papers' order-agnostic NADE used 0.9); only
             with optimizer="sgd".
+        weight_decay : >= 0; each step first shrinks the weight matrices
+            (not the biases) by the factor (1 - rate * weight_decay), rate
+            the step's learning rate: decoupled weight decay, i.e. AdamW
+            with Adam, an L2 penalty weight_decay/2 |w|^2 with SGD without
+            momentum.
         lr_schedule : "constant", or "linear": the step size falls in
             proportion to the rows seen, from learning_rate at the start to
             zero at the end of `epochs` (the noise of the last steps shrinks
@@ -762,6 +768,10 @@ class NADE:
             raise (TypeError if not isinstance(optimizer, str) else ValueError)(
                 f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
+        weight_decay = check_real(weight_decay, "weight_decay", minimum=0)
+        if weight_decay * learning_rate >= 1:
+            raise ValueError(f"weight_decay * learning_rate must be below 1, got {weight_decay!r} * "
+                             f"{learning_rate!r} (a step would flip or zero the weights)")
         if momentum >= 1:
             raise ValueError(f"momentum must be below 1, got {momentum!r} (the steps would not decay)")
         if momentum and optimizer.lower() != "sgd":
@@ -780,7 +790,8 @@ class NADE:
 
         settings = {
             "n_hidden": n_hidden, "dtype": dtype.name, "optimizer": optimizer.lower(),
-            "momentum": momentum, "learning_rate": learning_rate, "lr_schedule": lr_schedule,
+            "momentum": momentum, "weight_decay": weight_decay, "learning_rate": learning_rate,
+            "lr_schedule": lr_schedule,
             # a linear schedule is laid out over the whole fit: its length is part of it
             "schedule_epochs": epochs if lr_schedule == "linear" else None,
             "batch_size": batch_size, "n_features": n,

@@ -13,20 +13,47 @@ from nadefast._validation import check_real
 OPTIMIZERS = ("adam", "sgd")
 
 
-class SGD:
-    """Plain gradient descent with optional (heavy-ball) momentum.
-
-    step(grads): p -= lr * (momentum * v + g), v = momentum * v + g.
+class _WeightDecay:
+    """Decoupled weight decay (Loshchilov & Hutter, 2019, "AdamW"): before each
+    step, every array named in `decayed` shrinks to w (1 - learning_rate *
+    weight_decay), learning_rate being the step size of this step (so a
+    schedule scales the decay too).  Biases are left out by the caller.  For
+    SGD without momentum this is the L2 penalty weight_decay / 2 |w|^2; for
+    Adam it is not (the shrinkage bypasses Adam's per-coordinate scaling).
     """
 
-    def __init__(self, params, learning_rate=0.01, momentum=0.0):
+    def _init_decay(self, weight_decay, decayed):
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0)
+        unknown = set(decayed) - set(self.params)
+        if unknown:
+            raise ValueError(f"weight decay names unknown parameters {sorted(unknown)}")
+        self.decayed = tuple(decayed)
+
+    def _decay(self):
+        if not self.weight_decay:
+            return
+        for name in self.decayed:
+            p = self.params[name]
+            p *= p.dtype.type(1.0 - self.learning_rate * self.weight_decay)
+
+
+class SGD(_WeightDecay):
+    """Plain gradient descent with optional (heavy-ball) momentum.
+
+    step(grads): p -= lr * (momentum * v + g), v = momentum * v + g
+    (after the weight decay of `decayed`, if any).
+    """
+
+    def __init__(self, params, learning_rate=0.01, momentum=0.0, weight_decay=0.0, decayed=()):
         self.params = params
         self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
         self.momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
         self.velocity = {k: np.zeros_like(v) for k, v in params.items()} if self.momentum else None
+        self._init_decay(weight_decay, decayed)
         self.n_steps = 0
 
     def step(self, grads):
+        self._decay()
         for name, p in self.params.items():
             g = grads[name]
             f = p.dtype.type
@@ -50,12 +77,14 @@ class SGD:
             _copy_into(self.velocity, state, "velocity.")
 
 
-class Adam:
+class Adam(_WeightDecay):
     """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
-    eps_t = eps sqrt(1 - b2^t)  (the same update as the textbook form).
+    eps_t = eps sqrt(1 - b2^t)  (the same update as the textbook form);
+    with weight_decay, AdamW: the arrays in `decayed` first shrink by
+    (1 - lr weight_decay).
 
     Subnormal numbers are kept out of the moments: a moment below the
     smallest normal number is stored as 0, and a gradient entry whose square
@@ -70,7 +99,8 @@ class Adam:
     arithmetic in NumPy, kept as the reference the tests compare with.
     """
 
-    def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, n_threads=1):
+    def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, n_threads=1,
+                 weight_decay=0.0, decayed=()):
         self.params = params
         self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
         self.beta1 = check_real(beta1, "beta1", minimum=0, maximum=1)
@@ -82,6 +112,7 @@ class Adam:
                 raise ValueError(f"Adam needs C-contiguous parameter arrays; {name!r} is not")
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self._init_decay(weight_decay, decayed)
         self.n_steps = 0
 
     def _scalars(self):
@@ -92,6 +123,7 @@ class Adam:
     def step(self, grads):
         from nadefast import _core
 
+        self._decay()
         self.n_steps += 1
         lr_t, eps_t = self._scalars()
         for name, p in self.params.items():
@@ -100,6 +132,7 @@ class Adam:
 
     def step_numpy(self, grads):
         """The same step with NumPy operations (a reference; slower)."""
+        self._decay()
         self.n_steps += 1
         lr_t, eps_t = self._scalars()
         b1, b2 = self.beta1, self.beta2
@@ -142,9 +175,11 @@ def _copy_into(arrays, state, prefix):
         target[...] = source
 
 
-def make_optimizer(name, params, learning_rate, n_threads=1, momentum=0.0):
+def make_optimizer(name, params, learning_rate, n_threads=1, momentum=0.0, weight_decay=0.0,
+                   decayed=()):
     """The optimizer called `name` ('adam' or 'sgd') over `params`; `momentum`
-    is SGD's heavy-ball coefficient (Adam has its own moments: it must be 0)."""
+    is SGD's heavy-ball coefficient (Adam has its own moments: it must be 0);
+    `weight_decay` shrinks the arrays named in `decayed` (see _WeightDecay)."""
     if not isinstance(name, str):
         raise TypeError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
     key = name.lower()
@@ -152,7 +187,9 @@ def make_optimizer(name, params, learning_rate, n_threads=1, momentum=0.0):
         if momentum:
             raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps "
                              f"its own moment estimates")
-        return Adam(params, learning_rate=learning_rate, n_threads=n_threads)
+        return Adam(params, learning_rate=learning_rate, n_threads=n_threads,
+                    weight_decay=weight_decay, decayed=decayed)
     if key == "sgd":
-        return SGD(params, learning_rate=learning_rate, momentum=momentum)
+        return SGD(params, learning_rate=learning_rate, momentum=momentum,
+                   weight_decay=weight_decay, decayed=decayed)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")

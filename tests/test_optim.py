@@ -82,3 +82,42 @@ def test_adam_keeps_subnormal_numbers_out_of_its_moments(dtype):
     np.testing.assert_array_equal(fast.m["p"], slow.m["p"])
     np.testing.assert_array_equal(fast.v["p"], slow.v["p"])
     assert (fast.m["p"][:2000] == 0).any()  # decayed moments were flushed, not left subnormal
+
+
+def test_adamw_weight_decay_matches_the_textbook_update():
+    """Loshchilov & Hutter's AdamW as PyTorch writes it: w *= 1 - lr wd, then the Adam step;
+    arrays not named in `decayed` follow plain Adam."""
+    rng = np.random.default_rng(5)
+    w0, b0 = rng.normal(size=20), rng.normal(size=5)
+    params = {"w": w0.copy(), "b": b0.copy()}
+    opt = Adam(params, learning_rate=0.01, weight_decay=0.5, decayed=["w"])
+    w, b = w0.copy(), b0.copy()
+    mw, vw, mb, vb = np.zeros(20), np.zeros(20), np.zeros(5), np.zeros(5)
+    for t in range(1, 8):
+        gw, gb = rng.normal(size=20), rng.normal(size=5)
+        opt.learning_rate = 0.01 * (1 - t / 10)  # as a schedule sets it
+        opt.step({"w": gw, "b": gb})
+        lr = 0.01 * (1 - t / 10)
+        w = w * (1 - lr * 0.5)
+        mw, vw = 0.9 * mw + 0.1 * gw, 0.999 * vw + 0.001 * gw * gw
+        mb, vb = 0.9 * mb + 0.1 * gb, 0.999 * vb + 0.001 * gb * gb
+        w = w - lr * (mw / (1 - 0.9**t)) / (np.sqrt(vw / (1 - 0.999**t)) + 1e-8)
+        b = b - lr * (mb / (1 - 0.9**t)) / (np.sqrt(vb / (1 - 0.999**t)) + 1e-8)
+    np.testing.assert_allclose(params["w"], w, rtol=1e-12)
+    np.testing.assert_allclose(params["b"], b, rtol=1e-12)
+
+
+def test_sgd_weight_decay_is_an_l2_penalty():
+    # without momentum: p -= lr (g + wd p), the gradient step of loss + wd/2 |p|^2
+    rng = np.random.default_rng(6)
+    p0, g = rng.normal(size=9), rng.normal(size=9)
+    params = {"p": p0.copy()}
+    SGD(params, learning_rate=0.1, weight_decay=0.3, decayed=["p"]).step({"p": g})
+    np.testing.assert_allclose(params["p"], p0 - 0.1 * (g + 0.3 * p0), rtol=1e-13)
+
+
+def test_weight_decay_arguments_are_checked():
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        Adam({"p": np.zeros(2)}, weight_decay=-0.1, decayed=["p"])
+    with pytest.raises(ValueError, match=r"unknown parameters \['q'\]"):
+        SGD({"p": np.zeros(2)}, weight_decay=0.1, decayed=["q"])

@@ -222,3 +222,42 @@ def test_warm_start_refuses_a_model_of_another_shape():
         model.set_params(n_hidden=4).fit(np.zeros((10, 6), np.uint8), epochs=1)
     with pytest.raises(TypeError, match="warm_start"):
         NADE(4, warm_start="yes").fit(X, epochs=1)
+
+
+
+@pytest.mark.parametrize("order_agnostic", [False, True])
+def test_weight_decay_shrinks_weights_not_biases(order_agnostic):
+    # one SGD step on one batch: with decay, p1 = p0 (1 - rate wd) - rate grad for the weight
+    # matrices and p1 = p0 - rate grad for the biases; the fit without decay gives
+    # p0 - rate grad with the same masks (same seed), so the difference is -rate wd p0
+    rng = np.random.default_rng(19)
+    X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
+    kw = dict(dtype="float64", random_state=1, order_agnostic=order_agnostic,
+              n_layers=2 if order_agnostic else 1)
+    fit = dict(epochs=1, batch_size=12, optimizer="sgd", learning_rate=0.2, patience=None)
+    start = NADE(5, **kw).fit(X, **{**fit, "epochs": 0})
+    plain = NADE(5, **kw).fit(X, **fit)
+    decayed = NADE(5, **kw).fit(X, **fit, weight_decay=0.7)
+    weights = ("W_", "V_", "M_", "W_hidden_") if order_agnostic else ("W_", "V_")
+    biases = ("b_", "c_", "b_hidden_") if order_agnostic else ("b_", "c_")
+    for name in weights:
+        np.testing.assert_allclose(getattr(decayed, name),
+                                   getattr(plain, name) - 0.2 * 0.7 * getattr(start, name),
+                                   rtol=1e-12, atol=1e-15, err_msg=name)
+        assert np.abs(getattr(start, name)).max() > 0.01, name  # the check has something to see
+    for name in biases:
+        np.testing.assert_array_equal(getattr(decayed, name), getattr(plain, name), err_msg=name)
+
+
+def test_weight_decay_is_checked_and_part_of_a_checkpoint(tmp_path):
+    X = (np.random.default_rng(3).random((30, 5)) < 0.4).astype(np.uint8)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        NADE(2).fit(X, epochs=1, weight_decay=-1e-4)
+    with pytest.raises(TypeError, match="weight_decay must be a real number"):
+        NADE(2).fit(X, epochs=1, weight_decay="0.1")
+    with pytest.raises(ValueError, match="weight_decay \\* learning_rate must be below 1"):
+        NADE(2).fit(X, epochs=1, optimizer="sgd", learning_rate=0.5, weight_decay=2.0)
+    ckpt = tmp_path / "c.npz"
+    NADE(3, random_state=0).fit(X, epochs=1, weight_decay=0.01, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="weight_decay=0.01, this fit has weight_decay=0.0"):
+        NADE(3, random_state=0).fit(X, epochs=2, checkpoint=ckpt, resume=True)
