@@ -30,28 +30,41 @@ def main(folder="results"):
               f"| `{r['command']}` |")
 
 
+def _oa_label(r):
+    """'2 layers, 700 epochs' (', continued' for a warm start) from a record."""
+    layers = int(r["model"].split(", ")[1].split()[0])
+    label = f"{layers}, {r['settings']['epochs']} epochs"
+    return label + (", continued" if r.get("warm_start_from") else "")
+
+
 def order_agnostic_table(folder="results"):
-    """The order-agnostic rows: test NLL by number of (random) orderings in the ensemble."""
+    """The order-agnostic rows: test NLL by number of (random) orderings in the ensemble,
+    one row per results/binarized_mnist_oa*.json, below the published row of its depth."""
     folder = pathlib.Path(folder)
-    print("| hidden layers | orderings | test NLL (ours, +- s.e.) | evaluation time (test set) | published |")
-    print("|---|---|---|---|---|")
-    for name in ("binarized_mnist_oa1", "binarized_mnist_oa2", "binarized_mnist_oa2_continued"):
-        path = folder / f"{name}.json"
-        if not path.exists():
-            continue
-        r = json.loads(path.read_text())
-        layers = "2, continued" if name.endswith("continued") else 2 if name.endswith("2") else 1
-        published = {1: r["published_test_nll"], **{int(k): v for k, v in r.get("published_ensembles", {}).items()}}
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("binarized_mnist_oa*.json"))]
+    records.sort(key=lambda r: (r["model"], r["date"], bool(r.get("warm_start_from")),
+                                r["settings"]["epochs"]))
+    sizes = sorted({int(k) for r in records for k in (*r["ensembles"], *r.get("published_ensembles", {}))})
+    print("| hidden layers, training | train time | raster ordering | "
+          + " | ".join(f"{k} ordering{'s' if k > 1 else ''}" for k in sizes)
+          + f" | evaluation time, 1 / {max(int(k) for r in records for k in r['ensembles'])} orderings |")
+    print("|---" * (len(sizes) + 4) + "|")
+    published_done = set()
+    for r in records:
+        layers = _oa_label(r).split(",")[0]
+        if layers not in published_done:
+            published_done.add(layers)
+            published = {1: r["published_test_nll"],
+                         **{int(k): v for k, v in r.get("published_ensembles", {}).items()}}
+            print(f"| {layers}, published | - | - | "
+                  + " | ".join(f"{published[k]:.2f}" if k in published else "-" for k in sizes) + " | - |")
         ident = r.get("identity_ordering")
-        if ident:
-            print(f"| {layers} | 1, the identity (raster) ordering | {ident['mean']:.2f} +- {ident['stderr']:.3f} "
-                  f"| {ident['seconds']:.0f} s | - |")
-        for k, e in r["ensembles"].items():
-            print(f"| {layers} | {k} | {e['mean']:.2f} +- {e['stderr']:.3f} | {e['seconds']:.0f} s "
-                  f"| {published.get(int(k), '-')} |")
-        for k, v in r.get("published_ensembles", {}).items():
-            if k not in r["ensembles"]:
-                print(f"| {layers} | {k} | - | - | {v} |")
+        cells = [f"{r['ensembles'][str(k)]['mean']:.2f} +- {r['ensembles'][str(k)]['stderr']:.2f}"
+                 if str(k) in r["ensembles"] else "-" for k in sizes]
+        largest = r["ensembles"][max(r["ensembles"], key=int)]
+        print(f"| {_oa_label(r)} (ours) | {r['train_seconds'] / 60:.0f} min | "
+              + (f"{ident['mean']:.2f}" if ident else "-") + " | " + " | ".join(cells)
+              + f" | {r['ensembles']['1']['seconds']:.0f} s / {largest['seconds']:.0f} s |")
 
 
 if __name__ == "__main__":
