@@ -31,9 +31,11 @@ def main(folder="results"):
 
 
 def _oa_label(r):
-    """'2 layers, 700 epochs' (', continued' for a warm start) from a record."""
+    """'2, 700 epochs' (', weight decay W' and ', continued' for a warm start) from a record."""
     layers = int(r["model"].split(", ")[1].split()[0])
     label = f"{layers}, {r['settings']['epochs']} epochs"
+    if r["settings"].get("weight_decay"):
+        label += f", weight decay {r['settings']['weight_decay']:g}"
     return label + (", continued" if r.get("warm_start_from") else "")
 
 
