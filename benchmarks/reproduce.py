@@ -43,7 +43,7 @@ DATASETS = {
                         "image_shape": (28, 28)},
     # order-agnostic (deep) NADE, Uria, Murray & Larochelle 2014: single ordering, and
     # ensembles of K orderings (EoNADE); published: 1 layer 92.17, 2 layers 89.17,
-    # 2 layers with 128 orderings 85.10 (NADE.md); the ensembles of 2..64 as the authors'
+    # 2 layers with 128 orderings 85.10 (NADE.md); the ensembles of 2..16 as the authors'
     # plotting script lists them (github.com/MarcCote/NADE, deepnade/analyse_orderless_NADE.py,
     # plot_MNIST_results: the figure of test log-likelihood against orderings averaged)
     "binarized_mnist_oa1": {"data": "binarized_mnist", "published": 92.17, "order_agnostic": True,
@@ -215,8 +215,8 @@ def main(argv=None):
                   optimizer=settings["optimizer"], learning_rate=settings["lr"],
                   lr_schedule=settings["lr_schedule"], momentum=settings["momentum"],
                   weight_decay=settings["weight_decay"], patience=settings["patience"] or None,
-                  verbose=True,
-                  checkpoint=checkpoint, checkpoint_every=5, resume=checkpoint is not None)
+                  verbose=True, checkpoint=checkpoint, checkpoint_every=5,
+                  resume=checkpoint is not None)
     finally:
         sys.stdout = stdout
     record["wall_seconds_this_run"] = round(time.perf_counter() - t0, 1)

@@ -30,10 +30,14 @@ def main(folder="results"):
               f"| `{r['command']}` |")
 
 
+def _layers(r):
+    """Hidden layers of a record's model ("order-agnostic NADE, 2 hidden layer(s) of ...")."""
+    return int(r["model"].split(", ")[1].split()[0])
+
+
 def _oa_label(r):
     """'2, 700 epochs' (', weight decay W' and ', continued' for a warm start) from a record."""
-    layers = int(r["model"].split(", ")[1].split()[0])
-    label = f"{layers}, {r['settings']['epochs']} epochs"
+    label = f"{_layers(r)}, {r['settings']['epochs']} epochs"
     if r["settings"].get("weight_decay"):
         label += f", weight decay {r['settings']['weight_decay']:g}"
     return label + (", continued" if r.get("warm_start_from") else "")
@@ -53,7 +57,7 @@ def order_agnostic_table(folder="results"):
     print("|---" * (len(sizes) + 4) + "|")
     published_done = set()
     for r in records:
-        layers = _oa_label(r).split(",")[0]
+        layers = _layers(r)
         if layers not in published_done:
             published_done.add(layers)
             published = {1: r["published_test_nll"],

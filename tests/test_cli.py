@@ -90,8 +90,7 @@ def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, ca
     ckpt, out_path = tmp_path / "fit.ckpt.npz", tmp_path / "m.npz"
     argv = ["train", data, "--hidden", 5, "--seed", 4, "--order-agnostic", "--layers", 2,
             "--optimizer", "sgd", "--momentum", 0.9, "--lr", 0.01, "--weight-decay", 0.5,
-            "--checkpoint", ckpt, "--out",
-            out_path, "--quiet", "--n-jobs", 1]
+            "--checkpoint", ckpt, "--out", out_path, "--quiet", "--n-jobs", 1]
     code, out, err = run(capsys, *argv, "--epochs", 2)
     assert code == 0, err
     code, out, err = run(capsys, *argv, "--epochs", 4)  # resumes after epoch 2
@@ -99,8 +98,7 @@ def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, ca
     assert "resuming from" in out
     expected = NADE(5, order_agnostic=True, n_layers=2, ordering="random", random_state=4,
                     n_jobs=1).fit(splits["train"], splits["valid"], epochs=4, optimizer="sgd",
-                                  momentum=0.9, learning_rate=0.01, weight_decay=0.5,
-                                  patience=10)
+                                  momentum=0.9, learning_rate=0.01, weight_decay=0.5, patience=10)
     got = NADE.load(out_path)
     assert got.order_agnostic and got.W_hidden_.shape == (1, 5, 5)
     np.testing.assert_array_equal(got.ordering_, expected.ordering_)  # random, not the identity

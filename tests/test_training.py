@@ -224,7 +224,6 @@ def test_warm_start_refuses_a_model_of_another_shape():
         NADE(4, warm_start="yes").fit(X, epochs=1)
 
 
-
 @pytest.mark.parametrize("order_agnostic", [False, True])
 def test_weight_decay_shrinks_weights_not_biases(order_agnostic):
     # one SGD step on one batch: with decay, p1 = p0 (1 - rate wd) - rate grad for the weight
