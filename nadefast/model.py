@@ -92,7 +92,9 @@ class NADE:
     n_jobs : None or int
         Threads of the compiled core. None: OpenMP's default (all cores, or
         OMP_NUM_THREADS); -1: all CPUs; -2: all but one; ...  Results do not
-        depend on it.
+        depend on it.  Training an order-agnostic model is matrix products on
+        NumPy's BLAS, whose threads BLAS sets (OPENBLAS_NUM_THREADS,
+        threadpoolctl); the compiled steps between them run on one thread.
     order_agnostic : bool, default False
         Train one network for every ordering (Uria et al. 2014): the first
         hidden layer also sees which variables are observed, hidden units are
@@ -655,7 +657,7 @@ class NADE:
             masks = orderless.draw_masks(np.random.default_rng(0), X.shape[0], X.shape[1])
             self._valid_masks = cached = (key, masks)
         return orderless.loss_and_gradient(self._oa, X, cached[1], self._d, want_grad=False,
-                                           n_threads=self._threads())[0]
+                                           n_threads=orderless.TRAINING_KERNEL_THREADS)[0]
 
     def loss_and_gradient(self, X, *, random_state=None):
         """Mean training loss of X and its gradient.
@@ -672,9 +674,9 @@ class NADE:
         d = self._d
         if self._is_oa:
             rng = make_rng(self.random_state if random_state is None else random_state)
-            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1], self._threads())
-            loss = orderless.loss_and_gradient(self._oa, X, masks, d, grads,
-                                               n_threads=self._threads())[0]
+            threads = orderless.TRAINING_KERNEL_THREADS
+            masks = orderless.draw_masks(rng, X.shape[0], X.shape[1], threads)
+            loss = orderless.loss_and_gradient(self._oa, X, masks, d, grads, n_threads=threads)[0]
             return loss, {"W": grads["Win"][:, :d].T, "M": grads["Wmask"][:, :d].T,
                           "b": grads["b1"][:d], "W_hidden": grads["Wdeep"][:, :, :d],
                           "b_hidden": grads["bdeep"], "V": grads["V"][:, :d], "c": grads["c"]}
@@ -778,6 +780,8 @@ class NADE:
             raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps its "
                              f"own moment estimates")
         n_threads = effective_n_threads(self.n_jobs)
+        if order_agnostic:  # its training is BLAS products, on BLAS's own threads
+            n_threads = orderless.TRAINING_KERNEL_THREADS
         X = _training_matrix(X)
         n = X.shape[1]
         if X_valid is not None:

@@ -73,6 +73,15 @@ def draw_masks(rng, rows, n, n_threads=1):
     return _core.oa_masks(key, 0, rows, n, n_threads).view(bool)
 
 
+# Threads for the compiled kernels between the BLAS products of training.  Those
+# products are nearly all of the work and run on NumPy's BLAS threads; OpenMP
+# threads that spin-wait between the kernels took the cores from them
+# (a 2-layer MNIST epoch, 2 cores, BLAS on both: 3.4 s with one kernel thread,
+# 21-23 s with two under OpenMP's default wait policy, 4.0 s with two under
+# OMP_WAIT_POLICY=passive: the kernels are too small to gain from threads).
+TRAINING_KERNEL_THREADS = 1
+
+
 # Below this fraction of ones in x * m, the first layer adds the weight rows of
 # the ones (a gather, ~nnz * dp adds) instead of a dense product (rows * n * dp
 # multiply-adds at BLAS speed).  On a training batch of binarized MNIST's shape

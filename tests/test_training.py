@@ -85,6 +85,19 @@ def test_fit_is_reproducible_and_thread_independent():
     assert not np.array_equal(a.W_, c.W_)
 
 
+def test_order_agnostic_fit_is_thread_independent():
+    # its compiled steps run on one thread whatever n_jobs says (BLAS runs the
+    # products); the fit must come out the same either way, validation included
+    rng = np.random.default_rng(4)
+    X = (rng.random((300, 20)) < 0.3).astype(np.uint8)
+    fits = [NADE(12, order_agnostic=True, n_layers=2, random_state=7, n_jobs=n_jobs)
+            .fit(X[:250], X[250:], epochs=3, patience=None) for n_jobs in (1, 2, None)]
+    for other in fits[1:]:
+        for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_"):
+            np.testing.assert_array_equal(getattr(fits[0], name), getattr(other, name))
+        assert [h["valid_nll"] for h in other.history_] == [h["valid_nll"] for h in fits[0].history_]
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_each_optimizer_and_dtype_trains(optimizer, dtype):
