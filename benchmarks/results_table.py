@@ -36,8 +36,13 @@ def _layers(r):
 
 
 def _oa_label(r):
-    """'2, 700 epochs' (', weight decay W' and ', continued' for a warm start) from a record."""
+    """'2, 700 epochs' (', learning rate L' unless 1e-3, ', weight decay W' and ', continued'
+    for a warm start) from a record, or its own "label" (a run made in stages)."""
+    if r.get("label"):
+        return r["label"]
     label = f"{_layers(r)}, {r['settings']['epochs']} epochs"
+    if r["settings"].get("lr", 1e-3) != 1e-3:
+        label += f", learning rate {r['settings']['lr']:g}"
     if r["settings"].get("weight_decay"):
         label += f", weight decay {r['settings']['weight_decay']:g}"
     return label + (", continued" if r.get("warm_start_from") else "")
