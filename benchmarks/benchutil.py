@@ -86,6 +86,13 @@ def random_data(rows, n, p=0.11, seed=1):
     return (np.random.default_rng(seed).random((rows, n)) < p).astype(np.uint8)
 
 
+def log_mean_exp(logp):
+    """log of the mean of exp(logp) over axis 0, without overflow: the
+    ensemble log-density from per-ordering log-densities (K, rows) -> (rows,)."""
+    top = logp.max(axis=0)
+    return top + np.log(np.mean(np.exp(logp - top), axis=0))
+
+
 def data_dir():
     """$NADEFAST_DATA, else ../shared/data beside the repository (may not exist)."""
     env = os.environ.get("NADEFAST_DATA")

@@ -26,6 +26,7 @@ import sys
 import time
 
 import numpy as np
+from benchutil import log_mean_exp
 
 from nadefast import NADE
 from nadefast.datasets import load_dataset
@@ -38,8 +39,7 @@ ORDERING_SEED = 123
 
 def ensemble_nll(per_ordering, k):
     """Mean NLL of the mixture of the first k orderings; per_ordering (K, rows) log p."""
-    top = per_ordering[:k].max(axis=0)
-    return float(-np.mean(top + np.log(np.mean(np.exp(per_ordering[:k] - top), axis=0))))
+    return float(-np.mean(log_mean_exp(per_ordering[:k])))
 
 
 def main(argv=None):

@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from benchutil import log_mean_exp
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 # Settings per dataset (None = the script-wide default).  Published: test NLL
@@ -102,13 +104,11 @@ def ensemble_nlls(model, X, sizes, seed, log):
         seconds[i] = time.perf_counter() - t0
         print(f"# ordering {i + 1}: test NLL {-logp[i].mean():.3f} ({seconds[i]:.1f} s)", file=log)
     check = model.score_samples(X[:20], n_orderings=2, random_state=seed)
-    top = logp[:2, :20].max(axis=0)
-    if not np.allclose(check, top + np.log(np.mean(np.exp(logp[:2, :20] - top), axis=0)), rtol=1e-12):
+    if not np.allclose(check, log_mean_exp(logp[:2, :20]), rtol=1e-12):
         raise RuntimeError("the orderings drawn here differ from score_samples(n_orderings=2)")
     out = {}
     for k in sizes:
-        top = logp[:k].max(axis=0)
-        nll = -(top + np.log(np.mean(np.exp(logp[:k] - top), axis=0)))
+        nll = -log_mean_exp(logp[:k])
         out[str(k)] = {"mean": float(nll.mean()), "stderr": float(nll.std(ddof=1) / math.sqrt(len(nll))),
                        "seconds": round(float(seconds[:k].sum()), 1)}
         print(f"# test NLL with {k} ordering(s): {nll.mean():.3f}", file=log)
