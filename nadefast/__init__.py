@@ -1,12 +1,21 @@
-"""nadefast: a fast Neural Autoregressive Distribution Estimator for binary data.
+"""nadefast: fast Neural Autoregressive Distribution Estimators for binary data.
 
->>> from nadefast import NADE
+>>> from nadefast import NADE, OrderAgnosticNADE
 >>> model = NADE(n_hidden=100, random_state=0).fit(X_train, X_valid)   # doctest: +SKIP
 >>> model.score_samples(X_test)          # exact log p(x), nats              # doctest: +SKIP
 >>> model.sample(10)                     # (10, n_features) uint8             # doctest: +SKIP
+>>> nadefast.load("model.npz")           # whichever model the file holds     # doctest: +SKIP
 """
 
-from nadefast.model import NADE, NotFittedError
+from nadefast._base import BaseNADE
+from nadefast._fixed import NADE
+from nadefast._orderless import OrderAgnosticNADE
+from nadefast._validation import NotFittedError
 
-__all__ = ["NADE", "NotFittedError", "__version__"]
+__all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "load", "__version__"]
 __version__ = "0.1.0"
+
+
+def load(path):
+    """The model saved at `path` (a NADE or an OrderAgnosticNADE; see nadefast.io)."""
+    return BaseNADE.load(path)

@@ -5,7 +5,7 @@ OpenMP is optional in the build; this is the one place that knows.
 
 import os
 
-from nadefast import _core
+from nadefast.backends._compiled import openmp_enabled, openmp_max_threads
 from nadefast._validation import check_int
 
 
@@ -34,11 +34,11 @@ def effective_n_threads(n_jobs):
         n_jobs = check_int(n_jobs, "n_jobs")
         if n_jobs == 0:
             raise ValueError("n_jobs == 0 has no meaning; use None, a positive or a negative int")
-    if not _core.openmp_enabled():
+    if not openmp_enabled():
         return 1
     limit = 4 * cpu_count()
     if n_jobs is None:
-        return min(limit, max(1, _core.openmp_max_threads()))
+        return min(limit, max(1, openmp_max_threads()))
     if n_jobs < 0:
         return max(1, cpu_count() + 1 + n_jobs)
     return min(limit, n_jobs)

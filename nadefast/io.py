@@ -1,29 +1,34 @@
 """The model file: a plain ``.npz`` (no pickle), written atomically.
 
-Format version 1 holds these arrays (n features, d hidden units):
+Format version 3 holds these arrays (n features, d hidden units, L layers;
+``f`` is float32 or float64, the model's dtype, the same for every
+parameter array):
 
-=================  ============  ==============================================
-key                shape, dtype  meaning
-=================  ============  ==============================================
-``format``         (), str       always ``"nadefast.NADE"``
-``format_version`` (), int64     1 (2: order-agnostic, below)
-``W``              (d, n), f     input weights; column k belongs to chain
-                                 position k
-``b``              (d,), f       hidden bias
-``V``              (n, d), f     output weights; row k: chain position k
-``c``              (n,), f       output biases by chain position
-``ordering``       (n,), int64   ``ordering[k]`` = feature at chain position k
-=================  ============  ==============================================
+=================  ===============  ===========================================
+key                shape, dtype     meaning
+=================  ===============  ===========================================
+``format``         (), str          always ``"nadefast.NADE"``
+``format_version`` (), int64        3
+``model``          (), str          ``"NADE"`` or ``"OrderAgnosticNADE"``
+``output``         (), str          the output distribution: ``"bernoulli"``
+``ordering``       (n,), int64      ``ordering[k]`` = feature at chain position k
+``W``              (d, n), f        input weights
+``b``              (d,), f          (first) hidden layer's bias
+``V``              (n, d), f        output weights
+``c``              (n,), f          output biases
+``M``              (d, n), f        OrderAgnosticNADE: mask weights
+``W_hidden``       (L-1, d, d), f   OrderAgnosticNADE: deeper layers' weights
+``b_hidden``       (L-1, d), f      OrderAgnosticNADE: deeper layers' biases
+=================  ===============  ===========================================
 
-Format version 2 (order-agnostic models) adds ``kind`` = "order_agnostic" and
-``M`` (d, n) mask weights, ``W_hidden`` (L-1, d, d) and ``b_hidden`` (L-1, d)
-for the deeper layers; there W[:, j], M[:, j], V[j] and c[j] belong to
-feature j, and ``ordering`` is the model's default ordering.  Fixed-order
-models are still written as version 1.
-
-``f`` is float32 or float64, the same for all four parameter arrays; it is
-the model's dtype.  Readers refuse newer format versions; files are read
-with ``allow_pickle=False`` and every array is checked before use.
+In a NADE, column k of W, row k of V and c[k] belong to chain position k;
+in an OrderAgnosticNADE, column j of W and M, row j of V and c[j] belong to
+feature j, and ``ordering`` is the model's default ordering (docs/README.md
+has both layouts).  Older files still load: version 1 is a NADE (no
+``model``, ``output``); version 2 marks an order-agnostic model with
+``kind = "order_agnostic"``.  Readers refuse newer versions, naming them;
+files are read with ``allow_pickle=False`` and every array is checked
+before use.
 """
 
 import os
@@ -36,8 +41,10 @@ import numpy as np
 from nadefast._validation import FLOAT_DTYPES, check_ordering
 
 FORMAT_NAME = "nadefast.NADE"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _KEYS = {"format", "format_version", "W", "b", "V", "c", "ordering"}
+# parameters beyond W, b, V, c, by model
+_EXTRA = {"NADE": [], "OrderAgnosticNADE": ["M", "W_hidden", "b_hidden"]}
 
 
 def _default_file_mode():
@@ -115,26 +122,38 @@ def read_npz(path, what):
     return arrays
 
 
-def save_model(path, params, ordering):
-    """Save a model: `params` in the public layout (see the module docstring).
-
-    Fixed-order models (keys W, b, V, c) are written in format version 1;
-    order-agnostic ones (also M, W_hidden, b_hidden) in version 2.
-    """
-    order_agnostic = "M" in params
+def save_model(path, model, params, ordering, output="bernoulli"):
+    """Save a model (`model`: "NADE" or "OrderAgnosticNADE"), `params` in the
+    public layout, in the current format version."""
     arrays = {
         "format": np.array(FORMAT_NAME),
-        "format_version": np.array(2 if order_agnostic else 1, dtype=np.int64),
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "model": np.array(model),
+        "output": np.array(output),
         "ordering": np.asarray(ordering, dtype=np.int64),
     }
-    if order_agnostic:
-        arrays["kind"] = np.array("order_agnostic")
     arrays.update({k: np.asarray(v) for k, v in params.items()})
     write_npz_atomic(path, arrays)
 
 
+def _model_kind(data, version, fail):
+    """Which model a file holds, by its format version's rules."""
+    if version >= 3:
+        if "model" not in data or data["model"].shape != () or str(data["model"]) not in _EXTRA:
+            fail(f"model must be one of {sorted(_EXTRA)}")
+        if "output" not in data or str(data["output"]) != "bernoulli":
+            fail("output must be 'bernoulli'")
+        return str(data["model"])
+    if "kind" not in data:
+        return "NADE"
+    if str(data["kind"]) != "order_agnostic":
+        fail(f"unknown model kind {str(data['kind'])!r}")
+    return "OrderAgnosticNADE"
+
+
 def load_model(path):
-    """Read and check a model file; returns (params, ordering), params in the public layout.
+    """Read and check a model file; returns (model, params, ordering): the model's
+    class name, its parameters in the public layout, its ordering.
 
     Raises FileNotFoundError when `path` does not exist and ValueError,
     naming the file and the problem, for anything that is not a complete,
@@ -161,10 +180,8 @@ def load_model(path):
         )
     if int(version) < 1:
         fail(f"format_version {int(version)} is invalid")
-    order_agnostic = "kind" in data and str(data["kind"]) == "order_agnostic"
-    if "kind" in data and not order_agnostic:
-        fail(f"unknown model kind {str(data['kind'])!r}")
-    names = ["W", "b", "V", "c"] + (["M", "W_hidden", "b_hidden"] if order_agnostic else [])
+    model = _model_kind(data, int(version), fail)
+    names = ["W", "b", "V", "c"] + _EXTRA[model]
     missing = [k for k in names if k not in data]
     if missing:
         fail(f"missing {missing}")
@@ -179,7 +196,7 @@ def load_model(path):
         fail(f"W has shape {W.shape}")
     d, n = W.shape
     shapes = {"b": (d,), "V": (n, d), "c": (n,), "M": (d, n)}
-    if order_agnostic:
+    if "W_hidden" in params:
         L1 = params["W_hidden"].shape[0] if params["W_hidden"].ndim == 3 else -1
         shapes.update({"W_hidden": (L1, d, d), "b_hidden": (L1, d)})
     for name, shape in shapes.items():
@@ -192,4 +209,4 @@ def load_model(path):
         ordering = check_ordering(data["ordering"], n)
     except (TypeError, ValueError) as exc:
         fail(str(exc))
-    return params, ordering
+    return model, params, ordering

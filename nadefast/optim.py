@@ -1,20 +1,27 @@
-"""First-order optimizers over a dict of NumPy arrays, updated in place.
+"""First-order optimizers over a dict of arrays, updated in place.
 
-The estimator keeps its parameters in the kernels' padded layout and hands
-those arrays here; padding entries have zero gradient and stay zero.
-Updates avoid temporaries the size of the parameters where NumPy allows
-(``out=`` arguments), since a step runs after every mini-batch.
+An optimizer gets the arrays a model's kernel object computes with (the
+backend's layout, keyed by public parameter name) and gradients laid out
+like them; it only does element-wise arithmetic, so it works with any
+backend's layout (padding entries have zero gradient and stay zero).  Its
+state is ``state_dict()``: scalars, and per-parameter slots ("m", "v",
+"velocity") laid out like the parameters, which checkpoints convert to the
+public layout.  Updates avoid temporaries the size of the parameters where
+NumPy allows (``out=`` arguments), since a step runs after every mini-batch.
+
+Optimizers are found by name in ``OPTIMIZERS`` (the command line's choices
+come from it): add a class there to add one.
 """
 
 import numpy as np
 
 from nadefast._validation import check_real
 
-OPTIMIZERS = ("adam", "sgd")
 
+class Optimizer:
+    """The shared protocol: parameters, step size, decoupled weight decay, state.
 
-class _WeightDecay:
-    """Decoupled weight decay (Loshchilov & Hutter, 2019, "AdamW"): before each
+    Decoupled weight decay (Loshchilov & Hutter, 2019, "AdamW"): before each
     step, every array named in `decayed` shrinks to w (1 - learning_rate *
     weight_decay), learning_rate being the step size of this step (so a
     schedule scales the decay too).  Biases are left out by the caller.  For
@@ -22,12 +29,19 @@ class _WeightDecay:
     Adam it is not (the shrinkage bypasses Adam's per-coordinate scaling).
     """
 
-    def _init_decay(self, weight_decay, decayed):
+    slots = ()  # names of the per-parameter state arrays
+
+    def __init__(self, params, learning_rate, weight_decay=0.0, decayed=()):
+        self.params = params
+        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0,
+                                        strict_minimum=True)
         self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0)
-        unknown = set(decayed) - set(self.params)
+        unknown = set(decayed) - set(params)
         if unknown:
             raise ValueError(f"weight decay names unknown parameters {sorted(unknown)}")
         self.decayed = tuple(decayed)
+        self.n_steps = 0
+        self.state = {slot: {k: np.zeros_like(v) for k, v in params.items()} for slot in self.slots}
 
     def _decay(self):
         if not self.weight_decay:
@@ -36,49 +50,51 @@ class _WeightDecay:
             p = self.params[name]
             p *= p.dtype.type(1.0 - self.learning_rate * self.weight_decay)
 
+    def state_dict(self):
+        """(scalars, slots): {"n_steps": int}, {slot: {parameter name: array}}."""
+        return {"n_steps": self.n_steps}, self.state
 
-class SGD(_WeightDecay):
+    def load_state_dict(self, scalars, slots):
+        """Continue from state_dict()'s output (slots: arrays shaped like the parameters)."""
+        self.n_steps = int(scalars["n_steps"])
+        for slot, arrays in self.state.items():
+            for k, target in arrays.items():
+                source = slots.get(slot, {}).get(k)
+                if source is None or np.shape(source) != target.shape:
+                    raise ValueError(f"optimizer state {slot}.{k} is missing or has the wrong shape")
+                target[...] = source
+
+
+class SGD(Optimizer):
     """Plain gradient descent with optional (heavy-ball) momentum.
 
     step(grads): p -= lr * (momentum * v + g), v = momentum * v + g
     (after the weight decay of `decayed`, if any).
     """
 
-    def __init__(self, params, learning_rate=0.01, momentum=0.0, weight_decay=0.0, decayed=()):
-        self.params = params
-        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
+    def __init__(self, params, learning_rate=0.01, momentum=0.0, weight_decay=0.0, decayed=(),
+                 backend=None, n_threads=1):
         self.momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
-        self.velocity = {k: np.zeros_like(v) for k, v in params.items()} if self.momentum else None
-        self._init_decay(weight_decay, decayed)
-        self.n_steps = 0
+        self.slots = ("velocity",) if self.momentum else ()
+        super().__init__(params, learning_rate, weight_decay, decayed)
 
     def step(self, grads):
         self._decay()
         for name, p in self.params.items():
             g = grads[name]
             f = p.dtype.type
-            if self.velocity is not None:
-                v = self.velocity[name]
+            if self.momentum:
+                v = self.state["velocity"][name]
                 v *= f(self.momentum)
                 v += g
                 g = v
             p -= f(self.learning_rate) * g
         self.n_steps += 1
 
-    def state_dict(self):
-        state = {"n_steps": np.int64(self.n_steps)}
-        if self.velocity is not None:
-            state.update({f"velocity.{k}": v for k, v in self.velocity.items()})
-        return state
 
-    def load_state_dict(self, state):
-        self.n_steps = int(state["n_steps"])
-        if self.velocity is not None:
-            _copy_into(self.velocity, state, "velocity.")
-
-
-class Adam(_WeightDecay):
-    """Adam (Kingma & Ba, 2015) with bias correction folded into the step size.
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction folded into the step size
+    (docs/training.md §2).
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
@@ -94,102 +110,54 @@ class Adam(_WeightDecay):
     then runs several times slower.  The effect on the parameters is below
     eps-scaled rounding.
 
-    The update runs in one pass over each array in the compiled core
-    (nadefast._core.adam, `n_threads` threads); `step_numpy` is the same
-    arithmetic in NumPy, kept as the reference the tests compare with.
+    The element-wise update is the backend's ``adam_step`` (compiled: one pass
+    per array on `n_threads` threads; NumPy: the same arithmetic in NumPy
+    expressions, bit for bit).
     """
 
+    slots = ("m", "v")
+
     def __init__(self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, n_threads=1,
-                 weight_decay=0.0, decayed=()):
-        self.params = params
-        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
+                 weight_decay=0.0, decayed=(), backend=None, momentum=0.0):
+        if momentum:
+            raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps "
+                             f"its own moment estimates")
+        from nadefast.backends import get_backend
+
         self.beta1 = check_real(beta1, "beta1", minimum=0, maximum=1)
         self.beta2 = check_real(beta2, "beta2", minimum=0, maximum=1)
         self.eps = check_real(eps, "eps", minimum=0, strict_minimum=True)
         self.n_threads = n_threads
+        self.backend = get_backend("compiled") if backend is None else backend
         for name, p in params.items():
             if not p.flags.c_contiguous:  # updated through flat views
                 raise ValueError(f"Adam needs C-contiguous parameter arrays; {name!r} is not")
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self._init_decay(weight_decay, decayed)
-        self.n_steps = 0
-
-    def _scalars(self):
-        t = self.n_steps
-        corr2 = np.sqrt(1.0 - self.beta2**t)
-        return self.learning_rate * corr2 / (1.0 - self.beta1**t), self.eps * corr2
+        super().__init__(params, learning_rate, weight_decay, decayed)
 
     def step(self, grads):
-        from nadefast import _core
-
         self._decay()
         self.n_steps += 1
-        lr_t, eps_t = self._scalars()
+        t = self.n_steps
+        corr2 = np.sqrt(1.0 - self.beta2**t)
+        lr_t = self.learning_rate * corr2 / (1.0 - self.beta1**t)
+        eps_t = self.eps * corr2
         for name, p in self.params.items():
-            _core.adam(p.reshape(-1), grads[name].reshape(-1), self.m[name].reshape(-1),
-                       self.v[name].reshape(-1), self.beta1, self.beta2, lr_t, eps_t, self.n_threads)
-
-    def step_numpy(self, grads):
-        """The same step with NumPy operations (a reference; slower)."""
-        self._decay()
-        self.n_steps += 1
-        lr_t, eps_t = self._scalars()
-        b1, b2 = self.beta1, self.beta2
-        for name, p in self.params.items():
-            g, m, v = grads[name], self.m[name], self.v[name]
-            f = p.dtype.type
-            g = np.where(np.abs(g) < _tiny_gradient(p.dtype), f(0), g)
-            normal = np.finfo(p.dtype).tiny  # the smallest normal number
-            m *= f(b1)
-            m += g * f(1.0 - b1)
-            m[np.abs(m) < normal] = 0
-            v *= f(b2)
-            v += (g * g) * f(1.0 - b2)
-            v[v < normal] = 0
-            p -= f(lr_t) * (m / (np.sqrt(v) + f(eps_t)))
-
-    def state_dict(self):
-        state = {"n_steps": np.int64(self.n_steps)}
-        state.update({f"m.{k}": v for k, v in self.m.items()})
-        state.update({f"v.{k}": v for k, v in self.v.items()})
-        return state
-
-    def load_state_dict(self, state):
-        self.n_steps = int(state["n_steps"])
-        _copy_into(self.m, state, "m.")
-        _copy_into(self.v, state, "v.")
+            self.backend.adam_step(p, grads[name], self.state["m"][name], self.state["v"][name],
+                                   self.beta1, self.beta2, lr_t, eps_t, self.n_threads)
 
 
-def _tiny_gradient(dtype):
-    """Gradient entries below this count as 0 in Adam (their square / 1000 is still normal)."""
-    return np.ldexp(dtype.type(1), -56 if dtype == np.float32 else -500)
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
-def _copy_into(arrays, state, prefix):
-    """arrays[k][...] = state[prefix + k], checking that every array is there and fits."""
-    for k, target in arrays.items():
-        source = state.get(prefix + k)
-        if source is None or source.shape != target.shape:
-            raise ValueError(f"optimizer state {prefix + k!r} is missing or has the wrong shape")
-        target[...] = source
-
-
-def make_optimizer(name, params, learning_rate, n_threads=1, momentum=0.0, weight_decay=0.0,
-                   decayed=()):
-    """The optimizer called `name` ('adam' or 'sgd') over `params`; `momentum`
-    is SGD's heavy-ball coefficient (Adam has its own moments: it must be 0);
-    `weight_decay` shrinks the arrays named in `decayed` (see _WeightDecay)."""
+def make_optimizer(name, params, learning_rate, *, momentum=0.0, weight_decay=0.0, decayed=(),
+                   backend=None, n_threads=1):
+    """The optimizer called `name` (a key of OPTIMIZERS, any case) over `params`;
+    `momentum` is SGD's heavy-ball coefficient (Adam has its own moments: it
+    must be 0); `weight_decay` shrinks the arrays named in `decayed`."""
     if not isinstance(name, str):
-        raise TypeError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
-    key = name.lower()
-    if key == "adam":
-        if momentum:
-            raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps "
-                             f"its own moment estimates")
-        return Adam(params, learning_rate=learning_rate, n_threads=n_threads,
-                    weight_decay=weight_decay, decayed=decayed)
-    if key == "sgd":
-        return SGD(params, learning_rate=learning_rate, momentum=momentum,
-                   weight_decay=weight_decay, decayed=decayed)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+        raise TypeError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    cls = OPTIMIZERS.get(name.lower())
+    if cls is None:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    return cls(params, learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
+               decayed=decayed, backend=backend, n_threads=n_threads)

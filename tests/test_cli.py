@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from nadefast import NADE
+from nadefast import NADE, OrderAgnosticNADE
 from nadefast.cli import main
 
 
@@ -96,11 +96,11 @@ def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, ca
     code, out, err = run(capsys, *argv, "--epochs", 4)  # resumes after epoch 2
     assert code == 0, err
     assert "resuming from" in out
-    expected = NADE(5, order_agnostic=True, n_layers=2, ordering="random", random_state=4,
-                    n_jobs=1).fit(splits["train"], splits["valid"], epochs=4, optimizer="sgd",
+    expected = OrderAgnosticNADE(5, n_layers=2, ordering="random", random_state=4,
+                                 n_jobs=1).fit(splits["train"], splits["valid"], epochs=4, optimizer="sgd",
                                   momentum=0.9, learning_rate=0.01, weight_decay=0.5, patience=10)
-    got = NADE.load(out_path)
-    assert got.order_agnostic and got.W_hidden_.shape == (1, 5, 5)
+    got = OrderAgnosticNADE.load(out_path)
+    assert isinstance(got, OrderAgnosticNADE) and got.W_hidden_.shape == (1, 5, 5)
     np.testing.assert_array_equal(got.ordering_, expected.ordering_)  # random, not the identity
     assert not np.array_equal(got.ordering_, np.arange(8))
     for name in ("W_", "M_", "W_hidden_", "V_"):

@@ -19,7 +19,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from nadefast import NADE, NotFittedError
+from nadefast import NADE, NotFittedError, OrderAgnosticNADE
 
 INSTALL = 'pip install "nadefast[dask]"'
 N_FEATURES = 23
@@ -97,7 +97,7 @@ def _run(code):
 def test_import_nadefast_does_not_import_dask():
     proc = _run("""
         import sys
-        import nadefast, nadefast.model, nadefast.cli, nadefast.datasets
+        import nadefast, nadefast.cli, nadefast.datasets
         from nadefast import NADE
         assert not any(m == "dask" or m.startswith("dask.") or m == "distributed"
                        for m in sys.modules), sorted(m for m in sys.modules if "dask" in m)
@@ -153,7 +153,7 @@ def test_unknown_row_chunks(da, nd, model, X):
 
 
 def test_order_agnostic_model(da, nd, X):
-    model = NADE(12, order_agnostic=True, n_layers=2, random_state=0).fit(X, epochs=1)
+    model = OrderAgnosticNADE(12, n_layers=2, random_state=0).fit(X, epochs=1)
     dX = da.from_array(X, chunks=(33, -1))
     assert _same(nd.score_samples(model, dX).compute(), model.score_samples(X))
     assert _same(nd.conditionals(model, dX).compute(), model.conditionals(X))

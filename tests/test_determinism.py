@@ -8,15 +8,16 @@ forcing other block sizes (and thread counts) must not change a single bit.
 import numpy as np
 import pytest
 
-from nadefast import NADE, _core
+from nadefast import NADE
+from nadefast.backends import _compiled
 
 from reference import random_params
 
 
 @pytest.fixture
 def forced_rows():
-    yield _core._force_block_rows
-    _core._force_block_rows(0)
+    yield _compiled.force_block_rows
+    _compiled.force_block_rows(0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -30,7 +31,7 @@ def test_bits_do_not_depend_on_blocks_or_threads(rng, forced_rows, dtype):
     ref_samples = model.sample(77, random_state=4)
     ref_loss, ref_grads = model.loss_and_gradient(X)
     ref_hidden = model.hidden_states(X[:9])
-    for rows in (1, 2, 5, 6, 7, 13, _core.MAX_BLOCK_ROWS):
+    for rows in (1, 2, 5, 6, 7, 13, _compiled.MAX_BLOCK_ROWS):
         forced_rows(rows)
         for n_jobs in (1, 3):
             model.n_jobs = n_jobs
@@ -45,9 +46,9 @@ def test_bits_do_not_depend_on_blocks_or_threads(rng, forced_rows, dtype):
 
 
 def test_block_rows_follow_the_cache_budget():
-    assert _core.block_rows(512, np.float32) == 18  # 36 KiB of hidden states: 18 rows of 2 KiB
-    assert _core.block_rows(512, np.float64) == 6   # 9 rows fit; rounded to a register tile
-    assert _core.block_rows(32, np.float32) == _core.MAX_BLOCK_ROWS
-    assert _core.block_rows(65536, np.float64) == 1
+    assert _compiled.block_rows(512, np.float32) == 18  # 36 KiB of hidden states: 18 rows of 2 KiB
+    assert _compiled.block_rows(512, np.float64) == 6   # 9 rows fit; rounded to a register tile
+    assert _compiled.block_rows(32, np.float32) == _compiled.MAX_BLOCK_ROWS
+    assert _compiled.block_rows(65536, np.float64) == 1
     with pytest.raises(ValueError):
-        _core._force_block_rows(_core.MAX_BLOCK_ROWS + 1)
+        _compiled.force_block_rows(_compiled.MAX_BLOCK_ROWS + 1)

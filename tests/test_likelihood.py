@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from nadefast import NADE, _core
+from nadefast import NADE
+from nadefast.backends import _compiled
 
 from reference import (
     all_binary_vectors,
@@ -154,7 +155,7 @@ def test_extreme_logits_stay_finite():
         assert ll.min() < -1e4
 
 
-@pytest.mark.skipif(len([i for i in ("baseline", "avx2", "avx512") if _core.isa_supported(i)]) < 2,
+@pytest.mark.skipif(len([i for i in ("baseline", "avx2", "avx512") if _compiled.isa_supported(i)]) < 2,
                     reason="only one instruction set available on this CPU")
 def test_instruction_sets_agree(rng):
     """Every kernel set this CPU runs gives the same answers (FMA may change the last bits)."""
@@ -162,19 +163,19 @@ def test_instruction_sets_agree(rng):
     W, b, V, c = random_params(rng, n, d, 0.5)
     X = (rng.random((30, n)) < 0.3).astype(np.uint8)
     results = {}
-    original = _core.active_isa()
+    original = _compiled.active_isa()
     try:
         for isa in ("baseline", "avx2", "avx512"):
-            if not _core.isa_supported(isa):
+            if not _compiled.isa_supported(isa):
                 continue
-            _core.select_isa(isa)
+            _compiled.select_isa(isa)
             for dtype in ("float32", "float64"):
                 model = NADE.from_params(W, b, V, c, dtype=dtype)
                 loss, grads = model.loss_and_gradient(X)
                 results[isa, dtype] = (model.score_samples(X), model.sample(20, random_state=1),
                                        loss, grads["W"])
     finally:
-        _core.select_isa(original)
+        _compiled.select_isa(original)
     for (isa, dtype), (ll, samples, loss, gW) in results.items():
         ll0, samples0, loss0, gW0 = results["baseline", dtype]
         tol = 1e-5 if dtype == "float32" else 1e-12

@@ -10,7 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from nadefast import _core, orderless
+from nadefast import _core
+from nadefast._random import philox_key
+from nadefast.backends import _compiled, get_backend
 
 from reference import oa_objective
 
@@ -84,12 +86,16 @@ def test_masks_follow_the_objectives_distribution():
     assert chi2 < 36.12, chi2  # scipy.stats.chi2.ppf(0.999, 14)
 
 
-def test_draw_masks_takes_its_key_from_the_generator():
-    a = orderless.draw_masks(np.random.default_rng(5), 30, 20)
-    b = orderless.draw_masks(np.random.default_rng(5), 30, 20, n_threads=2)
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_training_masks_take_their_key_from_the_generator(backend):
+    masks = get_backend(backend).training_masks
+    a = masks(philox_key(np.random.default_rng(5)), 30, 20)
+    b = masks(philox_key(np.random.default_rng(5)), 30, 20, n_threads=2)
     assert a.dtype == bool and a.shape == (30, 20)
     np.testing.assert_array_equal(a, b)
-    assert (orderless.draw_masks(np.random.default_rng(6), 30, 20) != a).any()
+    assert (masks(philox_key(np.random.default_rng(6)), 30, 20) != a).any()
+    # the same documented draws on both backends
+    np.testing.assert_array_equal(a, reference_masks(philox_key(np.random.default_rng(5)), 0, 30, 20))
 
 
 def test_masks_refuse_bad_sizes():
@@ -163,32 +169,51 @@ def test_sparse_inputs_match_dense_products(rng, dtype):
     np.testing.assert_array_equal(A2, A)
 
 
+def _random_params(rng, n, d, layers, dtype, scale=0.5):
+    """Public-layout order-agnostic parameters."""
+    shapes = {"W": (d, n), "M": (d, n), "b": (d,), "W_hidden": (layers - 1, d, d),
+              "b_hidden": (layers - 1, d), "V": (n, d), "c": (n,)}
+    return {k: rng.normal(0, scale, s).astype(dtype) for k, s in shapes.items()}
+
+
+def _objective(kernels, X, masks, **kwargs):
+    grads = kernels.zeros_like()
+    loss = kernels.objective(X, masks.view(bool), grads, **kwargs)
+    return loss, {k: np.array(v) for k, v in kernels.public(grads).items()}
+
+
 @pytest.mark.parametrize("layers", [1, 2])
 def test_sparse_and_dense_first_layer_give_the_same_objective(rng, monkeypatch, layers):
     n, d, rows = 30, 12, 25
     X, masks = _batch(rng, rows, n)
-    params = orderless.init_params(X, d, layers, np.float64, rng)
-    params["b1"][:d] = rng.normal(0, 0.5, d)  # some units off, some on
+    params = _random_params(rng, n, d, layers, np.float64)  # some units off, some on
+    kernels = get_backend("compiled").orderless(params)
     results = {}
     for fraction in (0.0, 1.0):  # 0: always dense products, 1: always the sparse kernels
-        monkeypatch.setattr(orderless, "SPARSE_INPUT_FRACTION", fraction)
-        results[fraction] = orderless.loss_and_gradient(params, X, masks.view(bool), d)
+        monkeypatch.setattr(_compiled, "SPARSE_INPUT_FRACTION", fraction)
+        results[fraction] = _objective(kernels, X, masks)
     (l_dense, g_dense), (l_sparse, g_sparse) = results[0.0], results[1.0]
     assert l_sparse == pytest.approx(l_dense, rel=1e-13)
     for name in g_dense:
         np.testing.assert_allclose(g_sparse[name], g_dense[name], rtol=1e-12, atol=1e-14)
-    public = {"W": params["Win"][:, :d].T, "M": params["Wmask"][:, :d].T, "b": params["b1"][:d],
-              "W_hidden": params["Wdeep"][:, :, :d], "b_hidden": params["bdeep"],
-              "V": params["V"][:, :d], "c": params["c"]}
-    assert l_sparse == pytest.approx(oa_objective(public, X, masks), rel=1e-12)
+    assert l_sparse == pytest.approx(oa_objective(params, X, masks), rel=1e-12)
+    # padding of the kernels' layout gets no gradient
+    grads = kernels.zeros_like()
+    kernels.objective(X, masks.view(bool), grads)
+    assert not grads["W"][:, d:].any() and not grads["V"][:, d:].any()
 
 
-def test_objective_does_not_depend_on_threads(rng):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_objective_kernels_do_not_depend_on_their_thread_count(rng, dtype):
+    """The compiled steps between the BLAS products: 1 or 2 threads, the same bits
+    (BLAS's own thread count is pinned to 1 here: it does change the products' bits)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     n, d, rows = 40, 16, 50
     X, masks = _batch(rng, rows, n)
-    params = orderless.init_params(X, d, 2, np.float32, rng)
-    l1, g1 = orderless.loss_and_gradient(params, X, masks.view(bool), d, n_threads=1)
-    l2, g2 = orderless.loss_and_gradient(params, X, masks.view(bool), d, n_threads=2)
+    kernels = get_backend("compiled").orderless(_random_params(rng, n, d, 2, dtype))
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        l1, g1 = _objective(kernels, X, masks, n_threads=1)
+        l2, g2 = _objective(kernels, X, masks, n_threads=2)
     assert l1 == l2
     for name in g1:
         np.testing.assert_array_equal(g1[name], g2[name])

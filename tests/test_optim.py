@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from nadefast.optim import SGD, Adam, make_optimizer
+from nadefast.backends import get_backend
+from nadefast.optim import OPTIMIZERS, SGD, Adam, make_optimizer
+
+NUMPY = get_backend("numpy")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -13,16 +16,16 @@ def test_compiled_adam_equals_numpy_adam(dtype, n_threads):
     shapes = {"W": (300, 513), "b": (64,), "c": (7,)}  # W spans several 64k-element chunks
     params_a = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
     params_b = {k: v.copy() for k, v in params_a.items()}
-    fast = Adam(params_a, learning_rate=3e-3, n_threads=n_threads)
-    slow = Adam(params_b, learning_rate=3e-3)
+    fast = Adam(params_a, learning_rate=3e-3, n_threads=n_threads)  # the compiled backend
+    slow = Adam(params_b, learning_rate=3e-3, backend=NUMPY)
     for _ in range(5):
         grads = {k: rng.normal(size=s).astype(dtype) for k, s in shapes.items()}
         fast.step(grads)
-        slow.step_numpy(grads)
+        slow.step(grads)
     for k in shapes:
         np.testing.assert_array_equal(params_a[k], params_b[k])
-        np.testing.assert_array_equal(fast.m[k], slow.m[k])
-        np.testing.assert_array_equal(fast.v[k], slow.v[k])
+        np.testing.assert_array_equal(fast.state["m"][k], slow.state["m"][k])
+        np.testing.assert_array_equal(fast.state["v"][k], slow.state["v"][k])
 
 
 def test_adam_matches_the_textbook_update():
@@ -67,7 +70,7 @@ def test_adam_keeps_subnormal_numbers_out_of_its_moments(dtype):
     rng = np.random.default_rng(3)
     p0 = rng.normal(size=4000).astype(dtype)
     fast_p, slow_p = {"p": p0.copy()}, {"p": p0.copy()}
-    fast, slow = Adam(fast_p, learning_rate=1e-3), Adam(slow_p, learning_rate=1e-3)
+    fast, slow = Adam(fast_p, learning_rate=1e-3), Adam(slow_p, learning_rate=1e-3, backend=NUMPY)
     exponent = np.log2(float(info.tiny))  # -126 or -1022
     for step in range(60):
         g = rng.normal(size=4000) * 2.0 ** rng.uniform(exponent / 2 - 8, exponent / 2 + 8, 4000)
@@ -75,13 +78,13 @@ def test_adam_keeps_subnormal_numbers_out_of_its_moments(dtype):
         g[::97] = info.tiny / 3 if step % 2 else rng.normal()  # subnormal and ordinary gradients
         g = g.astype(dtype)
         fast.step({"p": g})
-        slow.step_numpy({"p": g})
-        for state in (fast.m["p"], fast.v["p"]):
+        slow.step({"p": g})
+        for state in (fast.state["m"]["p"], fast.state["v"]["p"]):
             assert not ((state != 0) & (np.abs(state) < info.tiny)).any()
     np.testing.assert_array_equal(fast_p["p"], slow_p["p"])
-    np.testing.assert_array_equal(fast.m["p"], slow.m["p"])
-    np.testing.assert_array_equal(fast.v["p"], slow.v["p"])
-    assert (fast.m["p"][:2000] == 0).any()  # decayed moments were flushed, not left subnormal
+    np.testing.assert_array_equal(fast.state["m"]["p"], slow.state["m"]["p"])
+    np.testing.assert_array_equal(fast.state["v"]["p"], slow.state["v"]["p"])
+    assert (fast.state["m"]["p"][:2000] == 0).any()  # decayed moments were flushed, not left subnormal
 
 
 def test_adamw_weight_decay_matches_the_textbook_update():
@@ -121,3 +124,34 @@ def test_weight_decay_arguments_are_checked():
         Adam({"p": np.zeros(2)}, weight_decay=-0.1, decayed=["p"])
     with pytest.raises(ValueError, match=r"unknown parameters \['q'\]"):
         SGD({"p": np.zeros(2)}, weight_decay=0.1, decayed=["q"])
+
+
+def test_optimizers_come_from_one_registry():
+    assert sorted(OPTIMIZERS) == ["adam", "sgd"]
+    for name, cls in OPTIMIZERS.items():
+        params = {"p": np.zeros(3)}
+        assert type(make_optimizer(name.upper(), params, 0.1)) is cls
+    with pytest.raises(TypeError, match="optimizer must be one of"):
+        make_optimizer(3, {"p": np.zeros(2)}, 0.1)
+
+
+@pytest.mark.parametrize("name, slots", [("adam", ["m", "v"]), ("sgd", ["velocity"])])
+def test_optimizer_state_round_trips(name, slots):
+    rng = np.random.default_rng(8)
+    a = {"p": rng.normal(size=6)}
+    b = {"p": a["p"].copy()}
+    momentum = 0.5 if name == "sgd" else 0.0
+    first = make_optimizer(name, a, 0.1, momentum=momentum)
+    for _ in range(3):
+        first.step({"p": rng.normal(size=6)})
+    scalars, state = first.state_dict()
+    assert scalars == {"n_steps": 3} and sorted(state) == slots
+    second = make_optimizer(name, b, 0.1, momentum=momentum)
+    b["p"][...] = a["p"]
+    second.load_state_dict(scalars, {k: {"p": v["p"].copy()} for k, v in state.items()})
+    g = rng.normal(size=6)
+    first.step({"p": g})
+    second.step({"p": g})
+    np.testing.assert_array_equal(a["p"], b["p"])
+    with pytest.raises(ValueError, match="missing or has the wrong shape"):
+        second.load_state_dict(scalars, {})

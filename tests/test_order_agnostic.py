@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from nadefast import NADE, NotFittedError, _core, orderless
+from nadefast import NADE, NotFittedError, OrderAgnosticNADE
+from nadefast._random import philox_key
+from nadefast.backends import _compiled, get_backend
 
 from reference import (
     all_binary_vectors,
@@ -18,8 +20,8 @@ CHI2_999_15 = 37.70  # scipy.stats.chi2.ppf(0.999, 15)
 def _random_oa_model(rng, n, d, layers, dtype="float64", scale=0.6, ordering=None):
     """A fitted order-agnostic model with random parameters (no training)."""
     X = (rng.random((20, n)) < 0.5).astype(np.uint8)
-    model = NADE(d, order_agnostic=True, n_layers=layers, dtype=dtype, random_state=0,
-                 ordering=ordering).fit(X, epochs=0)
+    model = OrderAgnosticNADE(d, n_layers=layers, dtype=dtype, random_state=0,
+                              ordering=ordering).fit(X, epochs=0)
     for name in ("W_", "M_", "V_"):
         getattr(model, name)[...] = rng.normal(0, scale, getattr(model, name).shape)
     model.b_[...] = rng.normal(0, scale, d)
@@ -34,34 +36,35 @@ def _public(model):
     return {k: np.array(getattr(model, k + "_")) for k in ("W", "M", "b", "W_hidden", "b_hidden", "V", "c")}
 
 
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
-def test_objective_gradient_matches_central_differences(rng, layers):
+def test_objective_gradient_matches_central_differences(rng, layers, backend):
     n, d = 6, 5
     model = _random_oa_model(rng, n, d, layers)
     X = (rng.random((9, n)) < 0.5).astype(np.uint8)
-    masks = orderless.draw_masks(rng, 9, n)
-    loss, grads = orderless.loss_and_gradient(model._oa, X, masks, d)
+    masks = get_backend(backend).training_masks(philox_key(rng), 9, n)
+    kernels = get_backend(backend).orderless(_public(model))
+    padded = kernels.zeros_like()
+    loss = kernels.objective(X, masks, padded)
+    grads = kernels.public(padded)
     params = _public(model)
     f = lambda: oa_objective(params, X, masks)  # noqa: E731
     assert loss == pytest.approx(f(), rel=1e-12)
     numeric = central_difference_gradient(f, params, eps=1e-6)
-    mine = {"W": grads["Win"][:, :d].T, "M": grads["Wmask"][:, :d].T, "b": grads["b1"][:d],
-            "W_hidden": grads["Wdeep"][:, :, :d], "b_hidden": grads["bdeep"], "V": grads["V"][:, :d],
-            "c": grads["c"]}
     for name, g in numeric.items():
         if g.size == 0:
             continue
-        err = np.abs(mine[name] - g).max() / max(np.abs(g).max(), 1e-12)
+        err = np.abs(grads[name] - g).max() / max(np.abs(g).max(), 1e-12)
         assert err < 1e-6, (name, err)
-    # padding of the kernels' layout gets no gradient
-    assert not grads["Win"][:, d:].any() and not grads["V"][:, d:].any()
+    if backend == "compiled":  # padding of the kernels' layout gets no gradient
+        assert not padded["W"][:, d:].any() and not padded["V"][:, d:].any()
 
 
 def test_public_loss_and_gradient(rng):
     model = _random_oa_model(rng, 6, 4, 2)
     X = (rng.random((5, 6)) < 0.5).astype(np.uint8)
     loss, grads = model.loss_and_gradient(X, random_state=3)
-    masks = orderless.draw_masks(np.random.default_rng(3), 5, 6)
+    masks = get_backend("compiled").training_masks(philox_key(np.random.default_rng(3)), 5, 6)
     assert loss == pytest.approx(oa_objective(_public(model), X, masks), rel=1e-12)
     assert set(grads) == {"W", "M", "b", "W_hidden", "b_hidden", "V", "c"}
     assert grads["W_hidden"].shape == (1, 4, 4)
@@ -145,7 +148,7 @@ def test_results_do_not_depend_on_threads_or_blocks(rng):
            model.log_marginal(X, mask), model.impute(X, mask))
     try:
         for rows in (1, 5, 13):
-            _core._force_block_rows(rows)
+            _compiled.force_block_rows(rows)
             for n_jobs in (1, 3):
                 model.n_jobs = n_jobs
                 got = (model.score_samples(X), model.sample(23, random_state=2),
@@ -153,13 +156,13 @@ def test_results_do_not_depend_on_threads_or_blocks(rng):
                 for a, b in zip(got, ref):
                     np.testing.assert_array_equal(a, b)
     finally:
-        _core._force_block_rows(0)
+        _compiled.force_block_rows(0)
 
 
 def test_training_lowers_the_objective_and_round_trips(rng, tmp_path):
     prototypes = rng.integers(0, 2, size=(3, 12))
     X = (prototypes[rng.integers(3, size=600)] ^ (rng.random((600, 12)) < 0.05)).astype(np.uint8)
-    model = NADE(32, order_agnostic=True, n_layers=2, random_state=0)
+    model = OrderAgnosticNADE(32, n_layers=2, random_state=0)
     model.fit(X[:500], X[500:], epochs=40, learning_rate=3e-3)
     first, best = model.history_[0]["valid_nll"], min(h["valid_nll"] for h in model.history_)
     assert best < first - 1.0
@@ -169,8 +172,8 @@ def test_training_lowers_the_objective_and_round_trips(rng, tmp_path):
     assert exact < 6.0 and ens < 6.0, (exact, ens)
     path = tmp_path / "oa.npz"
     model.save(path)
-    loaded = NADE.load(path)
-    assert loaded.order_agnostic and loaded.n_layers == 2
+    loaded = OrderAgnosticNADE.load(path)
+    assert isinstance(loaded, OrderAgnosticNADE) and loaded.n_layers == 2
     for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_", "ordering_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
     np.testing.assert_array_equal(loaded.score_samples(X[:20]), model.score_samples(X[:20]))
@@ -179,30 +182,38 @@ def test_training_lowers_the_objective_and_round_trips(rng, tmp_path):
 def test_order_agnostic_resume_is_bit_identical(rng, tmp_path):
     X = (rng.random((200, 10)) < 0.3).astype(np.uint8)
     fit = dict(epochs=4, batch_size=20, patience=None)
-    full = NADE(8, order_agnostic=True, n_layers=2, random_state=1).fit(X, X[:50], **fit)
+    full = OrderAgnosticNADE(8, n_layers=2, random_state=1).fit(X, X[:50], **fit)
     ckpt = tmp_path / "oa.ckpt"
-    NADE(8, order_agnostic=True, n_layers=2, random_state=1).fit(X, X[:50], **{**fit, "epochs": 2},
-                                                                checkpoint=ckpt)
-    resumed = NADE(8, order_agnostic=True, n_layers=2).fit(X, X[:50], **fit, checkpoint=ckpt,
-                                                          resume=True)
+    OrderAgnosticNADE(8, n_layers=2, random_state=1).fit(X, X[:50], **{**fit, "epochs": 2},
+                                                         checkpoint=ckpt)
+    resumed = OrderAgnosticNADE(8, n_layers=2).fit(X, X[:50], **fit, checkpoint=ckpt,
+                                                   resume=True)
     for name in ("W_", "M_", "W_hidden_", "V_", "c_"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name))
 
 
-def test_misuse_is_refused(rng):
+def test_misuse_is_refused(rng, tmp_path):
     X = (rng.random((10, 5)) < 0.5).astype(np.uint8)
-    with pytest.raises(ValueError, match="n_layers=2 needs order_agnostic=True"):
-        NADE(4, n_layers=2).fit(X)
-    with pytest.raises(TypeError, match="order_agnostic must be True or False"):
-        NADE(4, order_agnostic="yes").fit(X)
+    # a fixed-order NADE has one hidden layer and one ordering: no such parameters or methods
+    with pytest.raises(TypeError, match="n_layers"):
+        NADE(4, n_layers=2)
+    with pytest.raises(TypeError, match="order_agnostic"):
+        NADE(4, order_agnostic=True)
+    with pytest.raises(TypeError, match="n_layers must be an integer"):
+        OrderAgnosticNADE(4, n_layers="2").fit(X)
     fixed = NADE(4, random_state=0).fit(X, epochs=1)
-    with pytest.raises(ValueError, match="n_orderings > 1 needs an order-agnostic model"):
+    with pytest.raises(TypeError, match="n_orderings"):
         fixed.score_samples(X, n_orderings=2)
-    with pytest.raises(AttributeError, match="only for order-agnostic"):
+    with pytest.raises(AttributeError, match="M_"):
         fixed.M_
-    oa = NADE(4, order_agnostic=True, random_state=0).fit(X, epochs=1)
-    with pytest.raises(ValueError, match="hidden_states is defined for fixed-order"):
+    oa = OrderAgnosticNADE(4, random_state=0).fit(X, epochs=1)
+    with pytest.raises(AttributeError, match="hidden_states"):
         oa.hidden_states(X)
+    # each loads as what it is
+    with pytest.raises(ValueError, match="holds a NADE, not a OrderAgnosticNADE"):
+        path = tmp_path / "fixed.npz"
+        fixed.save(path)
+        OrderAgnosticNADE.load(path)
 
 
 def test_shared_and_per_row_orderings_agree(rng):
@@ -210,13 +221,12 @@ def test_shared_and_per_row_orderings_agree(rng):
     model = _random_oa_model(rng, 12, 8, 2)
     X = (rng.random((9, 12)) < 0.5).astype(np.uint8)
     mask = np.tile(rng.random(12) < 0.4, (9, 1))
-    orders, counts = orderless.orderings_observed_first(mask, model.ordering_)
-    assert orders.shape == (1, 12)
-    per_row = np.repeat(orders, 9, axis=0)
+    o = model.ordering_
+    observed_first = np.concatenate([o[mask[0, o]], o[~mask[0, o]]])
+    per_row = np.ascontiguousarray(np.tile(observed_first, (9, 1)), dtype=np.intp)
+    counts = np.full(9, mask[0].sum(), dtype=np.intp)
     shared = model.log_marginal(X, mask)
-    loglik = np.empty(9)
-    _core.oa_score(*orderless.kernel_args(model._oa, model._d), per_row, X, counts, loglik,
-                   np.empty((0, 0)), np.empty((0, 0)), 1)
+    loglik = get_backend("compiled").orderless(_public(model)).score(X, per_row, 1, stop=counts)
     np.testing.assert_array_equal(shared, loglik)
 
 
@@ -243,12 +253,12 @@ def test_with_ordering_follows_the_new_ordering_and_leaves_the_original(rng):
 def test_with_ordering_is_refused_where_it_has_no_meaning(rng):
     X = (rng.random((20, 5)) < 0.5).astype(np.uint8)
     fixed = NADE(4, random_state=0).fit(X, epochs=1)
-    with pytest.raises(ValueError, match="needs an order-agnostic model"):
+    with pytest.raises(AttributeError, match="with_ordering"):
         fixed.with_ordering([4, 3, 2, 1, 0])
-    oa = NADE(4, order_agnostic=True, random_state=0).fit(X, epochs=1)
+    oa = OrderAgnosticNADE(4, random_state=0).fit(X, epochs=1)
     with pytest.raises(ValueError, match="permutation"):
         oa.with_ordering([0, 0, 1, 2, 3])
     with pytest.raises(ValueError, match="ordering must be"):
         oa.with_ordering("backwards")
     with pytest.raises(NotFittedError):
-        NADE(4, order_agnostic=True).with_ordering([0, 1, 2, 3, 4])
+        OrderAgnosticNADE(4).with_ordering([0, 1, 2, 3, 4])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nadefast import NADE
-from nadefast._training import epoch_batches, row_chunks
+from nadefast import NADE, OrderAgnosticNADE
+from nadefast._streaming import epoch_batches, row_chunks
 
 
 def _data(rows=600, n=16, seed=0):
@@ -24,11 +24,12 @@ def memmap(tmp_path):
 
 def test_epoch_batches_visit_every_row_once_chunk_by_chunk(memmap, monkeypatch):
     mm, X = memmap
-    import nadefast._training as training
+    import nadefast._streaming as streaming
+    from nadefast._outputs import OUTPUTS
 
-    monkeypatch.setattr(training, "row_chunks", lambda X, bs: [(0, 250), (250, 500), (500, 600)])
+    monkeypatch.setattr(streaming, "row_chunks", lambda X, bs: [(0, 250), (250, 500), (500, 600)])
     rng = np.random.default_rng(0)
-    batches = list(epoch_batches(mm, 64, rng))
+    batches = list(epoch_batches(mm, 64, rng, OUTPUTS["bernoulli"]))
     seen = np.vstack(batches)
     # every row exactly once (compare as sorted multisets of rows)
     key = lambda A: np.sort(A @ (1 << np.arange(16)))  # noqa: E731
@@ -66,11 +67,11 @@ def test_fit_on_a_dask_array():
     da = pytest.importorskip("dask.array", reason="dask is not installed (pip install '.[dask]')")
     X = _data(800)
     dX = da.from_array(X, chunks=(200, 16))
-    model = NADE(16, random_state=0, order_agnostic=False).fit(dX, X[:100], epochs=15,
+    model = NADE(16, random_state=0).fit(dX, X[:100], epochs=15,
                                                                 learning_rate=1e-2)
     losses = [h["train_nll"] for h in model.history_]
     assert losses[-1] < losses[0] - 1.0
     again = NADE(16, random_state=0).fit(dX, X[:100], epochs=15, learning_rate=1e-2)
     np.testing.assert_array_equal(again.W_, model.W_)  # reproducible for the same chunking
-    oa = NADE(8, order_agnostic=True, n_layers=2, random_state=0).fit(dX, dX[:100], epochs=2)
+    oa = OrderAgnosticNADE(8, n_layers=2, random_state=0).fit(dX, dX[:100], epochs=2)
     assert np.isfinite(oa.score(X[:50]))

@@ -6,15 +6,15 @@ import sys
 
 import pytest
 
-from nadefast import _core
+from nadefast.backends import _compiled
 from nadefast._parallel import cpu_count, effective_n_threads
 
 
 def test_n_jobs_rules():
-    if not _core.openmp_enabled():
+    if not _compiled.openmp_enabled():
         assert effective_n_threads(None) == effective_n_threads(4) == 1
         return
-    assert effective_n_threads(None) == _core.openmp_max_threads()
+    assert effective_n_threads(None) == _compiled.openmp_max_threads()
     assert effective_n_threads(3) == 3
     assert effective_n_threads(-1) == cpu_count()
     assert effective_n_threads(-2) == max(1, cpu_count() - 1)
@@ -28,7 +28,7 @@ def test_n_jobs_rules():
         effective_n_threads("2")
 
 
-@pytest.mark.skipif(not _core.openmp_enabled(), reason="built without OpenMP")
+@pytest.mark.skipif(not _compiled.openmp_enabled(), reason="built without OpenMP")
 def test_omp_num_threads_is_the_default(tmp_path):
     code = "from nadefast._parallel import effective_n_threads; print(effective_n_threads(None))"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -43,7 +43,7 @@ def test_omp_num_threads_is_the_default(tmp_path):
 
 
 def test_isa_environment_variable(tmp_path):
-    code = "from nadefast import _core; print(_core.active_isa())"
+    code = "from nadefast.backends import _compiled; print(_compiled.active_isa())"
     env = {**os.environ, "NADEFAST_ISA": "baseline"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                          cwd=tmp_path)

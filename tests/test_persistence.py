@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from nadefast import NADE
+import nadefast
+from nadefast import NADE, OrderAgnosticNADE
 from nadefast import io as nio
 
 from reference import random_params
@@ -33,8 +34,10 @@ def test_file_layout_is_the_documented_one(model, tmp_path):
     path = tmp_path / "m.npz"
     model.save(path)
     with np.load(path, allow_pickle=False) as f:
-        assert set(f.files) == {"format", "format_version", "W", "b", "V", "c", "ordering"}
-        assert str(f["format"]) == "nadefast.NADE" and int(f["format_version"]) == 1
+        assert set(f.files) == {"format", "format_version", "model", "output", "W", "b", "V", "c",
+                                "ordering"}
+        assert str(f["format"]) == "nadefast.NADE" and int(f["format_version"]) == 3
+        assert str(f["model"]) == "NADE" and str(f["output"]) == "bernoulli"
         np.testing.assert_array_equal(f["W"], model.W_)
         assert f["W"].shape == (7, 11) and f["V"].shape == (11, 7)
         assert f["ordering"].dtype == np.int64
@@ -79,7 +82,11 @@ def _good_arrays(model):
 @pytest.mark.parametrize("mutate, match", [
     (lambda a: a.pop("V"), r"missing \['V'\]"),
     (lambda a: a.update(format=np.array("something.else")), "format is"),
-    (lambda a: a.update(format_version=np.array(3)), "version 3, newer than"),
+    (lambda a: a.update(format_version=np.array(4)), "version 4, newer than"),
+    (lambda a: a.update(format_version=np.array(3)), "model must be one of"),
+    (lambda a: a.update(format_version=np.array(3), model=np.array("NADE"),
+                        output=np.array("gaussian")), "output must be 'bernoulli'"),
+    (lambda a: a.update(kind=np.array("sideways")), "unknown model kind 'sideways'"),
     (lambda a: a.update(format_version=np.array(0)), "format_version 0 is invalid"),
     (lambda a: a.update(format_version=np.array(1.5)), "not an integer"),
     (lambda a: a.update(W=a["W"][:, :-1]), "V has shape|c has shape"),
@@ -124,3 +131,50 @@ def test_truncated_and_foreign_files_are_refused(model, tmp_path):
         NADE.load(pickled)
     with pytest.raises(FileNotFoundError, match="no such model file"):
         NADE.load(tmp_path / "missing.npz")
+
+
+def _oa_model(rng, n=9, d=5, layers=3, dtype="float64"):
+    X = (rng.random((30, n)) < 0.5).astype(np.uint8)
+    model = OrderAgnosticNADE(d, n_layers=layers, ordering="random", dtype=dtype,
+                              random_state=1).fit(X, epochs=1)
+    model.b_hidden_[...] = rng.normal(size=model.b_hidden_.shape)
+    return model, X
+
+
+def test_order_agnostic_file_layout_and_round_trip(rng, tmp_path):
+    model, X = _oa_model(rng)
+    path = tmp_path / "oa.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as f:
+        assert set(f.files) == {"format", "format_version", "model", "output", "W", "M", "b",
+                                "W_hidden", "b_hidden", "V", "c", "ordering"}
+        assert int(f["format_version"]) == 3 and str(f["model"]) == "OrderAgnosticNADE"
+        assert f["W_hidden"].shape == (2, 5, 5) and f["M"].shape == (5, 9)
+    for loaded in (OrderAgnosticNADE.load(path), nadefast.load(path)):
+        assert type(loaded) is OrderAgnosticNADE and loaded.n_layers == 3
+        for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_", "ordering_"):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+        np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    with pytest.raises(ValueError, match="holds a OrderAgnosticNADE, not a NADE"):
+        NADE.load(path)
+
+
+def test_files_of_earlier_format_versions_still_load(model, rng, tmp_path):
+    """Version 1 (a NADE) and version 2 (kind = order_agnostic) as nadefast 0.1 wrote them."""
+    old = tmp_path / "v1.npz"
+    _write(old, **_good_arrays(model))
+    for loaded in (NADE.load(old), nadefast.load(old)):
+        assert type(loaded) is NADE
+        for name in ("W_", "b_", "V_", "c_", "ordering_"):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    oa, X = _oa_model(rng)
+    arrays = {"format": np.array("nadefast.NADE"), "format_version": np.array(2, dtype=np.int64),
+              "kind": np.array("order_agnostic"),
+              "ordering": np.asarray(oa.ordering_, dtype=np.int64)}
+    arrays.update({k: np.asarray(getattr(oa, k + "_")) for k in
+                   ("W", "M", "b", "W_hidden", "b_hidden", "V", "c")})
+    v2 = tmp_path / "v2.npz"
+    _write(v2, **arrays)
+    loaded = nadefast.load(v2)
+    assert type(loaded) is OrderAgnosticNADE and loaded.n_layers == 3
+    np.testing.assert_array_equal(loaded.score_samples(X), oa.score_samples(X))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nadefast._validation as validation
+from nadefast.backends._compiled import FixedKernels
 from nadefast import NADE
 
 from reference import random_params
@@ -28,9 +29,9 @@ BATCHES_PER_EPOCH = 12  # 180 training rows of _data() in batches of 16
 
 def _interrupt_at_batch(monkeypatch, batch):
     """Make the fit raise KeyboardInterrupt at its `batch`-th mini-batch (counting from 1);
-    returns the original method, to be restored with monkeypatch.setattr."""
+    returns the original method, to be restored with _restore(monkeypatch, original)."""
     calls = {"n": 0}
-    original = NADE._loss_and_gradient_padded
+    original = FixedKernels.gradient
 
     def interrupting(self, *args):
         calls["n"] += 1
@@ -38,8 +39,12 @@ def _interrupt_at_batch(monkeypatch, batch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", interrupting)
+    monkeypatch.setattr(FixedKernels, "gradient", interrupting)
     return original
+
+
+def _restore(monkeypatch, original):
+    monkeypatch.setattr(FixedKernels, "gradient", original)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -74,7 +79,7 @@ def test_interrupted_fit_keeps_best_parameters_and_resumes(tmp_path, monkeypatch
     assert model.best_epoch_ == best
     assert -model.score(valid) == pytest.approx(model.history_[best - 1]["valid_nll"], rel=1e-12)
 
-    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", original)
+    _restore(monkeypatch, original)
     resumed = NADE(12).fit(train, valid, **FIT, checkpoint=ckpt, resume=True)  # from epoch 4
     for name, value in _params(full).items():
         np.testing.assert_array_equal(getattr(resumed, name), value, err_msg=name)
@@ -162,7 +167,7 @@ def test_linear_schedule_resumes_bit_identically_and_refuses_another_length(tmp_
     original = _interrupt_at_batch(monkeypatch, 3 * BATCHES_PER_EPOCH + 5)  # inside epoch 4
     with pytest.raises(KeyboardInterrupt):
         NADE(12, random_state=4).fit(train, valid, **fit, checkpoint=ckpt)
-    monkeypatch.setattr(NADE, "_loss_and_gradient_padded", original)
+    _restore(monkeypatch, original)
     # the schedule is laid out over 7 epochs: a fit of 9 cannot continue it
     with pytest.raises(ValueError, match="schedule_epochs=7"):
         NADE(12).fit(train, valid, **{**fit, "epochs": 9}, checkpoint=ckpt, resume=True)

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import Binarizer  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from nadefast import NADE, NotFittedError  # noqa: E402
+from nadefast import NADE, NotFittedError, OrderAgnosticNADE  # noqa: E402
 
 # The common checks feed continuous random data (e.g. rng.uniform, shifted normals).
 # A density model of binary vectors rejects any value other than 0 and 1 with a
@@ -34,7 +34,8 @@ EXPECTED_FAILED = {name: NON_BINARY for name in (
 )}
 
 
-@parametrize_with_checks([NADE(n_hidden=5, random_state=0)],
+@parametrize_with_checks([NADE(n_hidden=5, random_state=0),
+                          OrderAgnosticNADE(n_hidden=5, n_layers=2, random_state=0)],
                          expected_failed_checks=lambda estimator: EXPECTED_FAILED)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
@@ -49,7 +50,7 @@ def binary_data():
 
 def _fitted(kind, X):
     if kind == "order_agnostic":
-        return NADE(6, order_agnostic=True, n_layers=2, random_state=0).fit(X, epochs=2)
+        return OrderAgnosticNADE(6, n_layers=2, random_state=0).fit(X, epochs=2)
     return NADE(6, random_state=0).fit(X, epochs=2)
 
 
@@ -58,7 +59,7 @@ def test_estimator_contract_with_binary_data(binary_data):
     model = NADE(6, random_state=0, ordering="random")
     params = model.get_params()
     assert params == {"n_hidden": 6, "ordering": "random", "dtype": "float32", "random_state": 0,
-                      "n_jobs": None, "order_agnostic": False, "n_layers": 1, "warm_start": False}
+                      "n_jobs": None, "warm_start": False, "backend": "compiled"}
     assert model.fit(X, epochs=2) is model  # fit returns self
     assert model.get_params() == params  # fit does not change constructor parameters
     assert model.n_features_in_ == 12
@@ -113,8 +114,8 @@ def test_pipeline_and_grid_search_on_digits():
 
 def test_threadpoolctl_limits_the_core():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from nadefast import _core
     from nadefast._parallel import effective_n_threads
+    from nadefast.backends import _compiled as _core
 
     if not _core.openmp_enabled():
         pytest.skip("built without OpenMP")

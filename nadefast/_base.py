@@ -1,0 +1,481 @@
+"""The base of every NADE estimator: protocol, persistence, inference and fit, written once.
+
+`BaseNADE` carries the scikit-learn protocol (parameters, tags, clone,
+pickle), the model file, the inference API (score_samples, sample,
+conditionals, prefix_log_marginals, log_marginal, conditional_sample,
+impute, loss_and_gradient) and the fit loop's setup.  Each model subclasses
+it and fills a few hooks (the scikit-learn BaseMixture -> GaussianMixture
+pattern):
+
+    _parameter_shapes(n, d)          public parameter names and shapes
+    _make_kernels(backend, params)   the backend's kernel object for the model
+    _score(X, *, orders, stop, cond, terms) / _draw(X, key, *, orders, given, greedy, row0)
+                                     run the kernels along the model's ordering
+                                     (orders: per-row orderings, order-agnostic only)
+    _observed_first(observed)        per-row orderings that condition on `observed`
+    _log_marginal(X, orders, given)  log p of the first given[r] variables of each row
+    _initial_parameters(X, ordering, rng), _objective(X_valid, n_threads)
+                                     start a fit; the objective the Trainer sees
+    _structure(), _fitted_structure() what a checkpoint or warm start must match
+    _from_file(params, ordering)     an instance for a model file's contents
+
+Parameters live in a backend's kernel object (``self._kernels``); the
+public attributes (W_, b_, ...) are views of its arrays.
+"""
+
+import inspect
+import os
+
+import numpy as np
+
+from nadefast import io as _io
+from nadefast._checkpoint import load_checkpoint
+from nadefast._outputs import OUTPUTS
+from nadefast._parallel import effective_n_threads
+from nadefast._random import make_rng, philox_key
+from nadefast._streaming import data_digest, training_matrix, validation_matrix
+from nadefast._training import Trainer, check_fit_arguments
+from nadefast._validation import (
+    NotFittedError,
+    assign_checked,
+    check_bool,
+    check_int,
+    check_memory,
+    check_observed,
+    check_ordering,
+)
+from nadefast.backends import get_backend
+from nadefast.optim import make_optimizer
+
+# version of the state __getstate__ returns (pickle, copy.deepcopy)
+_STATE_VERSION = 3
+
+
+def parameter_attribute(name, doc):
+    """A fitted parameter in the public layout: a view of the kernels' array;
+    assigning an array checks it and copies it in."""
+
+    def get(self):
+        return self._fitted_kernels().public()[name]
+
+    def set_(self, value):
+        assign_checked(name + "_", self._fitted_kernels().public()[name], value)
+
+    return property(get, set_, doc=doc)
+
+
+class BaseNADE:
+    """Base class of the NADE estimators (not used directly); see NADE, OrderAgnosticNADE."""
+
+    _output = OUTPUTS["bernoulli"]
+    _decayed = ()  # the weight matrices weight decay shrinks (not the biases)
+    _models = {}  # model file kind -> class, filled by subclasses
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        BaseNADE._models[cls.__name__] = cls
+
+    # ------------------------------------------------------------ estimator API
+
+    @classmethod
+    def _get_param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        """Constructor parameters, as scikit-learn's BaseEstimator does."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns self."""
+        names = self._get_param_names()
+        for name, value in params.items():
+            if name not in names:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid "
+                                 f"parameters are {names}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = []
+        for name in self._get_param_names():
+            value, default = getattr(self, name), defaults[name].default
+            if isinstance(value, np.ndarray) or value is not default and value != default:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (scikit-learn is imported only when it asks).
+
+        A density estimator of binary data: 2-D numeric input, no target,
+        values 0/1 only (positive), no NaN.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=True, allow_nan=False))
+
+    # pickle and copy.deepcopy: constructor parameters, fitted parameters in the
+    # public layout and the training record -- never a backend's own arrays
+    def __getstate__(self):
+        state = {"params": self.get_params(), "format_version": _STATE_VERSION}
+        if self.__sklearn_is_fitted__():
+            state["fitted"] = {k: np.array(v) for k, v in self._kernels.public().items()}
+            state["ordering_"] = np.array(self.ordering_)
+            for name in ("history_", "best_epoch_"):
+                if hasattr(self, name):
+                    state[name] = getattr(self, name)
+        return state
+
+    def __setstate__(self, state):
+        version = state.get("format_version", 1)
+        if version != _STATE_VERSION:
+            raise ValueError(f"this {type(self).__name__} was pickled by another nadefast (state "
+                             f"version {version}, this one reads {_STATE_VERSION}); save() it to a "
+                             f"model file with that version and load() the file")
+        self.__init__(**state["params"])
+        if "fitted" in state:
+            self._set_fitted(state["fitted"], state["ordering_"])
+            for name in ("history_", "best_epoch_"):
+                if name in state:
+                    setattr(self, name, state[name])
+
+    def __sklearn_is_fitted__(self):
+        return "_kernels" in self.__dict__
+
+    # ------------------------------------------------------- fitted parameters
+
+    def _check_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) or "
+                                 f"{self._how_to_get_fitted()} first")
+
+    @classmethod
+    def _how_to_get_fitted(cls):
+        return f"{cls.__name__}.load(path)"
+
+    def _set_fitted(self, params, ordering):
+        """Fitted state from parameters in the public layout (copied) and an ordering."""
+        self._kernels = self._make_kernels(get_backend(self.backend), params)
+        self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
+        self.n_features_in_ = self.ordering_.shape[0]
+
+    def _fitted_kernels(self):
+        """The kernel object, moved to the backend the `backend` parameter names."""
+        self._check_fitted()
+        if self._kernels.backend != self.backend:
+            self._kernels = self._make_kernels(get_backend(self.backend), self._kernels.public())
+        return self._kernels
+
+    def _threads(self):
+        return effective_n_threads(self.n_jobs)
+
+    def _check_X(self, X, *, allow_empty=True):
+        self._check_fitted()
+        return self._output.check_X(X, self.n_features_in_, allow_empty=allow_empty)
+
+    # ------------------------------------------------------------- inference
+
+    def score_samples(self, X):
+        """Exact log-likelihood log p(x) of each row, in nats.
+
+        X: (n_samples, n_features) of 0/1 (bool, int or float).  Returns
+        (n_samples,) float64.
+        """
+        return self._score(self._check_X(X))
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of X, in nats (higher is better)."""
+        X = self._check_X(X, allow_empty=False)
+        return float(np.mean(self.score_samples(X)))
+
+    def conditionals(self, X):
+        """P(x_i = 1 | the variables before i in the ordering) for every feature i.
+
+        Returns (n_samples, n_features) in the model's dtype, columns in the
+        original feature order.
+        """
+        X = self._check_X(X)
+        dtype = self._fitted_kernels().dtype
+        check_memory(float(X.size) * dtype.itemsize, "conditionals")
+        cond = np.empty(X.shape, dtype=dtype)
+        self._score(X, cond=cond)
+        return cond
+
+    def sample(self, n_samples=1, *, random_state=None):
+        """Draw n_samples vectors from the model: (n_samples, n_features) uint8.
+
+        Row i depends only on the key derived from random_state (default:
+        the estimator's random_state) and on i: the same key gives the same
+        rows for any n_jobs, and the first m rows of a request equal a
+        request for m rows (docs/sampling.md).
+        """
+        self._check_fitted()
+        n_samples = check_int(n_samples, "n_samples", minimum=0)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        return self.sample_rows(key, 0, n_samples)
+
+    def sample_rows(self, key, start, stop):
+        """Rows start .. stop-1 of the infinite sequence of samples of a Philox key.
+
+        key: (2,) uint64, as nadefast._random.philox_key(random_state) makes it.
+        ``sample(n, random_state=s)`` is ``sample_rows(philox_key(s), 0, n)``, so
+        chunks of a large request (Dask, several processes) can be drawn
+        independently and still give exactly the in-memory result.
+        Returns (stop - start, n_features) uint8.
+        """
+        self._check_fitted()
+        key = np.ascontiguousarray(key, dtype=np.uint64)
+        if key.shape != (2,):
+            raise ValueError(f"key must be 2 uint64 words, got shape {key.shape}")
+        start = check_int(start, "start", minimum=0)
+        stop = check_int(stop, "stop", minimum=start)
+        n_samples = stop - start
+        check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
+        X = np.empty((n_samples, self.n_features_in_), dtype=self._output.sample_dtype)
+        self._draw(X, key, row0=start)
+        return X
+
+    def prefix_log_marginals(self, X):
+        """log p(x_o[0], ..., x_o[k-1]) for k = 0 .. n_features, in one pass.
+
+        Returns (n_samples, n_features + 1) float64: column 0 is 0 (the empty
+        prefix), column k the log-probability of the first k variables of the
+        ordering, the last column log p(x) (equal to score_samples up to
+        rounding).
+        """
+        X = self._check_X(X)
+        terms = np.empty(X.shape, dtype=np.float64)
+        self._score(X, terms=terms)
+        out = np.zeros((X.shape[0], self.n_features_in_ + 1), dtype=np.float64)
+        np.cumsum(terms, axis=1, out=out[:, 1:])
+        return out
+
+    # ------------------------------------------------- conditional inference
+
+    def _observed(self, X, observed):
+        """Checked (X, observed) -> X (uint8, unobserved entries 0), the per-row
+        orderings to follow (None: the model's own) and per row the number of
+        observed variables, which those orderings put first."""
+        self._check_fitted()
+        X, observed = check_observed(X, observed, self.n_features_in_)
+        X = self._output.check_X(X, self.n_features_in_)
+        orders, given = self._observed_first(observed)
+        return X, orders, given
+
+    def log_marginal(self, X, observed=None):
+        """log p(x_observed) of each row, nats: (n_samples,) float64.
+
+        Exact, in one pass, for the ordering that puts each row's observed
+        variables first.  observed: bool array shaped like X (or
+        (n_features,) for every row), or None for "the entries of X that are
+        not NaN"; unobserved entries of X are ignored.
+        """
+        X, orders, given = self._observed(X, observed)
+        return self._log_marginal(X, orders, given)
+
+    def _complete(self, X, orders, given, n_samples, key, greedy):
+        """Rows of X completed after their given prefixes, n_samples times each."""
+        rows, n = X.shape
+        check_memory(float(n_samples) * rows * n, f"conditional_sample(n_samples={n_samples})")
+        out = np.empty((n_samples, rows, n), dtype=self._output.sample_dtype)
+        out[...] = X
+        flat = out.reshape(n_samples * rows, n)
+        if orders is not None and orders.shape[0] > 1:  # one ordering per row
+            orders = np.tile(orders, (n_samples, 1))
+        self._draw(flat, key, orders=orders, given=np.tile(given, n_samples), greedy=greedy)
+        return out
+
+    def conditional_sample(self, X, observed=None, n_samples=1, *, random_state=None):
+        """Completions of X drawn from p(x_unobserved | x_observed), observed values kept.
+
+        Returns (n_samples, n_rows, n_features) uint8: out[s] is one completed
+        copy of X.  Completion s of row r uses the random stream of row
+        s * n_rows + r of the key from random_state (default: the estimator's).
+        """
+        n_samples = check_int(n_samples, "n_samples", minimum=0)
+        X, orders, given = self._observed(X, observed)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        return self._complete(X, orders, given, n_samples, key, greedy=False)
+
+    def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
+        """Fill in the unobserved entries of X.
+
+        method="mode": sequential most-probable values -- each unobserved
+            variable in turn takes its more likely value given everything
+            before it (deterministic; (n_rows, n_features) uint8).
+        method="mean": E[x | x_observed] estimated from `n_samples`
+            conditional samples ((n_rows, n_features) float64; standard error
+            at most 0.5 / sqrt(n_samples) per entry).
+        Observed entries are returned unchanged.
+        """
+        if method not in ("mode", "mean"):
+            raise ValueError(f"method must be 'mode' or 'mean', got {method!r}")
+        X, orders, given = self._observed(X, observed)
+        if method == "mode":
+            return self._complete(X, orders, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        key = philox_key(self.random_state if random_state is None else random_state)
+        draws = self._complete(X, orders, given, n_samples, key, greedy=False)
+        return draws.mean(axis=0, dtype=np.float64)
+
+    def loss_and_gradient(self, X, *, random_state=None):
+        """Mean training loss of X and its gradient, arrays shaped like the
+        parameters (keys: the parameter names without the trailing "_"; model
+        dtype; views of fresh buffers).  random_state (default: the
+        estimator's) draws what the loss draws (order-agnostic: orderings and
+        split points)."""
+        X = self._check_X(X, allow_empty=False)
+        objective = self._objective(None, self._threads())
+        grads = self._fitted_kernels().zeros_like()
+        rng = make_rng(self.random_state if random_state is None else random_state)
+        loss = objective.loss_and_gradient(X, grads, rng)
+        return loss, objective.public(grads)
+
+    # --------------------------------------------------------------- training
+
+    def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
+            learning_rate=1e-3, lr_schedule="constant", momentum=0.0, weight_decay=0.0,
+            patience=10, verbose=False, checkpoint=None, checkpoint_every=1, resume=False):
+        """Maximum-likelihood training by mini-batch gradient descent (docs/training.md).
+
+        X : (n_samples, n_features) of 0/1, n_samples >= 1; an array, a NumPy
+            memmap or a Dask array (streamed chunk by chunk).
+        X_valid : optional validation rows. When given, the parameters of the
+            epoch with the lowest validation loss are kept, and training stops
+            after `patience` epochs without improvement (patience=None: never
+            early).
+        epochs : passes over X in all (a resumed fit counts the epochs it
+            already ran).   batch_size : rows per step.
+        optimizer : a name in nadefast.optim.OPTIMIZERS ("adam", "sgd").
+        learning_rate : step size.
+        momentum : SGD's heavy-ball coefficient in [0, 1) (v = momentum v + g,
+            p -= rate v); only with optimizer="sgd".
+        weight_decay : >= 0; each step first shrinks the weight matrices
+            (not the biases) by the factor (1 - rate * weight_decay), rate
+            the step's learning rate: decoupled weight decay, i.e. AdamW
+            with Adam, an L2 penalty weight_decay/2 |w|^2 with SGD without
+            momentum.
+        lr_schedule : "constant", or "linear": the step size falls in
+            proportion to the rows seen, from learning_rate at the start to
+            zero at the end of `epochs` (pair it with patience=None or a
+            large patience).
+        verbose : 0/False silent; 1/True one line per epoch (train/valid
+            loss, seconds); 2 also a progress bar within each epoch (stderr).
+        checkpoint : path of a checkpoint file, written atomically every
+            `checkpoint_every` epochs and when training ends.
+        resume : continue from `checkpoint` if that file exists (it must come
+            from a fit with the same data and settings); the continued fit is
+            bit-identical to one that was never interrupted.
+
+        Without `resume` (or `warm_start`), fitting starts from scratch.
+        Training that diverges raises FloatingPointError and Ctrl-C raises
+        KeyboardInterrupt; either way the model keeps its best (or last
+        finite) parameters so far.  Returns self.
+        """
+        structure = self._structure()
+        args = check_fit_arguments(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                                   learning_rate=learning_rate, lr_schedule=lr_schedule,
+                                   momentum=momentum, weight_decay=weight_decay,
+                                   patience=patience, checkpoint_every=checkpoint_every)
+        backend = get_backend(self.backend)
+        n_threads = self._threads()
+        X = training_matrix(X, self._output)
+        n = X.shape[1]
+        if X_valid is not None:
+            X_valid = validation_matrix(X_valid, n, self._output)
+        # parameters, gradients, optimizer moments, best and epoch-start copies
+        weights = sum(float(np.prod(s)) for s in self._parameter_shapes(n, structure).values())
+        check_memory(6 * weights * np.dtype(structure["dtype"]).itemsize,
+                     f"fit with n_hidden={structure['n_hidden']}")
+        settings = {
+            **structure, **args, "n_features": n,
+            # a linear schedule is laid out over the whole fit: its length is part of it
+            "schedule_epochs": args["epochs"] if args["lr_schedule"] == "linear" else None,
+            "n_rows": X.shape[0], "n_valid_rows": None if X_valid is None else X_valid.shape[0],
+            "data_digest": data_digest(X), "valid_digest": data_digest(X_valid),
+        }
+        saved = None
+        if bool(resume) and checkpoint is not None and os.path.exists(checkpoint):
+            saved = load_checkpoint(checkpoint, settings)
+            order = check_ordering(saved["ordering"], n)
+            if self.ordering is not None and not isinstance(self.ordering, str):
+                if not np.array_equal(check_ordering(self.ordering, n), order):
+                    raise ValueError(f"cannot resume from {checkpoint!r}: it was made with another "
+                                     f"ordering")
+            self._set_fitted(self._checked_shapes(saved["params"], n, structure), order)
+            rng = None  # replaced by the checkpoint's generator
+        elif check_bool(self.warm_start, "warm_start") and self.__sklearn_is_fitted__():
+            self._check_warm_start({**structure, "n_features": n})
+            rng = make_rng(self.random_state)  # parameters and ordering stay as they are
+        else:
+            rng = make_rng(self.random_state)
+            order = self._resolve_ordering(n, rng)
+            self._set_fitted(self._initial_parameters(X, order, structure, rng), order)
+        objective = self._objective(X_valid, n_threads)
+        trainer = Trainer(objective, make_optimizer(
+            args["optimizer"], objective.arrays, args["learning_rate"], momentum=args["momentum"],
+            weight_decay=args["weight_decay"], decayed=self._decayed, backend=backend,
+            n_threads=self._optimizer_threads(n_threads)),
+            X, X_valid, settings, rng, self._output, verbose=verbose)
+        if saved is not None:
+            trainer.restore(saved)
+        try:
+            trainer.run(checkpoint)
+        finally:
+            self.history_ = list(trainer.history)
+            self.best_epoch_ = trainer.best_epoch
+        return self
+
+    def _optimizer_threads(self, n_threads):
+        return n_threads
+
+    def _resolve_ordering(self, n, rng):
+        if self.ordering is None:
+            return np.arange(n, dtype=np.intp)
+        if isinstance(self.ordering, str):
+            if self.ordering == "random":
+                return rng.permutation(n).astype(np.intp)
+            raise ValueError(f"ordering must be None, 'random' or a permutation, got {self.ordering!r}")
+        return check_ordering(self.ordering, n)
+
+    def _checked_shapes(self, params, n, structure):
+        """Saved public-layout parameters, checked against the shapes this fit expects."""
+        for name, shape in self._parameter_shapes(n, structure).items():
+            if name not in params or params[name].shape != shape:
+                got = params[name].shape if name in params else None
+                raise ValueError(f"saved parameter {name} has shape {got}, expected {shape}")
+        return params
+
+    def _check_warm_start(self, wanted):
+        """warm_start needs the fitted model to have the shape this fit asks for."""
+        fitted = self._fitted_structure()
+        for key in ("n_features", "n_hidden", "dtype", "n_layers"):
+            if key in wanted and fitted[key] != wanted[key]:
+                raise ValueError(f"warm_start: the fitted model has {key}={fitted[key]!r}, this "
+                                 f"fit asks for {key}={wanted[key]!r}; set warm_start=False to "
+                                 f"start afresh")
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, path):
+        """Write the fitted model to `path` (.npz, no pickle; see nadefast.io), atomically."""
+        kernels = self._fitted_kernels()
+        _io.save_model(path, type(self).__name__, kernels.public(), self.ordering_,
+                       output=self._output.name)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by `save`; parameters round-trip bit for bit.
+
+        ``nadefast.load(path)`` returns whichever model the file holds;
+        ``NADE.load`` / ``OrderAgnosticNADE.load`` refuse the other kind.
+        """
+        kind, params, ordering = _io.load_model(path)
+        model_cls = BaseNADE._models[kind]
+        if not issubclass(model_cls, cls):
+            raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
+                             f"with {kind}.load or nadefast.load")
+        model = model_cls._from_file(params, ordering)
+        model._set_fitted(params, ordering)
+        return model

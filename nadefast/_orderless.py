@@ -1,0 +1,232 @@
+"""OrderAgnosticNADE: one deep network for every ordering (Uria, Murray & Larochelle 2014;
+docs/order_agnostic.md)."""
+
+import numpy as np
+
+from nadefast._base import BaseNADE, parameter_attribute
+from nadefast._random import make_rng, philox_key
+from nadefast._streaming import column_sums
+from nadefast._validation import check_dtype, check_int, check_ordering
+from nadefast.backends import get_backend
+
+
+class OrderAgnosticNADE(BaseNADE):
+    """Order-agnostic, deep NADE for binary vectors: any ordering, any observed set.
+
+    One network serves every ordering.  Its first hidden layer sees the
+    values of the observed variables and the mask of which are observed,
+
+        h_1 = relu(W (x * m) + M m + b),   h_l = relu(W_l h_{l-1} + b_l),
+        p(x_j = 1 | x_observed) = sigmoid(V[j] . h_top + c_j),
+
+    and training averages over orderings (docs/order_agnostic.md §3).  Exact
+    log-likelihoods follow one ordering (`ordering_`, or another through
+    `with_ordering`); score_samples(X, n_orderings=K) averages K orderings,
+    itself a normalised density.  log_marginal, conditional_sample and
+    impute accept any set of observed variables: each row follows the
+    ordering that lists its observed variables first (in the model's order).
+
+    Parameters
+    ----------
+    n_hidden : int, default 500
+        Units per hidden layer.
+    n_layers : int, default 1
+        Hidden layers (ReLU).
+    ordering : None, "random" or array-like of shape (n_features,)
+        The ordering score_samples, conditionals, sample and the rest follow,
+        and that ensembles start from.  None: the features' own order (a
+        poor one for images: the raster scan); "random": drawn from
+        `random_state` at fit time.
+    dtype : "float32" or "float64", default "float32"
+    random_state : None, int, numpy Generator or RandomState
+        Seeds initialisation, the ordering, the shuffling and the training
+        masks in `fit`, and is the default for sample and the ensembles'
+        extra orderings.
+    n_jobs : None or int
+        Threads of the compiled core's inference kernels (None: OpenMP's
+        default).  Results do not depend on it.  Training is matrix products
+        on NumPy's BLAS, whose threads BLAS sets (OPENBLAS_NUM_THREADS,
+        threadpoolctl), and a fit's bits depend on that thread count; the
+        compiled steps between the products run on one thread.
+    warm_start : bool, default False
+        When fit is called on a fitted model, start from its parameters and
+        ordering (see NADE).  The fitted model must match n_hidden, n_layers,
+        dtype and the number of features.
+    backend : "compiled" (default) or "numpy"
+
+    Attributes
+    ----------
+    W_ : ndarray (n_hidden, n_features)   first-layer input weights, column j for feature j
+    M_ : ndarray (n_hidden, n_features)   first-layer mask weights, column j for feature j
+    b_ : ndarray (n_hidden,)              first-layer bias
+    W_hidden_ : ndarray (n_layers-1, n_hidden, n_hidden)   deeper layers' weights
+    b_hidden_ : ndarray (n_layers-1, n_hidden)             deeper layers' biases
+    V_ : ndarray (n_features, n_hidden)   output weights, row j for feature j
+    c_ : ndarray (n_features,)            output biases, c_[j] for feature j
+    ordering_, n_features_in_, history_, best_epoch_ : as for NADE; history_'s
+        valid_nll is the training objective on the validation rows, with
+        masks fixed for the whole fit (an exact NLL costs n forward passes).
+    """
+
+    _decayed = ("W", "M", "W_hidden", "V")
+
+    def __init__(self, n_hidden=500, *, n_layers=1, ordering=None, dtype="float32",
+                 random_state=None, n_jobs=None, warm_start=False, backend="compiled"):
+        self.n_hidden = n_hidden
+        self.n_layers = n_layers
+        self.ordering = ordering
+        self.dtype = dtype
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.warm_start = warm_start
+        self.backend = backend
+
+    W_ = parameter_attribute("W", "(n_hidden, n_features) input weights, column j: feature j")
+    M_ = parameter_attribute("M", "(n_hidden, n_features) mask weights, column j: feature j")
+    b_ = parameter_attribute("b", "(n_hidden,) first-layer bias")
+    W_hidden_ = parameter_attribute("W_hidden", "(n_layers-1, n_hidden, n_hidden) deeper layers")
+    b_hidden_ = parameter_attribute("b_hidden", "(n_layers-1, n_hidden) deeper biases")
+    V_ = parameter_attribute("V", "(n_features, n_hidden) output weights, row j: feature j")
+    c_ = parameter_attribute("c", "(n_features,) output biases, by feature")
+
+    def score_samples(self, X, n_orderings=1, *, random_state=None):
+        """Exact log-likelihood log p(x) of each row, in nats: (n_samples,) float64.
+
+        n_orderings = 1: along ordering_.  n_orderings = K > 1: the log of
+        the mean probability over ordering_ and K - 1 orderings drawn from
+        random_state (default: the estimator's) -- an ensemble, itself a
+        normalised density (docs/order_agnostic.md §5).
+        """
+        X = self._check_X(X)
+        n_orderings = check_int(n_orderings, "n_orderings", minimum=1)
+        if n_orderings == 1:
+            return self._score(X)
+        rng = make_rng(self.random_state if random_state is None else random_state)
+        per_ordering = np.empty((n_orderings, X.shape[0]))
+        per_ordering[0] = self._score(X)
+        for i in range(1, n_orderings):
+            order = rng.permutation(self.n_features_in_).astype(np.intp)[None]
+            per_ordering[i] = self._score(X, orders=order)
+        top = per_ordering.max(axis=0)
+        return top + np.log(np.mean(np.exp(per_ordering - top), axis=0))
+
+    def with_ordering(self, ordering, *, random_state=None):
+        """A copy of this model that follows another ordering.
+
+        ordering: a permutation of range(n_features), or "random", drawn from
+        random_state (default: the estimator's).  The copy's `ordering`
+        parameter is that permutation; the parameters are copied, the
+        original is unchanged.
+        """
+        self._check_fitted()
+        n = self.n_features_in_
+        if isinstance(ordering, str) and ordering == "random":
+            rng = make_rng(self.random_state if random_state is None else random_state)
+            order = rng.permutation(n).astype(np.intp)
+        else:
+            order = check_ordering(ordering, n)
+        state = self.__getstate__()
+        state["params"]["ordering"] = order.copy()
+        state["ordering_"] = order
+        model = type(self).__new__(type(self))
+        model.__setstate__(state)
+        return model
+
+    # ------------------------------------------------------------------ hooks
+
+    @staticmethod
+    def _parameter_shapes(n, structure):
+        d, hidden = structure["n_hidden"], structure["n_layers"] - 1
+        return {"W": (d, n), "M": (d, n), "b": (d,), "W_hidden": (hidden, d, d),
+                "b_hidden": (hidden, d), "V": (n, d), "c": (n,)}
+
+    @staticmethod
+    def _make_kernels(backend, params):
+        return backend.orderless(params)
+
+    def _structure(self):
+        return {"model": "OrderAgnosticNADE",
+                "n_hidden": check_int(self.n_hidden, "n_hidden", minimum=1),
+                "n_layers": check_int(self.n_layers, "n_layers", minimum=1),
+                "dtype": check_dtype(self.dtype).name, "output": self._output.name}
+
+    def _fitted_structure(self):
+        p = self._fitted_kernels().public()
+        return {"n_features": p["W"].shape[1], "n_hidden": p["W"].shape[0],
+                "dtype": p["W"].dtype.name, "n_layers": p["W_hidden"].shape[0] + 1}
+
+    @classmethod
+    def _from_file(cls, params, ordering):
+        d, n = params["W"].shape
+        identity = np.array_equal(ordering, np.arange(n))
+        return cls(n_hidden=d, n_layers=params["W_hidden"].shape[0] + 1,
+                   dtype=params["W"].dtype.name, ordering=None if identity else ordering.copy())
+
+    def _orders(self, orders):
+        return self.ordering_[None] if orders is None else orders
+
+    def _score(self, X, *, orders=None, stop=None, cond=None, terms=None):
+        return self._fitted_kernels().score(X, self._orders(orders), self._threads(), stop=stop,
+                                            cond=cond, terms=terms)
+
+    def _draw(self, X, key, *, orders=None, given=None, greedy=False, row0=0):
+        self._fitted_kernels().sample(X, self._orders(orders), key, row0, given, greedy,
+                                      self._threads())
+
+    def _observed_first(self, observed):
+        """Per-row orderings that list each row's observed features first, in the
+        model's order within both groups: (orders, counts).  orders is (rows, n),
+        or (1, n) when every row has the same mask (the kernels then share it)."""
+        chain = observed[:, self.ordering_]
+        counts = chain.sum(axis=1).astype(np.intp)
+        if (chain == chain[:1]).all():
+            chain = chain[:1]
+        # a stable sort of "not observed" puts observed features first, keeping the model's order
+        position = np.argsort(~chain, axis=1, kind="stable")
+        return np.ascontiguousarray(self.ordering_[position], dtype=np.intp), counts
+
+    def _log_marginal(self, X, orders, given):
+        return self._score(X, orders=orders, stop=given)
+
+    def _initial_parameters(self, X, order, structure, rng):
+        """He-initialised ReLU layers; output biases at the data's marginal log-odds."""
+        n, d, dtype = X.shape[1], structure["n_hidden"], structure["dtype"]
+        # the first layer's inputs are x*m and m (2n values, about n/2 of them non-zero)
+        W = rng.normal(0.0, np.sqrt(2.0 / n), size=(n, d)).T
+        M = rng.normal(0.0, np.sqrt(2.0 / n), size=(n, d)).T
+        W_hidden = np.array([rng.normal(0.0, np.sqrt(2.0 / d), size=(d, d))
+                             for _ in range(structure["n_layers"] - 1)]).reshape(-1, d, d)
+        V = rng.normal(0.0, np.sqrt(1.0 / d), size=(n, d))
+        c = self._output.marginal_log_odds(column_sums(X), X.shape[0])
+        params = {"W": W, "M": M, "b": np.zeros(d), "W_hidden": W_hidden,
+                  "b_hidden": np.zeros((structure["n_layers"] - 1, d)), "V": V, "c": c}
+        return {k: v.astype(dtype) for k, v in params.items()}
+
+    def _optimizer_threads(self, n_threads):
+        # training is BLAS products on BLAS's threads; OpenMP threads spinning between them
+        # would take BLAS's cores (nadefast/backends/_compiled.py, TRAINING_KERNEL_THREADS)
+        return 1
+
+    def _objective(self, X_valid, n_threads):
+        return _OrderlessObjective(self._fitted_kernels(), get_backend(self.backend),
+                                   self.ordering_, X_valid)
+
+
+class _OrderlessObjective:
+    """What the Trainer sees of an order-agnostic fit: the rescaled objective with
+    masks drawn per batch, and on validation rows with masks fixed for the fit."""
+
+    def __init__(self, kernels, backend, ordering, X_valid):
+        self.kernels, self.backend, self.ordering = kernels, backend, ordering
+        self.arrays, self.public = kernels.arrays, kernels.public
+        self.valid_masks = None
+        if X_valid is not None:
+            key = philox_key(np.random.default_rng(0))
+            self.valid_masks = backend.training_masks(key, *X_valid.shape)
+
+    def loss_and_gradient(self, X, grads, rng):
+        masks = self.backend.training_masks(philox_key(rng), *X.shape)
+        return self.kernels.objective(X, masks, grads)
+
+    def validation_loss(self, X):
+        return self.kernels.objective(X, self.valid_masks)

@@ -1,0 +1,258 @@
+"""The compiled backend: the C kernels of csrc/ under Cython (nadefast._core).
+
+This is the only module that imports ``nadefast._core``.  Its kernel objects
+keep the parameters in the layout the kernels want -- position-major rows,
+the hidden width d padded with zeros to a multiple of the dot-product width
+(128 bytes: 32 floats, 16 doubles) -- and hand out the public layout as
+views of those arrays, so a model holds one copy of its parameters and
+writing into a public view changes the model.  Padding entries get zero
+gradients, so optimizers can update the padded arrays element-wise and
+they stay zero.
+
+Fixed-order layout (docs/fixed_order.md §1): W (n, dp) row k = W[:, k], the
+input weights of chain position k; V (n, dp); b (dp,); c (n,).
+Order-agnostic layout (docs/order_agnostic.md §1): W, M (n, dp) row j = the
+input and mask weights of feature j; b (dp,); W_hidden (L-1, d, dp) row i of
+layer l = W_l[i, :]; b_hidden (L-1, d); V (n, dp) row j = feature j; c (n,).
+"""
+
+import numpy as np
+
+from nadefast import _core
+
+MAX_BLOCK_ROWS = _core.MAX_BLOCK_ROWS
+
+# the instruction set, OpenMP and blocking queries of the compiled core
+active_isa = _core.active_isa
+isa_supported = _core.isa_supported
+select_isa = _core.select_isa
+openmp_enabled = _core.openmp_enabled
+openmp_max_threads = _core.openmp_max_threads
+block_rows = _core.block_rows
+force_block_rows = _core._force_block_rows  # tests: results must not depend on it
+uniform_bits = _core.uniform_bits
+logistic_noise = _core.logistic_noise
+
+_NO_TERMS = np.empty((0, 0), dtype=np.float64)
+_NO_INDEX = np.empty(0, dtype=np.intp)
+_NO_LOGLIK = np.empty(0, dtype=np.float64)
+_NO_COND = {np.dtype(t): np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
+
+# Threads for the compiled kernels between the BLAS products of order-agnostic
+# training.  The products are nearly all of the work and run on NumPy's BLAS
+# threads; OpenMP threads that spin-wait between the kernels took the cores
+# from them (a 2-layer MNIST epoch, 2 cores, BLAS on both: 3.4 s with one
+# kernel thread, 21-23 s with two under OpenMP's default wait policy, 4.0 s
+# with two under OMP_WAIT_POLICY=passive: the kernels are too small to gain
+# from threads).  Their results do not depend on the thread count.
+TRAINING_KERNEL_THREADS = 1
+
+# Below this fraction of ones in x * m, the first layer adds the weight rows of
+# the ones (a gather, ~nnz * dp adds) instead of a dense product (rows * n * dp
+# multiply-adds at BLAS speed).  On a training batch of binarized MNIST's shape
+# the two cost the same between 0.17 and 0.25 ones (benchmarks/
+# test_bench_orderless.py::test_first_layer_inputs, one core); MNIST has ~0.07.
+SPARSE_INPUT_FRACTION = 0.15
+
+
+def padded_width(d, dtype):
+    """Hidden width in the kernels' layout: d rounded up to the dot-product width."""
+    lanes = _core.lanes(dtype)
+    return -(-d // lanes) * lanes
+
+
+class _Kernels:
+    """What both kernel objects share: storage, public views, zeros."""
+
+    backend = "compiled"
+
+    def zeros_like(self):
+        return {k: np.zeros_like(v) for k, v in self.arrays.items()}
+
+    @property
+    def dtype(self):
+        return self.arrays["V"].dtype
+
+    def _cond(self, cond):
+        return _NO_COND[self.dtype] if cond is None else cond
+
+
+class FixedKernels(_Kernels):
+    """A fixed-order NADE on the compiled core (see the module docstring for the layout)."""
+
+    def __init__(self, params):
+        W = params["W"]
+        d, n = W.shape
+        dp = padded_width(d, W.dtype)
+        self.d = d
+        self.arrays = {"W": np.zeros((n, dp), W.dtype), "V": np.zeros((n, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype), "c": np.zeros(n, W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def public(self, arrays=None):
+        a = self.arrays if arrays is None else arrays
+        d = self.d
+        return {"W": a["W"][:, :d].T, "b": a["b"][:d], "V": a["V"][:, :d], "c": a["c"]}
+
+    def _args(self):
+        a = self.arrays
+        return a["W"], a["V"], a["b"], a["c"], self.d
+
+    def score(self, X, order, n_threads, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        _core.score(*self._args(), order, X, loglik, self._cond(cond),
+                    _NO_TERMS if terms is None else terms, n_threads)
+        return loglik
+
+    def sample(self, X, order, key, row0, given, greedy, n_threads):
+        _core.sample(*self._args(), order, key, row0, X, _NO_INDEX if given is None else given,
+                     greedy, _NO_LOGLIK, n_threads)
+
+    def gradient(self, X, order, grads, n_threads):
+        """Mean NLL of X; its gradient (mean over rows) into `grads` (this layout)."""
+        for g in grads.values():
+            g.fill(0)
+        nll = np.empty(X.shape[0], dtype=np.float64)
+        _core.grad(*self._args(), order, X, nll, grads["W"], grads["V"], grads["b"], grads["c"],
+                   n_threads)
+        scale = grads["W"].dtype.type(1.0 / X.shape[0])
+        for g in grads.values():
+            g *= scale
+        return float(np.mean(nll))
+
+    def hidden(self, X, order, n_threads):
+        out = np.empty((X.shape[0], X.shape[1], self.d), dtype=self.dtype)
+        _core.hidden(*self._args(), order, X, out, n_threads)
+        return out
+
+
+class OrderlessKernels(_Kernels):
+    """An order-agnostic NADE on the compiled core (see the module docstring for the layout)."""
+
+    def __init__(self, params):
+        W = params["W"]
+        d, n = W.shape
+        layers = params["W_hidden"].shape[0] + 1
+        dp = padded_width(d, W.dtype)
+        self.d = d
+        self.arrays = {"W": np.zeros((n, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype),
+                       "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
+                       "b_hidden": np.zeros((layers - 1, d), W.dtype),
+                       "V": np.zeros((n, dp), W.dtype), "c": np.zeros(n, W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def public(self, arrays=None):
+        a = self.arrays if arrays is None else arrays
+        d = self.d
+        return {"W": a["W"][:, :d].T, "M": a["M"][:, :d].T, "b": a["b"][:d],
+                "W_hidden": a["W_hidden"][:, :, :d], "b_hidden": a["b_hidden"],
+                "V": a["V"][:, :d], "c": a["c"]}
+
+    def _args(self):
+        a = self.arrays
+        return a["W"], a["M"], a["b"], a["W_hidden"], a["b_hidden"], a["V"], a["c"], self.d
+
+    def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        _core.oa_score(*self._args(), orders, X, _NO_INDEX if stop is None else stop, loglik,
+                       self._cond(cond), _NO_TERMS if terms is None else terms, n_threads)
+        return loglik
+
+    def sample(self, X, orders, key, row0, given, greedy, n_threads):
+        _core.oa_sample(*self._args(), orders, key, row0, X,
+                        _NO_INDEX if given is None else given, greedy, _NO_LOGLIK, n_threads)
+
+    def objective(self, X, masks, grads=None, n_threads=TRAINING_KERNEL_THREADS):
+        """The rescaled order-agnostic NLL of (X, masks), mean over rows
+        (docs/order_agnostic.md §3), and its gradient into `grads` (this layout)
+        when given.
+
+        X (rows, n) uint8 0/1; masks (rows, n) bool, at least one False per
+        row.  The backward pass is written by hand: BLAS products for the
+        layers, compiled kernels for the output layer's loss and logit
+        gradient and, when x * m is sparse, for the first layer's observed
+        inputs.  The products' bits depend on BLAS's thread count.
+        """
+        p, d = self.arrays, self.d
+        dtype = p["W"].dtype
+        X8 = np.ascontiguousarray(X, dtype=np.uint8)
+        M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)  # no copy for bool masks
+        rows = X8.shape[0]
+        layers = p["W_hidden"].shape[0] + 1
+        Mf = M8.astype(dtype)
+        sparse = np.count_nonzero(X8 & M8) <= SPARSE_INPUT_FRACTION * X8.size
+        XM = None if sparse else (X8 & M8).astype(dtype)
+
+        # forward
+        A = [Mf @ p["M"]]
+        A[0] += p["b"]
+        if sparse:
+            _core.oa_input_add(p["W"], X8, M8, A[0], n_threads)
+        else:
+            A[0] += XM @ p["W"]
+        H = [np.maximum(A[0], 0)]
+        for l in range(layers - 1):
+            a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
+            h = np.zeros_like(H[-1])
+            h[:, :d] = np.maximum(a, 0)
+            A.append(a)
+            H.append(h)
+        Z = H[-1] @ p["V"].T
+        Z += p["c"]
+        # the output layer, fused: per-row losses, and Z overwritten by dloss/dZ
+        row_loss = np.empty(rows)
+        _core.oa_output(Z, X8, M8, 1.0 / rows, row_loss, n_threads)
+        loss = float(row_loss.mean())
+        if grads is None:
+            return loss
+
+        # backward
+        dZ = Z
+        np.matmul(dZ.T, H[-1], out=grads["V"])
+        grads["c"][...] = dZ.sum(axis=0)
+        dH = dZ @ p["V"]
+        for l in range(layers - 2, -1, -1):
+            dA = dH[:, :d] * (A[l + 1] > 0)
+            np.matmul(dA.T, H[l], out=grads["W_hidden"][l])
+            grads["b_hidden"][l] = dA.sum(axis=0)
+            dH = dA @ p["W_hidden"][l]
+        dA1 = dH * (A[0] > 0)
+        if sparse:
+            _core.oa_input_grad(dA1, X8, M8, grads["W"], n_threads)
+        else:
+            np.matmul(XM.T, dA1, out=grads["W"])
+        np.matmul(Mf.T, dA1, out=grads["M"])
+        grads["b"][...] = dA1.sum(axis=0)
+        return loss
+
+
+class CompiledBackend:
+    """The compiled CPU backend (see the package docstring of nadefast.backends)."""
+
+    name = "compiled"
+
+    def fixed(self, params):
+        return FixedKernels(params)
+
+    def orderless(self, params):
+        return OrderlessKernels(params)
+
+    def training_masks(self, key, rows, n, n_threads=TRAINING_KERNEL_THREADS):
+        """The order-agnostic objective's masks, (rows, n) bool (docs/order_agnostic.md §3);
+        row r from the Philox stream of (key, r), whatever n_threads."""
+        return _core.oa_masks(key, 0, rows, n, n_threads).view(bool)
+
+    def adam_step(self, p, g, m, v, beta1, beta2, lr_t, eps_t, n_threads):
+        """One Adam step in place on C-contiguous arrays (docs/training.md §2)."""
+        _core.adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), beta1, beta2,
+                   lr_t, eps_t, n_threads)
+
+    def max_threads(self):
+        """Threads n_jobs=None means: OpenMP's default (1 without OpenMP)."""
+        return max(1, _core.openmp_max_threads()) if _core.openmp_enabled() else 1
+
+
+BACKEND = CompiledBackend()
