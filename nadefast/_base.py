@@ -1,7 +1,7 @@
 """The base of every NADE estimator: protocol, persistence, inference and fit, written once.
 
 `BaseNADE` carries the scikit-learn protocol (parameters, tags, clone,
-pickle), the model file, the inference API (score_samples, sample,
+pickle: nadefast._estimator), the model file, the inference API (score_samples, sample,
 conditionals, prefix_log_marginals, log_marginal, conditional_sample,
 impute, loss_and_gradient) and the fit loop's setup.  Each model subclasses
 it and fills a few hooks (the scikit-learn BaseMixture -> GaussianMixture
@@ -23,13 +23,14 @@ Parameters live in a backend's kernel object (``self._kernels``); the
 public attributes (W_, b_, ...) are views of its arrays.
 """
 
-import inspect
+import math
 import os
 
 import numpy as np
 
 from nadefast import io as _io
 from nadefast._checkpoint import load_checkpoint
+from nadefast._estimator import EstimatorProtocol
 from nadefast._outputs import OUTPUTS
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
@@ -47,10 +48,6 @@ from nadefast._validation import (
 from nadefast.backends import get_backend
 from nadefast.optim import make_optimizer
 
-# version of the state __getstate__ returns (pickle, copy.deepcopy)
-_STATE_VERSION = 3
-
-
 def parameter_attribute(name, doc):
     """A fitted parameter in the public layout: a view of the kernels' array;
     assigning an array checks it and copies it in."""
@@ -64,7 +61,7 @@ def parameter_attribute(name, doc):
     return property(get, set_, doc=doc)
 
 
-class BaseNADE:
+class BaseNADE(EstimatorProtocol):
     """Base class of the NADE estimators (not used directly); see NADE, OrderAgnosticNADE."""
 
     _output = OUTPUTS["bernoulli"]
@@ -74,74 +71,6 @@ class BaseNADE:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         BaseNADE._models[cls.__name__] = cls
-
-    # ------------------------------------------------------------ estimator API
-
-    @classmethod
-    def _get_param_names(cls):
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        """Constructor parameters, as scikit-learn's BaseEstimator does."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; returns self."""
-        names = self._get_param_names()
-        for name, value in params.items():
-            if name not in names:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid "
-                                 f"parameters are {names}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = []
-        for name in self._get_param_names():
-            value, default = getattr(self, name), defaults[name].default
-            if isinstance(value, np.ndarray) or value is not default and value != default:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_tags__(self):
-        """scikit-learn's estimator tags (scikit-learn is imported only when it asks).
-
-        A density estimator of binary data: 2-D numeric input, no target,
-        values 0/1 only (positive), no NaN.
-        """
-        from sklearn.utils import InputTags, Tags, TargetTags
-
-        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False),
-                    input_tags=InputTags(two_d_array=True, allow_nan=False))
-
-    # pickle and copy.deepcopy: constructor parameters, fitted parameters in the
-    # public layout and the training record -- never a backend's own arrays
-    def __getstate__(self):
-        state = {"params": self.get_params(), "format_version": _STATE_VERSION}
-        if self.__sklearn_is_fitted__():
-            state["fitted"] = {k: np.array(v) for k, v in self._kernels.public().items()}
-            state["ordering_"] = np.array(self.ordering_)
-            for name in ("history_", "best_epoch_"):
-                if hasattr(self, name):
-                    state[name] = getattr(self, name)
-        return state
-
-    def __setstate__(self, state):
-        version = state.get("format_version", 1)
-        if version != _STATE_VERSION:
-            raise ValueError(f"this {type(self).__name__} was pickled by another nadefast (state "
-                             f"version {version}, this one reads {_STATE_VERSION}); save() it to a "
-                             f"model file with that version and load() the file")
-        self.__init__(**state["params"])
-        if "fitted" in state:
-            self._set_fitted(state["fitted"], state["ordering_"])
-            for name in ("history_", "best_epoch_"):
-                if name in state:
-                    setattr(self, name, state[name])
-
-    def __sklearn_is_fitted__(self):
-        return "_kernels" in self.__dict__
 
     # ------------------------------------------------------- fitted parameters
 
@@ -385,7 +314,7 @@ class BaseNADE:
         if X_valid is not None:
             X_valid = validation_matrix(X_valid, n, self._output)
         # parameters, gradients, optimizer moments, best and epoch-start copies
-        weights = sum(float(np.prod(s)) for s in self._parameter_shapes(n, structure).values())
+        weights = sum(math.prod(s) for s in self._parameter_shapes(n, structure).values())
         check_memory(6 * weights * np.dtype(structure["dtype"]).itemsize,
                      f"fit with n_hidden={structure['n_hidden']}")
         settings = {
