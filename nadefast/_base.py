@@ -68,6 +68,15 @@ class BaseNADE(EstimatorProtocol):
     _decayed = ()  # the weight matrices weight decay shrinks (not the biases)
     _models = {}  # model file kind -> class, filled by subclasses
 
+    def __init__(self, n_hidden, *, ordering, dtype, random_state, n_jobs, warm_start, backend):
+        self.n_hidden = n_hidden
+        self.ordering = ordering
+        self.dtype = dtype
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.warm_start = warm_start
+        self.backend = backend
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         BaseNADE._models[cls.__name__] = cls

@@ -67,13 +67,8 @@ class NADE(BaseNADE):
 
     def __init__(self, n_hidden=500, *, ordering=None, dtype="float32", random_state=None,
                  n_jobs=None, warm_start=False, backend="compiled"):
-        self.n_hidden = n_hidden
-        self.ordering = ordering
-        self.dtype = dtype
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.warm_start = warm_start
-        self.backend = backend
+        super().__init__(n_hidden, ordering=ordering, dtype=dtype, random_state=random_state,
+                         n_jobs=n_jobs, warm_start=warm_start, backend=backend)
 
     W_ = parameter_attribute("W", "(n_hidden, n_features) input weights, column k: chain position k")
     b_ = parameter_attribute("b", "(n_hidden,) hidden bias")

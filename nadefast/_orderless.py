@@ -72,14 +72,9 @@ class OrderAgnosticNADE(BaseNADE):
 
     def __init__(self, n_hidden=500, *, n_layers=1, ordering=None, dtype="float32",
                  random_state=None, n_jobs=None, warm_start=False, backend="compiled"):
-        self.n_hidden = n_hidden
+        super().__init__(n_hidden, ordering=ordering, dtype=dtype, random_state=random_state,
+                         n_jobs=n_jobs, warm_start=warm_start, backend=backend)
         self.n_layers = n_layers
-        self.ordering = ordering
-        self.dtype = dtype
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.warm_start = warm_start
-        self.backend = backend
 
     W_ = parameter_attribute("W", "(n_hidden, n_features) input weights, column j: feature j")
     M_ = parameter_attribute("M", "(n_hidden, n_features) mask weights, column j: feature j")

@@ -106,13 +106,9 @@ class Trainer:
     """
 
     def __init__(self, objective, optimizer, X, X_valid, settings, rng, output, *, verbose):
-        self.objective = objective
-        self.optimizer = optimizer
-        self.X = X
-        self.X_valid = X_valid
-        self.settings = settings
-        self.rng = rng
-        self.output = output
+        self.objective, self.optimizer = objective, optimizer
+        self.X, self.X_valid, self.output = X, X_valid, output
+        self.settings, self.rng = settings, rng
         self.patience = settings["patience"]
         self.verbose = int(verbose)
         self.params = objective.arrays

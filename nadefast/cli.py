@@ -237,34 +237,24 @@ def cmd_sample(args):
 # -------------------------------------------------------------------- parser
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_where(accept, expected):
+    """An argparse type: an int for which accept(value) holds, else an error
+    saying `expected` (a callable of the value, or a phrase)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(expected(value) if callable(expected) else
+                                             f"expected {expected}, got {value}")
+        return value
+    return parse
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
-
-
-def _n_jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("0 is not a thread count (use -1 for all CPUs)")
-    return value
+_positive_int = _int_where(lambda v: v >= 1, "a positive integer")
+_seed = _int_where(lambda v: v >= 0, "a non-negative integer")
+_n_jobs = _int_where(lambda v: v != 0, lambda v: "0 is not a thread count (use -1 for all CPUs)")
 
 
 def _float_where(accept, expected):

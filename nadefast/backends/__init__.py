@@ -32,9 +32,42 @@ Backends:
 * ``"numpy"`` (`_numpy.py`): plain float64 NumPy, written for clarity: the
   reference the tests compare the compiled backend with.  Slow; for small
   models.
+
+A new backend is one module: a Backend subclass with its two Kernels
+subclasses, named in BACKENDS and get_backend.
 """
 
+import numpy as np
+
 BACKENDS = ("compiled", "numpy")
+
+
+class Kernels:
+    """What every kernel object shares: `arrays` (set by the subclass), zeros
+    laid out like them, the model's dtype."""
+
+    backend = None  # the backend's name
+
+    def zeros_like(self):
+        return {k: np.zeros_like(v) for k, v in self.arrays.items()}
+
+    @property
+    def dtype(self):
+        return self.arrays["V"].dtype
+
+
+class Backend:
+    """A backend: its kernel classes, and the element-wise steps of training."""
+
+    name = None
+    fixed_kernels = None  # class of the fixed-order kernel objects
+    orderless_kernels = None  # class of the order-agnostic kernel objects
+
+    def fixed(self, params):
+        return self.fixed_kernels(params)
+
+    def orderless(self, params):
+        return self.orderless_kernels(params)
 
 
 def get_backend(name):

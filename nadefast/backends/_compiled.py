@@ -19,6 +19,7 @@ layer l = W_l[i, :]; b_hidden (L-1, d); V (n, dp) row j = feature j; c (n,).
 import numpy as np
 
 from nadefast import _core
+from nadefast.backends import Backend, Kernels
 
 MAX_BLOCK_ROWS = _core.MAX_BLOCK_ROWS
 
@@ -61,17 +62,8 @@ def padded_width(d, dtype):
     return -(-d // lanes) * lanes
 
 
-class _Kernels:
-    """What both kernel objects share: storage, public views, zeros."""
-
+class _Kernels(Kernels):
     backend = "compiled"
-
-    def zeros_like(self):
-        return {k: np.zeros_like(v) for k, v in self.arrays.items()}
-
-    @property
-    def dtype(self):
-        return self.arrays["V"].dtype
 
     def _cond(self, cond):
         return _NO_COND[self.dtype] if cond is None else cond
@@ -229,16 +221,12 @@ class OrderlessKernels(_Kernels):
         return loss
 
 
-class CompiledBackend:
+class CompiledBackend(Backend):
     """The compiled CPU backend (see the package docstring of nadefast.backends)."""
 
     name = "compiled"
-
-    def fixed(self, params):
-        return FixedKernels(params)
-
-    def orderless(self, params):
-        return OrderlessKernels(params)
+    fixed_kernels = FixedKernels
+    orderless_kernels = OrderlessKernels
 
     def training_masks(self, key, rows, n, n_threads=TRAINING_KERNEL_THREADS):
         """The order-agnostic objective's masks, (rows, n) bool (docs/order_agnostic.md §3);

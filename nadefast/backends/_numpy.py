@@ -15,6 +15,8 @@ agree to rounding.
 
 import numpy as np
 
+from nadefast.backends import Backend, Kernels
+
 
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -51,7 +53,7 @@ def _draw_or_keep(X, r_index, column, logits, noise, given, position):
     return drawn.astype(np.float64)
 
 
-class _Kernels:
+class _Kernels(Kernels):
     backend = "numpy"
 
     def __init__(self, params, names):
@@ -59,13 +61,6 @@ class _Kernels:
 
     def public(self, arrays=None):
         return dict(self.arrays if arrays is None else arrays)
-
-    def zeros_like(self):
-        return {k: np.zeros_like(v) for k, v in self.arrays.items()}
-
-    @property
-    def dtype(self):
-        return self.arrays["V"].dtype
 
     def _float64(self):
         return {k: v.astype(np.float64) for k, v in self.arrays.items()}
@@ -231,16 +226,12 @@ def _row_draws(key, row):
             yield word >> 32
 
 
-class NumpyBackend:
+class NumpyBackend(Backend):
     """The float64 NumPy reference backend (see the package docstring of nadefast.backends)."""
 
     name = "numpy"
-
-    def fixed(self, params):
-        return FixedKernels(params)
-
-    def orderless(self, params):
-        return OrderlessKernels(params)
+    fixed_kernels = FixedKernels
+    orderless_kernels = OrderlessKernels
 
     def training_masks(self, key, rows, n, n_threads=1):
         """Per row a split s uniform in 0..n-1, then the first s entries of a partial
