@@ -1,7 +1,7 @@
 """Plain, slow references that the fast kernels are checked against.
 
 Everything here is float64 NumPy written straight from the formulas of
-NADE.md, with no incremental tricks: the hidden state at position k is
+docs/fixed_order.md (§1, §3-§4) and docs/order_agnostic.md, with no incremental tricks: the hidden state at position k is
 recomputed from scratch as sigmoid(b + W[:, :k] x_<k) (the masked O(n^2 d)
 form), probabilities come from enumeration, derivatives from central
 differences.
@@ -88,7 +88,7 @@ def central_difference_gradient(f, params, eps=1e-6):
 
 def oa_log_likelihood(params, X, ordering):
     """Order-agnostic NADE: log p(x) along `ordering`, recomputing every layer at every
-    position from the masked input (NADE.md section 6).  params in the public layout:
+    position from the masked input (docs/order_agnostic.md §7).  params in the public layout:
     W, M (d, n), b (d,), W_hidden (L-1, d, d), b_hidden (L-1, d), V (n, d), c (n,)."""
     P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     X = np.asarray(X, dtype=np.float64)

@@ -14,7 +14,7 @@ from reference import (
     random_params,
 )
 
-# NADE.md section 7: the worked example and its table of log p(x)
+# docs/fixed_order.md §10: the worked example and its table of log p(x)
 EXAMPLE_W = [[0.5, -1.0, 0.25], [-0.75, 0.5, 1.5]]
 EXAMPLE_b = [0.1, -0.2]
 EXAMPLE_V = [[1.0, -0.5], [0.3, 0.8], [-1.2, 0.4]]
