@@ -7,15 +7,16 @@ impute, loss_and_gradient) and the fit loop's setup.  Each model subclasses
 it and fills a few hooks (the scikit-learn BaseMixture -> GaussianMixture
 pattern):
 
-    _parameter_shapes(n, d)          public parameter names and shapes
+    _parameter_shapes(n, structure)  public parameter names and shapes
     _make_kernels(backend, params)   the backend's kernel object for the model
     _score(X, *, orders, stop, cond, terms) / _draw(X, key, *, orders, given, greedy, row0)
                                      run the kernels along the model's ordering
                                      (orders: per-row orderings, order-agnostic only)
     _observed_first(observed)        per-row orderings that condition on `observed`
     _log_marginal(X, orders, given)  log p of the first given[r] variables of each row
-    _initial_parameters(X, ordering, rng), _objective(X_valid, n_threads)
-                                     start a fit; the objective the Trainer sees
+    _initial_parameters(X, ordering, structure, rng)
+                                     a fresh model's parameters (public layout)
+    _objective(X_valid, n_threads)   what the Trainer sees of a fit (see _training.py)
     _structure(), _fitted_structure() what a checkpoint or warm start must match
     _from_file(params, ordering)     an instance for a model file's contents
 
@@ -47,6 +48,7 @@ from nadefast._validation import (
 )
 from nadefast.backends import get_backend
 from nadefast.optim import make_optimizer
+
 
 def parameter_attribute(name, doc):
     """A fitted parameter in the public layout: a view of the kernels' array;
