@@ -1,8 +1,9 @@
 /*
  * nade_isa.h -- one instruction set's copy of every kernel, float and
- * double, from the single sources nade_impl.h (fixed-order NADE) and
- * oa_impl.h (order-agnostic, deep NADE) and oa_train_impl.h (its training
- * objective's element-wise parts), plus its kernel table.
+ * double, from the single sources nade_impl.h (fixed-order NADE),
+ * oa_impl.h (order-agnostic, deep NADE), oa_train_impl.h (its training
+ * objective's element-wise parts) and adam_impl.h (the optimizer's step),
+ * plus its kernel table.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
  * NADE_ISA_NAME, NADE_FMA, NADE_RT and NADE_VEC_BYTES (the vector width of
  * the dot products), and optionally NADE_VFMA_F32/F64(a, b, c): a fused
@@ -24,6 +25,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "oa_train_impl.h"
+#include "adam_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -31,10 +33,6 @@
 #undef MADD
 #undef SIGMOID
 #undef LOGSIG
-#undef SQRT
-#undef FABS
-#undef REAL_MIN_NORMAL
-#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -51,6 +49,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "oa_train_impl.h"
+#include "adam_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -58,10 +57,6 @@
 #undef MADD
 #undef SIGMOID
 #undef LOGSIG
-#undef SQRT
-#undef FABS
-#undef REAL_MIN_NORMAL
-#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
