@@ -25,9 +25,10 @@
 /* x, or 0 when |x| < lim */
 NADE_INLINE REAL FN(zero_below)(REAL x, REAL lim) { return FABS(x) < lim ? (REAL)0 : x; }
 
-void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *restrict v,
-              ptrdiff_t len, REAL b1, REAL c1, REAL b2, REAL c2, REAL lr_t, REAL eps_t)
+int FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *restrict v,
+             ptrdiff_t len, REAL b1, REAL c1, REAL b2, REAL c2, REAL lr_t, REAL eps_t)
 {
+    if (len < 0 || p == NULL || g == NULL || m == NULL || v == NULL) return NADE_EINVAL;
     /* Moments that decay towards zero (a weight whose gradient stays 0, as
        for a dead ReLU unit or an always-0 pixel) would spend thousands of
        steps as subnormal numbers, each costing a microcode assist (7x slower
@@ -41,6 +42,7 @@ void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *
         v[i] = vi;
         p[i] -= lr_t * (mi / (SQRT(vi) + eps_t));
     }
+    return NADE_OK;
 }
 
 #undef SQRT

@@ -70,10 +70,15 @@ int nade_select_isa(const char *name)
 
 const char *nade_active_isa(void) { return nade_active->name; }
 
-ptrdiff_t nade_lanes(size_t real_size) { return (ptrdiff_t)(NADE_LANE_BYTES / real_size); }
+ptrdiff_t nade_lanes(size_t real_size)
+{
+    if (real_size != sizeof(float) && real_size != sizeof(double)) return 0;
+    return (ptrdiff_t)(NADE_LANE_BYTES / real_size);
+}
 
 ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size)
 {
+    if (dp < 1 || nade_lanes(real_size) == 0) return 0;
     const size_t budget = 36 * 1024;
     ptrdiff_t rows = (ptrdiff_t)(budget / ((size_t)dp * real_size));
     if (rows > NADE_MAX_BLOCK_ROWS) rows = NADE_MAX_BLOCK_ROWS;
@@ -84,6 +89,7 @@ ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size)
 
 size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows)
 {
+    if (n < 1 || dp < 1 || nade_lanes(real_size) == 0 || !nade_block_ok(block_rows)) return 0;
     return nade_work_layout(n, dp, real_size, block_rows).total;
 }
 
@@ -179,16 +185,16 @@ int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrd
                                       loglik, work);
 }
 
-void nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
-                   float c1, float b2, float c2, float lr_t, float eps_t)
+int nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
+                  float c1, float b2, float c2, float lr_t, float eps_t)
 {
-    nade_active->adam_f32(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
+    return nade_active->adam_f32(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
 }
 
-void nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t len, double b1,
-                   double c1, double b2, double c2, double lr_t, double eps_t)
+int nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t len, double b1,
+                  double c1, double b2, double c2, double lr_t, double eps_t)
 {
-    nade_active->adam_f64(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
+    return nade_active->adam_f64(p, g, m, v, len, b1, c1, b2, c2, lr_t, eps_t);
 }
 
 int nade_oa_output_f32(float *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
@@ -205,43 +211,45 @@ int nade_oa_output_f64(double *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx
     return nade_active->oa_output_f64(Z, ldz, X, ldx, mask, ldm, n, nrows, scale, loss);
 }
 
-void nade_oa_input_add_f32(const float *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+int nade_oa_input_add_f32(const float *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
                            float *A, ptrdiff_t lda)
 {
-    nade_active->oa_input_add_f32(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
+    return nade_active->oa_input_add_f32(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
 }
 
-void nade_oa_input_add_f64(const double *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+int nade_oa_input_add_f64(const double *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
                            double *A, ptrdiff_t lda)
 {
-    nade_active->oa_input_add_f64(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
+    return nade_active->oa_input_add_f64(Win, dp, X, ldx, mask, ldm, n, nrows, A, lda);
 }
 
-void nade_oa_input_grad_f32(const float *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+int nade_oa_input_grad_f32(const float *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
                             const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
                             ptrdiff_t j1, float *gWin, ptrdiff_t dp)
 {
-    nade_active->oa_input_grad_f32(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
+    return nade_active->oa_input_grad_f32(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
 }
 
-void nade_oa_input_grad_f64(const double *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+int nade_oa_input_grad_f64(const double *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
                             const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
                             ptrdiff_t j1, double *gWin, ptrdiff_t dp)
 {
-    nade_active->oa_input_grad_f64(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
+    return nade_active->oa_input_grad_f64(dA, lda, X, ldx, mask, ldm, nrows, j0, j1, gWin, dp);
 }
 
-void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out)
+int nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out)
 {
+    if (key == NULL || n < 0 || out == NULL) return NADE_EINVAL;
     nade_uniform_bits_row(key, row, n, out);
+    return NADE_OK;
 }
 
-void nade_logistic_noise(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *bits,
-                         double *out)
+int nade_logistic_noise(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *bits,
+                        double *out)
 {
-    nade_active->noise(key, row, n, bits, out);
+    return nade_active->logistic_noise(key, row, n, bits, out);
 }
 
 int nade_openmp_enabled(void)

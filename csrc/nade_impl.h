@@ -61,10 +61,19 @@ static FN(scratch) FN(carve)(ptrdiff_t n, ptrdiff_t dp, ptrdiff_t nrows, void *w
     return s;
 }
 
-static int FN(bad_args)(const PARAMS *p, ptrdiff_t nrows)
+/* NADE_EINVAL checks (see nade_internal.h): the model's sizes and arrays
+   (nade.h, Conventions), then what every block kernel takes besides them */
+static int FN(bad_params)(const PARAMS *p)
 {
-    return p == NULL || nrows < 0 || nrows > NADE_MAX_BLOCK_ROWS || p->n < 1 || p->d < 1 ||
-           p->dp < p->d || p->dp % LANES != 0;
+    return p == NULL || p->n < 1 || p->d < 1 || p->dp < p->d || p->dp % LANES != 0 ||
+           p->Wt == NULL || p->V == NULL || p->b == NULL || p->c == NULL;
+}
+
+static int FN(bad_block)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X,
+                         ptrdiff_t ldx, ptrdiff_t nrows, const void *work)
+{
+    return FN(bad_params)(p) || !nade_block_ok(nrows) || order == NULL || X == NULL ||
+           work == NULL || ldx < p->n || !nade_indices_within(order, p->n, p->n - 1);
 }
 
 /* XB[r][k] = X[r][order[k]]: the block's rows in chain order */
@@ -266,7 +275,9 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
               ptrdiff_t nrows, double *loglik, REAL *cond, ptrdiff_t ldc, double *terms,
               ptrdiff_t ldt, void *work)
 {
-    if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || (cond && ldc < p->n) ||
+        (terms && ldt < p->n))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
@@ -301,11 +312,24 @@ static void FN(noise_row)(const uint64_t *key, uint64_t row, ptrdiff_t n, uint32
     }
 }
 
+#if NADE_REAL_IS_DOUBLE
+/* nade_logistic_noise: the noise of one row, as the samplers draw it */
+int NADE_XPASTE2(logistic_noise, ISA_SFX)(const uint64_t *key, uint64_t row, ptrdiff_t n,
+                                          uint32_t *bits, double *out)
+{
+    if (key == NULL || n < 0 || bits == NULL || out == NULL) return NADE_EINVAL;
+    FN(noise_row)(key, row, n, bits, out);
+    return NADE_OK;
+}
+#endif
+
 int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uint64_t row0,
                uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given, int greedy,
                double *loglik, void *work)
 {
-    if (FN(bad_args)(p, nrows) || (key == NULL && !greedy)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || (key == NULL && !greedy) ||
+        (given && !nade_indices_within(given, nrows, p->n)))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
@@ -340,7 +364,8 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
              ptrdiff_t nrows, double *nll, const GRAD *g, const int64_t *prev, int64_t *progress,
              void *work)
 {
-    if (FN(bad_args)(p, nrows) || g == NULL) {
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || nll == NULL || progress == NULL ||
+        g == NULL || g->Wt == NULL || g->V == NULL || g->b == NULL || g->c == NULL) {
         if (progress) nade_post(progress, -1); /* never leave a successor waiting */
         return NADE_EINVAL;
     }
@@ -430,7 +455,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
 int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_t ldx,
                ptrdiff_t nrows, REAL *out, void *work)
 {
-    if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || out == NULL) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, d = p->d, dp = p->dp, nz = s.nz;

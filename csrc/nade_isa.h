@@ -69,7 +69,7 @@ const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
     NADE_ISA_NAME,
     NADE_K(score, f32),  NADE_K(score, f64),  NADE_K(sample, f32), NADE_K(sample, f64),
     NADE_K(grad, f32),   NADE_K(grad, f64),   NADE_K(hidden, f32), NADE_K(hidden, f64),
-    NADE_K(noise_row, f64),
+    NADE_XPASTE2(logistic_noise, ISA_SFX),
     NADE_K(oa_score, f32), NADE_K(oa_score, f64), NADE_K(oa_sample, f32), NADE_K(oa_sample, f64),
     NADE_K(adam, f32),   NADE_K(adam, f64),
     NADE_K(oa_output, f32), NADE_K(oa_output, f64), NADE_K(oa_input_add, f32),

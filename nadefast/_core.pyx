@@ -116,7 +116,7 @@ def adam(floating[::1] p,         # INOUT (len,) parameters
     cdef:
         Py_ssize_t length = p.shape[0], chunk = 1 << 16
         Py_ssize_t nchunks = (length + chunk - 1) // chunk, i, start, size
-        int nt = _threads_for(nchunks, n_threads)
+        int status = 0, nt = _threads_for(nchunks, n_threads)
         double c1 = 1.0 - b1, c2 = 1.0 - b2
     if g.shape[0] != length or m.shape[0] != length or v.shape[0] != length:
         raise ValueError("adam: arrays of different lengths")
@@ -125,19 +125,22 @@ def adam(floating[::1] p,         # INOUT (len,) parameters
             start = i * chunk
             size = min(chunk, length - start)
             if floating is float:
-                nade_adam_f32(&p[start], &g[start], &m[start], &v[start], size, <float>b1,
-                              <float>c1, <float>b2, <float>c2, <float>lr_t, <float>eps_t)
+                status |= nade_adam_f32(&p[start], &g[start], &m[start], &v[start], size,
+                                        <float>b1, <float>c1, <float>b2, <float>c2, <float>lr_t,
+                                        <float>eps_t)
             else:
-                nade_adam_f64(&p[start], &g[start], &m[start], &v[start], size, b1, c1, b2, c2,
-                              lr_t, eps_t)
+                status |= nade_adam_f64(&p[start], &g[start], &m[start], &v[start], size, b1, c1,
+                                        b2, c2, lr_t, eps_t)
+    if status:
+        _raise_status(status, "adam")
 
 
 def uniform_bits(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
     """The sampler's 32-bit draws for one row: (n,) uint32 (see nade.h)."""
     out = np.empty(n, dtype=np.uint32)
     cdef uint32_t[::1] o = out
-    if n > 0:
-        nade_uniform_bits(&key[0], row, n, &o[0])
+    if n > 0 and nade_uniform_bits(&key[0], row, n, &o[0]) != NADE_OK:
+        _raise_status(NADE_EINVAL, "uniform_bits")
     return out
 
 
@@ -147,8 +150,8 @@ def logistic_noise(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
     bits = np.empty(n, dtype=np.uint32)
     cdef double[::1] o = out
     cdef uint32_t[::1] bv = bits
-    if n > 0:
-        nade_logistic_noise(&key[0], row, n, &bv[0], &o[0])
+    if n > 0 and nade_logistic_noise(&key[0], row, n, &bv[0], &o[0]) != NADE_OK:
+        _raise_status(NADE_EINVAL, "logistic_noise")
     return out
 
 
@@ -608,13 +611,16 @@ def oa_masks(const uint64_t[::1] key,  # IN (2,) Philox key
     cdef:
         uint8_t[:, ::1] m = out
         Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0
-        int nt = _threads_for(nchunks, n_threads)
+        int status = 0, nt = _threads_for(nchunks, n_threads)
         Py_ssize_t[:, ::1] perm = np.empty((nt, n), dtype=np.intp)
     with nogil:
         for i in prange(nchunks, schedule="static", num_threads=nt):
             r0 = i * _CHUNK_ROWS
-            nade_oa_masks(&key[0], row0 + <uint64_t>r0, n, min(_CHUNK_ROWS, nrows - r0),
-                          &m[r0, 0], n, &perm[threadid(), 0])
+            status |= nade_oa_masks(&key[0], row0 + <uint64_t>r0, n,
+                                    min(_CHUNK_ROWS, nrows - r0), &m[r0, 0], n,
+                                    &perm[threadid(), 0])
+    if status:
+        _raise_status(status, "oa_masks")
     return out
 
 
@@ -658,7 +664,7 @@ def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by f
     cdef:
         Py_ssize_t nrows = X.shape[0], n = Win.shape[0], dp = Win.shape[1]
         Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
-        int nt = _threads_for(nchunks, n_threads)
+        int status = 0, nt = _threads_for(nchunks, n_threads)
     if (X.shape[1] != n or mask.shape[0] != nrows or mask.shape[1] != n or A.shape[0] != nrows
             or A.shape[1] != dp):
         raise ValueError("oa_input_add: arrays of inconsistent shapes")
@@ -669,11 +675,13 @@ def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by f
             r0 = i * _CHUNK_ROWS
             nr = min(_CHUNK_ROWS, nrows - r0)
             if floating is float:
-                nade_oa_input_add_f32(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
-                                      &A[r0, 0], dp)
+                status |= nade_oa_input_add_f32(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n,
+                                                n, nr, &A[r0, 0], dp)
             else:
-                nade_oa_input_add_f64(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
-                                      &A[r0, 0], dp)
+                status |= nade_oa_input_add_f64(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n,
+                                                n, nr, &A[r0, 0], dp)
+    if status:
+        _raise_status(status, "oa_input_add")
 
 
 def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the first layer's pre-activation
@@ -685,7 +693,7 @@ def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the 
     cdef:
         Py_ssize_t nrows = X.shape[0], n = X.shape[1], dp = dA.shape[1]
         Py_ssize_t nchunks = (n + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, j0
-        int nt = _threads_for(nchunks, n_threads)
+        int status = 0, nt = _threads_for(nchunks, n_threads)
     if (dA.shape[0] != nrows or mask.shape[0] != nrows or mask.shape[1] != n
             or gWin.shape[0] != n or gWin.shape[1] != dp):
         raise ValueError("oa_input_grad: arrays of inconsistent shapes")
@@ -696,8 +704,12 @@ def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the 
         for i in prange(nchunks, schedule="static", num_threads=nt):
             j0 = i * _CHUNK_ROWS
             if floating is float:
-                nade_oa_input_grad_f32(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
-                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)
+                status |= nade_oa_input_grad_f32(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n,
+                                                 nrows, j0, min(j0 + _CHUNK_ROWS, n),
+                                                 &gWin[0, 0], dp)
             else:
-                nade_oa_input_grad_f64(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
-                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)
+                status |= nade_oa_input_grad_f64(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n,
+                                                 nrows, j0, min(j0 + _CHUNK_ROWS, n),
+                                                 &gWin[0, 0], dp)
+    if status:
+        _raise_status(status, "oa_input_grad")
