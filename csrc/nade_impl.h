@@ -14,10 +14,6 @@
  * constant).  Per-row arithmetic does not depend on the tiling: see nade.h.
  */
 
-#define NADE_PASTE3(a, b, c) a##_##b##_##c
-#define NADE_XPASTE3(a, b, c) NADE_PASTE3(a, b, c)
-#define NADE_PASTE2(a, b) a##_##b
-#define NADE_XPASTE2(a, b) NADE_PASTE2(a, b)
 #define FN(name) NADE_XPASTE3(name, RSFX, ISA_SFX)
 #define PARAMS NADE_XPASTE2(nade_params, RSFX)
 #define GRAD NADE_XPASTE2(nade_gradsum, RSFX)
@@ -314,7 +310,7 @@ static void FN(noise_row)(const uint64_t *key, uint64_t row, ptrdiff_t n, uint32
 
 #if NADE_REAL_IS_DOUBLE
 /* nade_logistic_noise: the noise of one row, as the samplers draw it */
-int NADE_XPASTE2(logistic_noise, ISA_SFX)(const uint64_t *key, uint64_t row, ptrdiff_t n,
+int NADE_XPASTE2(logistic_noise, ISA_SFX)(const uint64_t key[2], uint64_t row, ptrdiff_t n,
                                           uint32_t *bits, double *out)
 {
     if (key == NULL || n < 0 || bits == NULL || out == NULL) return NADE_EINVAL;
@@ -323,7 +319,7 @@ int NADE_XPASTE2(logistic_noise, ISA_SFX)(const uint64_t *key, uint64_t row, ptr
 }
 #endif
 
-int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uint64_t row0,
+int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t key[2], uint64_t row0,
                uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given, int greedy,
                double *loglik, void *work)
 {

@@ -193,9 +193,10 @@ int FN(oa_score)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const
     return NADE_OK;
 }
 
-int FN(oa_sample)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const uint64_t *key,
-                  uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given,
-                  int greedy, double *loglik, void *work)
+int FN(oa_sample)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                  const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                  ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                  void *work)
 {
     if (FN(oa_bad_block)(p, order, ldo, X, ldx, nrows, work) || (key == NULL && !greedy) ||
         (given && !nade_indices_within(given, nrows, p->n)))
