@@ -24,16 +24,17 @@
  * through fused multiply-add (baseline x86-64 has none).
  *
  * Status
- *   Every entry point that takes sizes or arrays returns NADE_OK, or
- *   NADE_EINVAL -- having done nothing, except where noted -- when an
- *   argument breaks its contract: n < 1, d < 1, dp < d, dp not a multiple of
+ *   Every entry point that takes arrays returns NADE_OK, or NADE_EINVAL --
+ *   having done nothing, except where noted -- when an argument breaks its
+ *   contract: n < 1, d < 1, dp < d, dp not a multiple of
  *   nade_lanes(), nrows outside [0, NADE_MAX_BLOCK_ROWS] (block kernels) or
  *   negative, a leading dimension shorter than its row (ldx, ldm, ldz >= n;
  *   ldc, ldt >= n for a non-NULL output; ldo 0 or >= n; lda >= dp), an index
  *   out of range (order[k] in [0, n), given[r] and stop[r] in [0, n]), or a
  *   NULL pointer that is not documented as optional.  Such a status is a bug
- *   in the caller, never a property of the data values.  The checks cost
- *   O(1) or one pass over an index vector per call, never O(n d).
+ *   in the caller, never a property of the values of X or of the parameters.
+ *   The checks cost O(1) or one pass over an index vector per call, never
+ *   O(n d).  The size queries below return 0 instead.
  */
 #ifndef NADE_H
 #define NADE_H
@@ -130,7 +131,8 @@ size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t bl
  * block size and thread count.  Blocks run concurrently: a block adds its
  * rows to g only after the previous block has added its own.  `prev` is the
  * previous block's progress counter (NULL for the first block), `progress`
- * this block's; both start at n before the parallel loop.
+ * this block's; both start at n before the parallel loop.  A block refused
+ * with NADE_EINVAL still posts -1 to its counter, so no successor waits.
  */
 
 /* ---- nade_oa_score_f32/f64, nade_oa_sample_f32/f64: order-agnostic NADE

@@ -467,4 +467,5 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
     return NADE_OK;
 }
 
-/* the macros above stay defined for oa_impl.h; nade_isa.h undefines them */
+/* the macros above stay defined for oa_impl.h, oa_train_impl.h and adam_impl.h;
+   nade_isa.h undefines them */

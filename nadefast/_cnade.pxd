@@ -1,6 +1,8 @@
 # The C kernels of csrc/nade.h, for the Cython layer (nadefast/_core.pyx).
 # Every kernel returns a status code (NADE_OK, NADE_EINVAL, NADE_EISA);
 # _core.pyx turns non-zero codes into exceptions after the nogil block.
+# Cython does not read C headers: a kernel added to csrc/nade_kernels.def is
+# declared here by hand, as it appears in nade.h.
 
 from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
 
