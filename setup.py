@@ -108,7 +108,7 @@ def extensions():
         "nadefast._core",
         sources=["nadefast/_core.pyx"] + C_SOURCES,
         include_dirs=["csrc"],
-        depends=[os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith(".h")],
+        depends=[os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".h", ".def"))],
     )
     return cythonize([ext], compiler_directives=directives)
 

@@ -22,6 +22,19 @@
  * partial sums, lane l taking j = l mod lanes, then a fixed pairwise tree).
  * Results can differ in the last bits between instruction sets only
  * through fused multiply-add (baseline x86-64 has none).
+ *
+ * Status
+ *   Every entry point that takes arrays returns NADE_OK, or NADE_EINVAL --
+ *   having done nothing, except where noted -- when an argument breaks its
+ *   contract: n < 1, d < 1, dp < d, dp not a multiple of
+ *   nade_lanes(), nrows outside [0, NADE_MAX_BLOCK_ROWS] (block kernels) or
+ *   negative, a leading dimension shorter than its row (ldx, ldm, ldz >= n;
+ *   ldc, ldt >= n for a non-NULL output; ldo 0 or >= n; lda >= dp), an index
+ *   out of range (order[k] in [0, n), given[r] and stop[r] in [0, n]), or a
+ *   NULL pointer that is not documented as optional.  Such a status is a bug
+ *   in the caller, never a property of the values of X or of the parameters.
+ *   The checks cost O(1) or one pass over an index vector per call, never
+ *   O(n d).  The size queries below return 0 instead.
  */
 #ifndef NADE_H
 #define NADE_H
@@ -79,30 +92,28 @@ typedef struct {
     const double *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
 } nade_oa_params_f64;
 
-/* dp must be a multiple of this (real_size = sizeof(float) or sizeof(double)) */
+/* Size queries: they return a size, and 0 for sizes no kernel accepts.
+   real_size is sizeof(float) or sizeof(double). */
+
+/* dp must be a multiple of this */
 ptrdiff_t nade_lanes(size_t real_size);
 
-/* rows per block for this width: as many as keep the block's hidden states
-   within 36 KiB (an L1 cache with room for V[k]), a multiple of the register
-   tile, between 1 and NADE_MAX_BLOCK_ROWS.  Results do not depend on it. */
+/* rows per block for this width (dp >= 1): as many as keep the block's hidden
+   states within 36 KiB (an L1 cache with room for V[k]), a multiple of the
+   register tile, between 1 and NADE_MAX_BLOCK_ROWS.  Results do not depend on it. */
 ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size);
 
-/* scratch bytes of one kernel call on up to block_rows rows (any kernel) */
+/* scratch bytes of one kernel call on up to block_rows rows (any kernel);
+   n, dp >= 1, block_rows in [0, NADE_MAX_BLOCK_ROWS] */
 size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows);
 
-/* ---- scoring: log p(x) and, optionally, the conditionals --------------
+/* ---- nade_score_f32/f64: log p(x) and, optionally, the conditionals ------
  * loglik[r]              OUT  log p(X[r]) in nats (NULL to skip)
  * cond[r*ldc + order[k]] OUT  p(x_k = 1 | x_<k) (NULL to skip)
  * terms[r*ldt + k]       OUT  log p(x_k | x_<k), chain order (NULL to skip)
  */
-int nade_score_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
-                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, float *cond, ptrdiff_t ldc,
-                   double *terms, ptrdiff_t ldt, void *work);
-int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
-                   ptrdiff_t ldx, ptrdiff_t nrows, double *loglik, double *cond, ptrdiff_t ldc,
-                   double *terms, ptrdiff_t ldt, void *work);
 
-/* ---- sampling -----------------------------------------------------------
+/* ---- nade_sample_f32/f64: sampling ---------------------------------------
  * Row r of the block is global row (row0 + r) of the request; position k of
  * that row draws x_k = [logit_k > log(u) - log(1-u)] with u from 32 bits of
  * the Philox4x64-10 stream of key and counter (0, row0 + r, 0, 0) (see
@@ -113,55 +124,28 @@ int nade_score_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8
  * value (key may then be NULL).
  * loglik OUT (or NULL): log p of each finished row.
  */
-int nade_sample_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
-                    const ptrdiff_t *given, int greedy, double *loglik, void *work);
-int nade_sample_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint64_t key[2],
-                    uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows,
-                    const ptrdiff_t *given, int greedy, double *loglik, void *work);
 
-/* ---- loss and gradient ---------------------------------------------------
+/* ---- nade_grad_f32/f64: loss and gradient --------------------------------
  * nll[r] OUT: -log p(X[r]).  g IN/OUT: the block's gradient sums are added
  * to g, row after row in row order, so the result is the same for every
  * block size and thread count.  Blocks run concurrently: a block adds its
  * rows to g only after the previous block has added its own.  `prev` is the
  * previous block's progress counter (NULL for the first block), `progress`
- * this block's; both start at n before the parallel loop.
+ * this block's; both start at n before the parallel loop.  A block refused
+ * with NADE_EINVAL still posts -1 to its counter, so no successor waits.
  */
-int nade_grad_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
-                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f32 *g,
-                  const int64_t *prev, int64_t *progress, void *work);
-int nade_grad_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
-                  ptrdiff_t ldx, ptrdiff_t nrows, double *nll, const nade_gradsum_f64 *g,
-                  const int64_t *prev, int64_t *progress, void *work);
 
-/* ---- order-agnostic NADE along orderings --------------------------------
- * Row r follows order + r * ldo (ldo = 0: one ordering for every row);
- * order lists features, chain position first.  Scoring evaluates positions
+/* ---- nade_oa_score_f32/f64, nade_oa_sample_f32/f64: order-agnostic NADE
+ * along orderings.  Row r follows order + r * ldo (ldo = 0: one ordering for
+ * every row); order lists features, chain position first.  Scoring evaluates positions
  * 0 .. stop[r] - 1 (stop = NULL: all), giving log p of that prefix; the
  * other arguments are as for nade_score / nade_sample (terms and the
  * positions of given are in each row's chain order). */
-int nade_oa_score_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
-                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
-                      double *loglik, float *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
-                      void *work);
-int nade_oa_score_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
-                      const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop,
-                      double *loglik, double *cond, ptrdiff_t ldc, double *terms, ptrdiff_t ldt,
-                      void *work);
-int nade_oa_sample_f32(const nade_oa_params_f32 *p, const ptrdiff_t *order, ptrdiff_t ldo,
-                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
-                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
-                       void *work);
-int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrdiff_t ldo,
-                       const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
-                       ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
-                       void *work);
 
 /* ---- order-agnostic training (NADE.md section 6) ---------------------------
- * The objective's masks: row r (global row row0 + r of the request) observes
- * a split s uniform in {0, ..., n-1} and then a uniformly random set of s
- * features, both drawn from the Philox4x64-10 stream of (key, row0 + r) --
+ * nade_oa_masks, the objective's masks: row r (global row row0 + r of the
+ * request) observes a split s uniform in {0, ..., n-1} and then a uniformly
+ * random set of s features, both drawn from the Philox4x64-10 stream of (key, row0 + r) --
  * the stream of nade_uniform_bits, 32-bit draws in the same order.  Draw 0
  * gives s, the following ones a partial Fisher-Yates shuffle of 0..n-1
  * whose first s entries are the observed features.  Bounded integers use
@@ -169,23 +153,19 @@ int nade_oa_sample_f64(const nade_oa_params_f64 *p, const ptrdiff_t *order, ptrd
  * the objective requires.  mask[r * ldm + j] OUT: 1 if feature j is
  * observed, else 0.  perm: n ptrdiff_t of scratch.  Rows depend on the key
  * and their global row only, never on the thread that draws them.
+ * 1 <= n <= 2^32 - 1, ldm >= n.
  */
-void nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t nrows,
-                   uint8_t *mask, ptrdiff_t ldm, ptrdiff_t *perm);
+int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t nrows,
+                  uint8_t *mask, ptrdiff_t ldm, ptrdiff_t *perm);
 
-/* The output layer of the order-agnostic objective on rows of logits Z
- * (nrows, ldz), in place: for row r with s_r < n observed features (mask 1)
+/* nade_oa_output_f32/f64: the output layer of the order-agnostic objective
+ * on rows of logits Z (nrows, ldz), in place: for row r with s_r < n observed features (mask 1)
  * and w_r = n / (n - s_r),
  *   loss[r] OUT  = w_r sum_{j unobserved} -log p(x_j | x_observed),
  *                  p(x_j = 1 | .) = sigmoid(Z[r, j])      (nats)
  *   Z[r, j] OUT  = scale w_r (sigmoid(Z[r, j]) - x_j) for unobserved j, 0 for observed
- * NADE_EINVAL if a row observes every feature. */
-int nade_oa_output_f32(float *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
-                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
-                       double scale, double *loss);
-int nade_oa_output_f64(double *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx,
-                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
-                       double scale, double *loss);
+ * NADE_EINVAL if a row observes every feature (rows before it are then done:
+ * the check costs no extra pass). */
 
 /* The first layer's observed inputs, sparse: for binary data x * m is
  * mostly 0, and adding the weight rows of its ones beats a dense product.
@@ -193,44 +173,33 @@ int nade_oa_output_f64(double *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx
  *   nade_oa_input_grad: gWin[j] = sum_{r: x_rj m_rj = 1} dA[r], for features
  *                       j0 <= j < j1, rows added in row order (so the sums do
  *                       not depend on how features are split among threads)
- * Win, gWin (n, dp); A, dA (nrows, lda) with lda >= dp. */
-void nade_oa_input_add_f32(const float *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
-                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
-                           float *A, ptrdiff_t lda);
-void nade_oa_input_add_f64(const double *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
-                           const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows,
-                           double *A, ptrdiff_t lda);
-void nade_oa_input_grad_f32(const float *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
-                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
-                            ptrdiff_t j1, float *gWin, ptrdiff_t dp);
-void nade_oa_input_grad_f64(const double *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
-                            const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
-                            ptrdiff_t j1, double *gWin, ptrdiff_t dp);
+ * Win, gWin (n, dp); A, dA (nrows, lda) with lda >= dp >= 1.  nade_oa_input_grad
+ * is not told n: it checks 0 <= j0 <= j1 <= ldx, ldm. */
 
-/* ---- hidden states: out[(r*n + k)*d + j] = h_k[j] of row r (chain order) */
-int nade_hidden_f32(const nade_params_f32 *p, const ptrdiff_t *order, const uint8_t *X,
-                    ptrdiff_t ldx, ptrdiff_t nrows, float *out, void *work);
-int nade_hidden_f64(const nade_params_f64 *p, const ptrdiff_t *order, const uint8_t *X,
-                    ptrdiff_t ldx, ptrdiff_t nrows, double *out, void *work);
+/* ---- nade_hidden_f32/f64: hidden states, out[(r*n + k)*d + j] = h_k[j] of
+ * row r (chain order) */
 
-/* ---- optimizer: one Adam step on len parameters, in place (element-wise):
+/* ---- nade_adam_f32/f64, the optimizer: one Adam step on len parameters, in
+ * place (element-wise):
  * m = b1 m + c1 g;  v = b2 v + c2 g^2;  p -= lr_t m / (sqrt(v) + eps_t)
  * (c1 = 1 - b1 and c2 = 1 - b2, passed rounded as the caller wants them) */
-void nade_adam_f32(float *p, const float *g, float *m, float *v, ptrdiff_t len, float b1,
-                   float c1, float b2, float c2, float lr_t, float eps_t);
-void nade_adam_f64(double *p, const double *g, double *m, double *v, ptrdiff_t len, double b1,
-                   double c1, double b2, double c2, double lr_t, double eps_t);
 
 /* ---- random numbers -------------------------------------------------------
  * The 32-bit draw of (row, position k): word k/2 of the stream
  * numpy.random.Philox(key=key, counter=[0, row, 0, 0]).random_raw(),
  * low half for even k, high half for odd k.  out[k] for k in [0, n).
  */
-void nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out);
-/* the logistic noise log(u) - log(1 - u), u = (bits + 0.5) / 2^32, that the
-   sampler compares logits with; bits: n uint32 of scratch */
-void nade_logistic_noise(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *bits,
-                         double *out);
+int nade_uniform_bits(const uint64_t key[2], uint64_t row, ptrdiff_t n, uint32_t *out);
+/* nade_logistic_noise: the logistic noise log(u) - log(1 - u),
+   u = (bits + 0.5) / 2^32, that the sampler compares logits with;
+   bits: n uint32 of scratch */
+
+/* ---- the kernels above, declared from their one list -----------------------
+ * int nade_<name>(parameters) for each entry NADE_KERNEL(name, (parameters),
+ * (arguments)) of nade_kernels.def -- nade_score_f32 ... nade_logistic_noise
+ * -- each forwarded to the copy of the active instruction set (dispatch.c). */
+#define NADE_KERNEL(name, params, args) int nade_##name params;
+#include "nade_kernels.def"
 
 /* ---- instruction set dispatch --------------------------------------------
  * Names: "baseline", "avx2", "avx512".  nade_select_isa(NULL or "auto")

@@ -14,10 +14,6 @@
  * constant).  Per-row arithmetic does not depend on the tiling: see nade.h.
  */
 
-#define NADE_PASTE3(a, b, c) a##_##b##_##c
-#define NADE_XPASTE3(a, b, c) NADE_PASTE3(a, b, c)
-#define NADE_PASTE2(a, b) a##_##b
-#define NADE_XPASTE2(a, b) NADE_PASTE2(a, b)
 #define FN(name) NADE_XPASTE3(name, RSFX, ISA_SFX)
 #define PARAMS NADE_XPASTE2(nade_params, RSFX)
 #define GRAD NADE_XPASTE2(nade_gradsum, RSFX)
@@ -27,18 +23,10 @@
 #define MADD MADDD
 #define SIGMOID nade_sigmoid_f64
 #define LOGSIG nade_logsig_f64
-#define SQRT sqrt
-#define FABS fabs
-#define REAL_MIN_NORMAL DBL_MIN
-#define ADAM_TINY_GRAD 0x1p-500 /* (2^-500)^2 / 1000 is still normal */
 #else
 #define MADD MADDF
 #define SIGMOID nade_sigmoid_f32
 #define LOGSIG nade_logsig_f32
-#define SQRT sqrtf
-#define FABS fabsf
-#define REAL_MIN_NORMAL FLT_MIN
-#define ADAM_TINY_GRAD 0x1p-56f /* (2^-56)^2 / 1000 is still normal */
 #endif
 
 /* the scratch of one call, carved from the caller's work buffer */
@@ -69,10 +57,19 @@ static FN(scratch) FN(carve)(ptrdiff_t n, ptrdiff_t dp, ptrdiff_t nrows, void *w
     return s;
 }
 
-static int FN(bad_args)(const PARAMS *p, ptrdiff_t nrows)
+/* NADE_EINVAL checks (see nade_internal.h): the model's sizes and arrays
+   (nade.h, Conventions), then what every block kernel takes besides them */
+static int FN(bad_params)(const PARAMS *p)
 {
-    return p == NULL || nrows < 0 || nrows > NADE_MAX_BLOCK_ROWS || p->n < 1 || p->d < 1 ||
-           p->dp < p->d || p->dp % LANES != 0;
+    return p == NULL || p->n < 1 || p->d < 1 || p->dp < p->d || p->dp % LANES != 0 ||
+           p->Wt == NULL || p->V == NULL || p->b == NULL || p->c == NULL;
+}
+
+static int FN(bad_block)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X,
+                         ptrdiff_t ldx, ptrdiff_t nrows, const void *work)
+{
+    return FN(bad_params)(p) || !nade_block_ok(nrows) || order == NULL || X == NULL ||
+           work == NULL || ldx < p->n || !nade_indices_within(order, p->n, p->n - 1);
 }
 
 /* XB[r][k] = X[r][order[k]]: the block's rows in chain order */
@@ -274,7 +271,9 @@ int FN(score)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff
               ptrdiff_t nrows, double *loglik, REAL *cond, ptrdiff_t ldc, double *terms,
               ptrdiff_t ldt, void *work)
 {
-    if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || (cond && ldc < p->n) ||
+        (terms && ldt < p->n))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
@@ -309,11 +308,24 @@ static void FN(noise_row)(const uint64_t *key, uint64_t row, ptrdiff_t n, uint32
     }
 }
 
-int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t *key, uint64_t row0,
+#if NADE_REAL_IS_DOUBLE
+/* nade_logistic_noise: the noise of one row, as the samplers draw it */
+int NADE_XPASTE2(logistic_noise, ISA_SFX)(const uint64_t key[2], uint64_t row, ptrdiff_t n,
+                                          uint32_t *bits, double *out)
+{
+    if (key == NULL || n < 0 || bits == NULL || out == NULL) return NADE_EINVAL;
+    FN(noise_row)(key, row, n, bits, out);
+    return NADE_OK;
+}
+#endif
+
+int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t key[2], uint64_t row0,
                uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given, int greedy,
                double *loglik, void *work)
 {
-    if (FN(bad_args)(p, nrows) || (key == NULL && !greedy)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || (key == NULL && !greedy) ||
+        (given && !nade_indices_within(given, nrows, p->n)))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
@@ -348,7 +360,8 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
              ptrdiff_t nrows, double *nll, const GRAD *g, const int64_t *prev, int64_t *progress,
              void *work)
 {
-    if (FN(bad_args)(p, nrows) || g == NULL) {
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || nll == NULL || progress == NULL ||
+        g == NULL || g->Wt == NULL || g->V == NULL || g->b == NULL || g->c == NULL) {
         if (progress) nade_post(progress, -1); /* never leave a successor waiting */
         return NADE_EINVAL;
     }
@@ -438,7 +451,7 @@ int FN(grad)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_
 int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdiff_t ldx,
                ptrdiff_t nrows, REAL *out, void *work)
 {
-    if (FN(bad_args)(p, nrows)) return NADE_EINVAL;
+    if (FN(bad_block)(p, order, X, ldx, nrows, work) || out == NULL) return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, d = p->d, dp = p->dp, nz = s.nz;
@@ -454,29 +467,5 @@ int FN(hidden)(const PARAMS *p, const ptrdiff_t *order, const uint8_t *X, ptrdif
     return NADE_OK;
 }
 
-/* One Adam step on len parameters (NADE.md does not prescribe the optimizer;
-   see nadefast/optim.py): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-   p -= lr_t m / (sqrt(v) + eps_t), bias corrections folded into lr_t, eps_t;
-   c1 = 1 - b1 and c2 = 1 - b2 as rounded by the caller. */
-/* x, or 0 when |x| < lim */
-NADE_INLINE REAL FN(zero_below)(REAL x, REAL lim) { return FABS(x) < lim ? (REAL)0 : x; }
-
-void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m, REAL *restrict v,
-              ptrdiff_t len, REAL b1, REAL c1, REAL b2, REAL c2, REAL lr_t, REAL eps_t)
-{
-    /* Moments that decay towards zero (a weight whose gradient stays 0, as
-       for a dead ReLU unit or an always-0 pixel) would spend thousands of
-       steps as subnormal numbers, each costing a microcode assist (7x slower
-       steps seen in a long fit).  Moments below the smallest normal number
-       and gradients too small for their square to be normal count as 0. */
-    for (ptrdiff_t i = 0; i < len; i++) {
-        REAL gi = FN(zero_below)(g[i], ADAM_TINY_GRAD);
-        REAL mi = FN(zero_below)(b1 * m[i] + c1 * gi, REAL_MIN_NORMAL);
-        REAL vi = FN(zero_below)(b2 * v[i] + c2 * (gi * gi), REAL_MIN_NORMAL);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr_t * (mi / (SQRT(vi) + eps_t));
-    }
-}
-
-/* the macros above stay defined for oa_impl.h; nade_isa.h undefines them */
+/* the macros above stay defined for oa_impl.h, oa_train_impl.h and adam_impl.h;
+   nade_isa.h undefines them */

@@ -1,7 +1,7 @@
 /*
  * nade_internal.h -- what the instruction-set units and the dispatcher
- * share: the kernel table, the scratch layout and the block hand-off used
- * by the gradient.  Not part of the public API.
+ * share: the kernel table, the argument checks, the scratch layout and the
+ * block hand-off used by the gradient.  Not part of the public API.
  */
 #ifndef NADE_INTERNAL_H
 #define NADE_INTERNAL_H
@@ -21,57 +21,14 @@
 #define nade_yield() sched_yield()
 #endif
 
-/* One entry per public kernel; each instruction-set unit exports a table. */
+/* The kernel table: the ISA's name, then one pointer per entry of the kernel
+   list nade_kernels.def, in its order.  Each instruction-set unit exports
+   one, filled by nade_isa.h; dispatch.c forwards every public kernel through
+   the active one. */
 typedef struct {
     const char *name;
-    int (*score_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                     ptrdiff_t, double *, float *, ptrdiff_t, double *, ptrdiff_t, void *);
-    int (*score_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                     ptrdiff_t, double *, double *, ptrdiff_t, double *, ptrdiff_t, void *);
-    int (*sample_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint64_t *, uint64_t,
-                      uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *, void *);
-    int (*sample_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint64_t *, uint64_t,
-                      uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *, void *);
-    int (*grad_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                    ptrdiff_t, double *, const nade_gradsum_f32 *, const int64_t *, int64_t *,
-                    void *);
-    int (*grad_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                    ptrdiff_t, double *, const nade_gradsum_f64 *, const int64_t *, int64_t *,
-                    void *);
-    int (*hidden_f32)(const nade_params_f32 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                      ptrdiff_t, float *, void *);
-    int (*hidden_f64)(const nade_params_f64 *, const ptrdiff_t *, const uint8_t *, ptrdiff_t,
-                      ptrdiff_t, double *, void *);
-    void (*noise)(const uint64_t *, uint64_t, ptrdiff_t, uint32_t *, double *);
-    int (*oa_score_f32)(const nade_oa_params_f32 *, const ptrdiff_t *, ptrdiff_t, const uint8_t *,
-                        ptrdiff_t, ptrdiff_t, const ptrdiff_t *, double *, float *, ptrdiff_t,
-                        double *, ptrdiff_t, void *);
-    int (*oa_score_f64)(const nade_oa_params_f64 *, const ptrdiff_t *, ptrdiff_t, const uint8_t *,
-                        ptrdiff_t, ptrdiff_t, const ptrdiff_t *, double *, double *, ptrdiff_t,
-                        double *, ptrdiff_t, void *);
-    int (*oa_sample_f32)(const nade_oa_params_f32 *, const ptrdiff_t *, ptrdiff_t, const uint64_t *,
-                         uint64_t, uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *,
-                         void *);
-    int (*oa_sample_f64)(const nade_oa_params_f64 *, const ptrdiff_t *, ptrdiff_t, const uint64_t *,
-                         uint64_t, uint8_t *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *, int, double *,
-                         void *);
-    void (*adam_f32)(float *, const float *, float *, float *, ptrdiff_t, float, float, float,
-                     float, float, float);
-    void (*adam_f64)(double *, const double *, double *, double *, ptrdiff_t, double, double,
-                     double, double, double, double);
-    int (*oa_output_f32)(float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *, ptrdiff_t,
-                         ptrdiff_t, ptrdiff_t, double, double *);
-    int (*oa_output_f64)(double *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
-                         ptrdiff_t, ptrdiff_t, ptrdiff_t, double, double *);
-    void (*oa_input_add_f32)(const float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
-                             ptrdiff_t, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
-    void (*oa_input_add_f64)(const double *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
-                             ptrdiff_t, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t);
-    void (*oa_input_grad_f32)(const float *, ptrdiff_t, const uint8_t *, ptrdiff_t, const uint8_t *,
-                              ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
-    void (*oa_input_grad_f64)(const double *, ptrdiff_t, const uint8_t *, ptrdiff_t,
-                              const uint8_t *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, double *,
-                              ptrdiff_t);
+#define NADE_KERNEL(kname, params, args) int (*kname) params;
+#include "nade_kernels.def"
 } nade_table;
 
 extern const nade_table nade_table_baseline;
@@ -79,6 +36,27 @@ extern const nade_table nade_table_baseline;
 extern const nade_table nade_table_avx2;
 extern const nade_table nade_table_avx512;
 #endif
+
+/* ---- argument checks ---------------------------------------------------------
+ * Every public entry point returns NADE_EINVAL when a size, a stride, an index
+ * or a pointer breaks its contract in nade.h: a bug in the caller (the Python
+ * layer validates user input first), never a property of the data values.
+ * The checks cost O(1), or one pass over an index vector (an ordering, the
+ * rows' given or stop counts), never O(n d). */
+
+/* whether nrows rows fit one kernel call */
+static inline int nade_block_ok(ptrdiff_t nrows)
+{
+    return nrows >= 0 && nrows <= NADE_MAX_BLOCK_ROWS;
+}
+
+/* whether idx[0 .. len-1] all lie in [0, hi] */
+static inline int nade_indices_within(const ptrdiff_t *idx, ptrdiff_t len, ptrdiff_t hi)
+{
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < len; i++) bad |= (idx[i] < 0) | (idx[i] > hi);
+    return !bad;
+}
 
 /* ---- scratch layout: byte offsets from a NADE_ALIGN-aligned base -------- */
 

@@ -1,8 +1,10 @@
 /*
  * nade_isa.h -- one instruction set's copy of every kernel, float and
- * double, from the single sources nade_impl.h (fixed-order NADE) and
- * oa_impl.h (order-agnostic, deep NADE) and oa_train_impl.h (its training
- * objective's element-wise parts), plus its kernel table.
+ * double, from the single sources nade_impl.h (fixed-order NADE),
+ * oa_impl.h (order-agnostic, deep NADE), oa_train_impl.h (its training
+ * objective's element-wise parts) and adam_impl.h (the optimizer's step),
+ * plus its kernel table.  Which kernels exist, and their signatures, comes
+ * from the one list nade_kernels.def.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
  * NADE_ISA_NAME, NADE_FMA, NADE_RT and NADE_VEC_BYTES (the vector width of
  * the dot products), and optionally NADE_VFMA_F32/F64(a, b, c): a fused
@@ -15,6 +17,18 @@
 #include "nade_math.h"
 #include "philox.h"
 
+/* name_sfx, name_rsfx_sfx (after expanding the arguments): kernel names */
+#define NADE_PASTE3(a, b, c) a##_##b##_##c
+#define NADE_XPASTE3(a, b, c) NADE_PASTE3(a, b, c)
+#define NADE_PASTE2(a, b) a##_##b
+#define NADE_XPASTE2(a, b) NADE_PASTE2(a, b)
+
+/* This instruction set's kernels, declared from the list before their bodies:
+   a body whose signature differs from its entry is a compile error
+   (conflicting types), a missing body a link error. */
+#define NADE_KERNEL(kname, params, args) int NADE_XPASTE2(kname, ISA_SFX) params;
+#include "nade_kernels.def"
+
 #define REAL float
 #define RSFX f32
 #define NADE_REAL_IS_DOUBLE 0
@@ -24,6 +38,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "oa_train_impl.h"
+#include "adam_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -31,10 +46,6 @@
 #undef MADD
 #undef SIGMOID
 #undef LOGSIG
-#undef SQRT
-#undef FABS
-#undef REAL_MIN_NORMAL
-#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -51,6 +62,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "oa_train_impl.h"
+#include "adam_impl.h"
 #undef FN
 #undef PARAMS
 #undef GRAD
@@ -58,10 +70,6 @@
 #undef MADD
 #undef SIGMOID
 #undef LOGSIG
-#undef SQRT
-#undef FABS
-#undef REAL_MIN_NORMAL
-#undef ADAM_TINY_GRAD
 #undef REAL
 #undef RSFX
 #undef NADE_REAL_IS_DOUBLE
@@ -69,15 +77,9 @@
 #undef VEC_LANES
 #undef VECS_PER_LANES
 
-#define NADE_K(name, rs) NADE_XPASTE3(name, rs, ISA_SFX)
+/* the table of this instruction set: the entry `name` of the list is name_<ISA_SFX> */
 const nade_table NADE_XPASTE2(nade_table, ISA_SFX) = {
-    NADE_ISA_NAME,
-    NADE_K(score, f32),  NADE_K(score, f64),  NADE_K(sample, f32), NADE_K(sample, f64),
-    NADE_K(grad, f32),   NADE_K(grad, f64),   NADE_K(hidden, f32), NADE_K(hidden, f64),
-    NADE_K(noise_row, f64),
-    NADE_K(oa_score, f32), NADE_K(oa_score, f64), NADE_K(oa_sample, f32), NADE_K(oa_sample, f64),
-    NADE_K(adam, f32),   NADE_K(adam, f64),
-    NADE_K(oa_output, f32), NADE_K(oa_output, f64), NADE_K(oa_input_add, f32),
-    NADE_K(oa_input_add, f64), NADE_K(oa_input_grad, f32), NADE_K(oa_input_grad, f64),
+    .name = NADE_ISA_NAME,
+#define NADE_KERNEL(kname, params, args) .kname = NADE_XPASTE2(kname, ISA_SFX),
+#include "nade_kernels.def"
 };
-#undef NADE_K

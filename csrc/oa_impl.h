@@ -18,10 +18,26 @@
 
 #define OAPARAMS NADE_XPASTE2(nade_oa_params, RSFX)
 
-static int FN(oa_bad_args)(const OAPARAMS *p, ptrdiff_t nrows)
+/* NADE_EINVAL checks (see nade_internal.h), as FN(bad_params) and
+   FN(bad_block) of nade_impl.h; every row's ordering must list features */
+static int FN(oa_bad_params)(const OAPARAMS *p)
 {
-    return p == NULL || nrows < 0 || nrows > NADE_MAX_BLOCK_ROWS || p->n < 1 || p->d < 1 ||
-           p->dp < p->d || p->dp % LANES != 0 || p->layers < 1;
+    return p == NULL || p->n < 1 || p->d < 1 || p->dp < p->d || p->dp % LANES != 0 ||
+           p->layers < 1 || p->Win == NULL || p->Wmask == NULL || p->b1 == NULL ||
+           p->V == NULL || p->c == NULL ||
+           (p->layers > 1 && (p->Wdeep == NULL || p->bdeep == NULL));
+}
+
+static int FN(oa_bad_block)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                            const uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const void *work)
+{
+    if (FN(oa_bad_params)(p) || !nade_block_ok(nrows) || order == NULL || X == NULL ||
+        work == NULL || ldx < p->n || ldo < 0 || (ldo > 0 && ldo < p->n))
+        return 1;
+    const ptrdiff_t orderings = ldo == 0 ? 1 : nrows;
+    for (ptrdiff_t r = 0; r < orderings; r++)
+        if (!nade_indices_within(order + r * ldo, p->n, p->n - 1)) return 1;
+    return 0;
 }
 
 static inline REAL FN(relu)(REAL x) { return x > (REAL)0 ? x : (REAL)0; }
@@ -149,7 +165,10 @@ int FN(oa_score)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const
                  ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *stop, double *loglik, REAL *cond,
                  ptrdiff_t ldc, double *terms, ptrdiff_t ldt, void *work)
 {
-    if (FN(oa_bad_args)(p, nrows)) return NADE_EINVAL;
+    if (FN(oa_bad_block)(p, order, ldo, X, ldx, nrows, work) ||
+        (stop && !nade_indices_within(stop, nrows, p->n)) || (cond && ldc < p->n) ||
+        (terms && ldt < p->n))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;
@@ -174,11 +193,14 @@ int FN(oa_score)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const
     return NADE_OK;
 }
 
-int FN(oa_sample)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo, const uint64_t *key,
-                  uint64_t row0, uint8_t *X, ptrdiff_t ldx, ptrdiff_t nrows, const ptrdiff_t *given,
-                  int greedy, double *loglik, void *work)
+int FN(oa_sample)(const OAPARAMS *p, const ptrdiff_t *order, ptrdiff_t ldo,
+                  const uint64_t key[2], uint64_t row0, uint8_t *X, ptrdiff_t ldx,
+                  ptrdiff_t nrows, const ptrdiff_t *given, int greedy, double *loglik,
+                  void *work)
 {
-    if (FN(oa_bad_args)(p, nrows) || (key == NULL && !greedy)) return NADE_EINVAL;
+    if (FN(oa_bad_block)(p, order, ldo, X, ldx, nrows, work) || (key == NULL && !greedy) ||
+        (given && !nade_indices_within(given, nrows, p->n)))
+        return NADE_EINVAL;
     if (nrows == 0) return NADE_OK;
     FN(scratch) s = FN(carve)(p->n, p->dp, nrows, work);
     const ptrdiff_t n = p->n, nz = s.nz;

@@ -56,9 +56,13 @@ static uint32_t stream_below(nade_row_stream *st, uint32_t range)
     return (uint32_t)(m >> 32);
 }
 
-void nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t nrows,
-                   uint8_t *mask, ptrdiff_t ldm, ptrdiff_t *perm)
+int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t nrows,
+                  uint8_t *mask, ptrdiff_t ldm, ptrdiff_t *perm)
 {
+    /* n bounds 32-bit draws (stream_below) */
+    if (key == NULL || n < 1 || (uint64_t)n > UINT32_MAX || nrows < 0 || ldm < n ||
+        mask == NULL || perm == NULL)
+        return NADE_EINVAL;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         nade_row_stream st;
         stream_init(&st, key, row0 + (uint64_t)r);
@@ -76,4 +80,5 @@ void nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t 
             m[t] = 1;
         }
     }
+    return NADE_OK;
 }

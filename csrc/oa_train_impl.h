@@ -19,7 +19,9 @@ int FN(oa_output)(REAL *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx, const
                   ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows, double scale, double *loss)
 {
     enum { CHUNK = 256 }; /* terms per pass: the loops below vectorise, the sum follows */
-    if (n < 1 || nrows < 0) return NADE_EINVAL;
+    if (n < 1 || nrows < 0 || Z == NULL || X == NULL || mask == NULL || loss == NULL ||
+        ldz < n || ldx < n || ldm < n)
+        return NADE_EINVAL;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         REAL *restrict z = Z + r * ldz;
         const uint8_t *restrict x = X + r * ldx, *restrict m = mask + r * ldm;
@@ -50,10 +52,13 @@ int FN(oa_output)(REAL *Z, ptrdiff_t ldz, const uint8_t *X, ptrdiff_t ldx, const
     return NADE_OK;
 }
 
-void FN(oa_input_add)(const REAL *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
-                      const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows, REAL *A,
-                      ptrdiff_t lda)
+int FN(oa_input_add)(const REAL *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t ldx,
+                     const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t nrows, REAL *A,
+                     ptrdiff_t lda)
 {
+    if (n < 1 || nrows < 0 || dp < 1 || Win == NULL || X == NULL || mask == NULL || A == NULL ||
+        ldx < n || ldm < n || lda < dp)
+        return NADE_EINVAL;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const uint8_t *x = X + r * ldx, *m = mask + r * ldm;
         REAL *restrict a = A + r * lda;
@@ -63,12 +68,17 @@ void FN(oa_input_add)(const REAL *Win, ptrdiff_t dp, const uint8_t *X, ptrdiff_t
             for (ptrdiff_t i = 0; i < dp; i++) a[i] += w[i];
         }
     }
+    return NADE_OK;
 }
 
-void FN(oa_input_grad)(const REAL *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
-                       const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
-                       ptrdiff_t j1, REAL *gWin, ptrdiff_t dp)
+int FN(oa_input_grad)(const REAL *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_t ldx,
+                      const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t nrows, ptrdiff_t j0,
+                      ptrdiff_t j1, REAL *gWin, ptrdiff_t dp)
 {
+    /* the features j0 .. j1-1 are columns of X and mask, within their strides */
+    if (nrows < 0 || dp < 1 || j0 < 0 || j1 < j0 || j1 > ldx || j1 > ldm || lda < dp ||
+        dA == NULL || X == NULL || mask == NULL || gWin == NULL)
+        return NADE_EINVAL;
     for (ptrdiff_t j = j0; j < j1; j++) {
         REAL *restrict g = gWin + j * dp;
         for (ptrdiff_t i = 0; i < dp; i++) g[i] = (REAL)0;
@@ -78,4 +88,5 @@ void FN(oa_input_grad)(const REAL *dA, ptrdiff_t lda, const uint8_t *X, ptrdiff_
             for (ptrdiff_t i = 0; i < dp; i++) g[i] += d[i];
         }
     }
+    return NADE_OK;
 }

@@ -1,6 +1,8 @@
 # The C kernels of csrc/nade.h, for the Cython layer (nadefast/_core.pyx).
 # Every kernel returns a status code (NADE_OK, NADE_EINVAL, NADE_EISA);
 # _core.pyx turns non-zero codes into exceptions after the nogil block.
+# Cython does not read C headers: a kernel added to csrc/nade_kernels.def is
+# declared here by hand, as it appears in nade.h.
 
 from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
 
@@ -107,37 +109,37 @@ cdef extern from "nade.h" nogil:
     int nade_hidden_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
                         Py_ssize_t ldx, Py_ssize_t nrows, double *out, void *work)
 
-    void nade_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t length,
-                       float b1, float c1, float b2, float c2, float lr_t, float eps_t)
-    void nade_adam_f64(double *p, const double *g, double *m, double *v, Py_ssize_t length,
-                       double b1, double c1, double b2, double c2, double lr_t, double eps_t)
+    int nade_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t length,
+                      float b1, float c1, float b2, float c2, float lr_t, float eps_t)
+    int nade_adam_f64(double *p, const double *g, double *m, double *v, Py_ssize_t length,
+                      double b1, double c1, double b2, double c2, double lr_t, double eps_t)
 
-    void nade_oa_masks(const uint64_t *key, uint64_t row0, Py_ssize_t n, Py_ssize_t nrows,
-                       uint8_t *mask, Py_ssize_t ldm, Py_ssize_t *perm)
+    int nade_oa_masks(const uint64_t *key, uint64_t row0, Py_ssize_t n, Py_ssize_t nrows,
+                      uint8_t *mask, Py_ssize_t ldm, Py_ssize_t *perm)
     int nade_oa_output_f32(float *Z, Py_ssize_t ldz, const uint8_t *X, Py_ssize_t ldx,
                            const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n, Py_ssize_t nrows,
                            double scale, double *loss)
     int nade_oa_output_f64(double *Z, Py_ssize_t ldz, const uint8_t *X, Py_ssize_t ldx,
                            const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n, Py_ssize_t nrows,
                            double scale, double *loss)
-    void nade_oa_input_add_f32(const float *Win, Py_ssize_t dp, const uint8_t *X, Py_ssize_t ldx,
-                               const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n,
-                               Py_ssize_t nrows, float *A, Py_ssize_t lda)
-    void nade_oa_input_add_f64(const double *Win, Py_ssize_t dp, const uint8_t *X,
-                               Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n,
-                               Py_ssize_t nrows, double *A, Py_ssize_t lda)
-    void nade_oa_input_grad_f32(const float *dA, Py_ssize_t lda, const uint8_t *X,
-                                Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm,
-                                Py_ssize_t nrows, Py_ssize_t j0, Py_ssize_t j1, float *gWin,
-                                Py_ssize_t dp)
-    void nade_oa_input_grad_f64(const double *dA, Py_ssize_t lda, const uint8_t *X,
-                                Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm,
-                                Py_ssize_t nrows, Py_ssize_t j0, Py_ssize_t j1, double *gWin,
-                                Py_ssize_t dp)
+    int nade_oa_input_add_f32(const float *Win, Py_ssize_t dp, const uint8_t *X, Py_ssize_t ldx,
+                              const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n,
+                              Py_ssize_t nrows, float *A, Py_ssize_t lda)
+    int nade_oa_input_add_f64(const double *Win, Py_ssize_t dp, const uint8_t *X,
+                              Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n,
+                              Py_ssize_t nrows, double *A, Py_ssize_t lda)
+    int nade_oa_input_grad_f32(const float *dA, Py_ssize_t lda, const uint8_t *X,
+                               Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm,
+                               Py_ssize_t nrows, Py_ssize_t j0, Py_ssize_t j1, float *gWin,
+                               Py_ssize_t dp)
+    int nade_oa_input_grad_f64(const double *dA, Py_ssize_t lda, const uint8_t *X,
+                               Py_ssize_t ldx, const uint8_t *mask, Py_ssize_t ldm,
+                               Py_ssize_t nrows, Py_ssize_t j0, Py_ssize_t j1, double *gWin,
+                               Py_ssize_t dp)
 
-    void nade_uniform_bits(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *out)
-    void nade_logistic_noise(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *bits,
-                             double *out)
+    int nade_uniform_bits(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *out)
+    int nade_logistic_noise(const uint64_t *key, uint64_t row, Py_ssize_t n, uint32_t *bits,
+                            double *out)
 
     int nade_select_isa(const char *name)
     const char *nade_active_isa()

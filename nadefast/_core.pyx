@@ -7,8 +7,14 @@ Each function takes arrays that nadefast.model has already validated and
 laid out (parameters position-major and padded, data uint8 C-contiguous),
 splits the rows into blocks (``block_rows``: as many rows as keep a block's
 hidden states in L1), and runs the C kernel of csrc/nade.h on every block
-with the GIL released, blocks spread over ``n_threads`` OpenMP threads.  Kernels report problems
-through status codes, turned into exceptions here after the parallel loop.
+with the GIL released, blocks spread over ``n_threads`` OpenMP threads.
+
+Errors are caught twice.  Before releasing the GIL, every function checks
+that the arrays it is given agree with one another (shapes, lengths) and
+raises ValueError naming itself and the mismatch.  The C kernels then check
+what they can see (sizes, strides, the ranges of order, given and stop,
+pointers) and return a status code; the codes of a parallel loop are
+collected and turned into an exception after it by ``_check_status``.
 
 Arguments are marked ``# IN`` (read), ``# OUT`` (overwritten) or
 ``# INOUT`` (accumulated into).  The parameter arguments are always
@@ -33,7 +39,11 @@ cdef Py_ssize_t _forced_block_rows = 0
 
 def block_rows(Py_ssize_t dp, dtype):
     """Rows per kernel call for padded width `dp` (see nade_block_rows in nade.h)."""
-    return _rows_per_block(dp, np.dtype(dtype).itemsize)
+    cdef Py_ssize_t rows = _rows_per_block(dp, np.dtype(dtype).itemsize)
+    if rows < 1:
+        raise ValueError(f"block_rows: need dp >= 1 and a float32 or float64 dtype, got dp={dp}, "
+                         f"dtype={np.dtype(dtype)}")
+    return rows
 
 
 def _force_block_rows(Py_ssize_t rows):
@@ -70,7 +80,10 @@ cdef Py_ssize_t _balanced_rows(Py_ssize_t nrows, Py_ssize_t dp, size_t real_size
 
 def lanes(dtype):
     """Padded hidden width must be a multiple of this for `dtype`."""
-    return nade_lanes(np.dtype(dtype).itemsize)
+    cdef Py_ssize_t width = nade_lanes(np.dtype(dtype).itemsize)
+    if width < 1:
+        raise ValueError(f"lanes: the kernels take float32 or float64, not {np.dtype(dtype)}")
+    return width
 
 
 def openmp_enabled():
@@ -102,75 +115,143 @@ def select_isa(str name):
         raise ValueError(f"instruction set {name!r} is not available on this CPU or build")
 
 
-def adam(floating[::1] p,         # INOUT (len,) parameters
-         const floating[::1] g,   # IN    (len,) gradient
-         floating[::1] m,         # INOUT (len,) first moment
-         floating[::1] v,         # INOUT (len,) second moment
-         double b1, double b2, double lr_t, double eps_t, int n_threads):
-    """One Adam step in place (see nadefast.optim.Adam), in chunks across threads.
+# ------------------------------------------------------------ checks and statuses
+# The first line of defence: the arrays a function receives must agree with one
+# another, checked with the GIL held.  Messages name the function, then the
+# mismatch ("score: X.shape[1] = 3 does not match n = Wt.shape[0] = 5").
 
-    The scalars are rounded to the arrays' type as NumPy would round them
-    (1 - b1 in double, then cast), so this equals the NumPy expression
-    p -= lr_t * (m / (sqrt(v) + eps_t)) after m, v updates, bit for bit.
-    """
-    cdef:
-        Py_ssize_t length = p.shape[0], chunk = 1 << 16
-        Py_ssize_t nchunks = (length + chunk - 1) // chunk, i, start, size
-        int nt = _threads_for(nchunks, n_threads)
-        double c1 = 1.0 - b1, c2 = 1.0 - b2
-    if g.shape[0] != length or m.shape[0] != length or v.shape[0] != length:
-        raise ValueError("adam: arrays of different lengths")
-    with nogil:
-        for i in prange(nchunks, schedule="static", num_threads=nt):
-            start = i * chunk
-            size = min(chunk, length - start)
-            if floating is float:
-                nade_adam_f32(&p[start], &g[start], &m[start], &v[start], size, <float>b1,
-                              <float>c1, <float>b2, <float>c2, <float>lr_t, <float>eps_t)
-            else:
-                nade_adam_f64(&p[start], &g[start], &m[start], &v[start], size, b1, c1, b2, c2,
-                              lr_t, eps_t)
+cdef int _expect(str fn, str what, Py_ssize_t got, str against, Py_ssize_t want) except -1:
+    if got != want:
+        raise ValueError(f"{fn}: {what} = {got} does not match {against} = {want}")
+    return 0
 
 
-def uniform_bits(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
-    """The sampler's 32-bit draws for one row: (n,) uint32 (see nade.h)."""
-    out = np.empty(n, dtype=np.uint32)
-    cdef uint32_t[::1] o = out
-    if n > 0:
-        nade_uniform_bits(&key[0], row, n, &o[0])
-    return out
+cdef int _at_least(str fn, str what, Py_ssize_t got, Py_ssize_t low) except -1:
+    if got < low:
+        raise ValueError(f"{fn}: {what} = {got} must be at least {low}")
+    return 0
 
 
-def logistic_noise(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
-    """The logistic noise the sampler compares logits with, for one row: (n,) float64."""
-    out = np.empty(n, dtype=np.float64)
-    bits = np.empty(n, dtype=np.uint32)
-    cdef double[::1] o = out
-    cdef uint32_t[::1] bv = bits
-    if n > 0:
-        nade_logistic_noise(&key[0], row, n, &bv[0], &o[0])
-    return out
+cdef int _optional(str fn, str what, Py_ssize_t length, Py_ssize_t nrows) except -1:
+    """Whether the optional per-row array `what` is given: length 0 skips it,
+    otherwise it needs one entry per row of X."""
+    if length == 0:
+        return 0
+    if length != nrows:
+        raise ValueError(f"{fn}: {what}.shape[0] = {length} does not match the rows of X = "
+                         f"{nrows} (or 0, to skip {what})")
+    return 1
 
 
-cdef inline void _params(nade_params_f32 *p32, nade_params_f64 *p64,
-                         const floating[:, ::1] Wt, const floating[:, ::1] V,
-                         const floating[::1] b, const floating[::1] c, Py_ssize_t d) noexcept:
-    if floating is float:
-        p32.n = Wt.shape[0]
-        p32.d = d
-        p32.dp = Wt.shape[1]
-        p32.Wt = &Wt[0, 0]
-        p32.V = &V[0, 0]
-        p32.b = &b[0]
-        p32.c = &c[0]
-    else:
-        p64.n = Wt.shape[0]
-        p64.d = d
-        p64.dp = Wt.shape[1]
-        p64.Wt = &Wt[0, 0]
-        p64.V = &V[0, 0]
-        p64.b = &b[0]
-        p64.c = &c[0]
+cdef int _optional_rows(str fn, str what, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t nrows,
+                        Py_ssize_t n) except -1:
+    """Whether the optional output `what` is wanted: (0, any) skips it,
+    otherwise it must be (rows of X, n)."""
+    if _optional(fn, what, rows, nrows):
+        _expect(fn, f"{what}.shape[1]", cols, "n", n)
+        return 1
+    return 0
+
+
+cdef int _check_width(str fn, str W, Py_ssize_t n, Py_ssize_t dp, Py_ssize_t d,
+                      size_t real_size) except -1:
+    """The model's sizes, read from its (n, dp) weight matrix W: n >= 1,
+    1 <= d <= dp and dp a multiple of the kernels' lanes."""
+    _at_least(fn, f"n = {W}.shape[0]", n, 1)
+    if not 1 <= d <= dp:
+        raise ValueError(f"{fn}: d = {d} must be in [1, dp = {W}.shape[1] = {dp}]")
+    if dp % nade_lanes(real_size) != 0:
+        raise ValueError(f"{fn}: dp = {W}.shape[1] = {dp} is not a multiple of "
+                         f"{nade_lanes(real_size)}, the kernels' lanes for this dtype")
+    return 0
+
+
+cdef int _check_params(str fn, const floating[:, ::1] Wt, const floating[:, ::1] V,
+                       const floating[::1] b, const floating[::1] c, Py_ssize_t d,
+                       const Py_ssize_t[::1] order, const uint8_t[:, ::1] X) except -1:
+    """A fixed-order model (Wt, V, b, c, d, order) and data X of its n features."""
+    cdef Py_ssize_t n = Wt.shape[0], dp = Wt.shape[1]
+    _check_width(fn, "Wt", n, dp, d, sizeof(floating))
+    _expect(fn, "V.shape[0]", V.shape[0], "n = Wt.shape[0]", n)
+    _expect(fn, "V.shape[1]", V.shape[1], "dp = Wt.shape[1]", dp)
+    _expect(fn, "b.shape[0]", b.shape[0], "dp = Wt.shape[1]", dp)
+    _expect(fn, "c.shape[0]", c.shape[0], "n = Wt.shape[0]", n)
+    _expect(fn, "order.shape[0]", order.shape[0], "n = Wt.shape[0]", n)
+    _expect(fn, "X.shape[1]", X.shape[1], "n = Wt.shape[0]", n)
+    return 0
+
+
+cdef int _check_oa_params(str fn, const floating[:, ::1] Win, const floating[:, ::1] Wmask,
+                          const floating[::1] b1, const floating[:, :, ::1] Wdeep,
+                          const floating[:, ::1] bdeep, const floating[:, ::1] V,
+                          const floating[::1] c, Py_ssize_t d, const Py_ssize_t[:, ::1] order,
+                          const uint8_t[:, ::1] X) except -1:
+    """An order-agnostic model, its orderings (one, or one per row) and data X."""
+    cdef Py_ssize_t n = Win.shape[0], dp = Win.shape[1], nrows = X.shape[0]
+    _check_width(fn, "Win", n, dp, d, sizeof(floating))
+    _expect(fn, "Wmask.shape[0]", Wmask.shape[0], "n = Win.shape[0]", n)
+    _expect(fn, "Wmask.shape[1]", Wmask.shape[1], "dp = Win.shape[1]", dp)
+    _expect(fn, "b1.shape[0]", b1.shape[0], "dp = Win.shape[1]", dp)
+    _expect(fn, "V.shape[0]", V.shape[0], "n = Win.shape[0]", n)
+    _expect(fn, "V.shape[1]", V.shape[1], "dp = Win.shape[1]", dp)
+    _expect(fn, "c.shape[0]", c.shape[0], "n = Win.shape[0]", n)
+    _expect(fn, "bdeep.shape[0]", bdeep.shape[0], "layers - 1 = Wdeep.shape[0]", Wdeep.shape[0])
+    if Wdeep.shape[0] > 0:
+        _expect(fn, "Wdeep.shape[1]", Wdeep.shape[1], "d", d)
+        _expect(fn, "Wdeep.shape[2]", Wdeep.shape[2], "dp = Win.shape[1]", dp)
+        _expect(fn, "bdeep.shape[1]", bdeep.shape[1], "d", d)
+    _expect(fn, "order.shape[1]", order.shape[1], "n = Win.shape[0]", n)
+    if order.shape[0] != 1 and order.shape[0] != nrows:
+        raise ValueError(f"{fn}: order.shape[0] = {order.shape[0]} must be 1 (one ordering) or "
+                         f"the rows of X = {nrows} (one per row)")
+    _expect(fn, "X.shape[1]", X.shape[1], "n = Win.shape[0]", n)
+    return 0
+
+
+cdef const uint64_t *_key(str fn, const uint64_t[::1] key, bint greedy) except? NULL:
+    """The Philox key's 2 words; NULL for an empty key, allowed when greedy."""
+    if key.shape[0] == 2:
+        return &key[0]
+    if key.shape[0] == 0 and greedy:
+        return NULL
+    raise ValueError(f"{fn}: key.shape[0] = {key.shape[0]}; expected a 2-word Philox key")
+
+
+# The second line: a kernel's status.  Statuses of a parallel loop are OR-ed
+# together inside it (a prange reduction) and checked once after it.
+
+cdef int _check_status(int status, str fn,
+                       str hint="a size, a stride, an index in order, given or stop, or a "
+                                "pointer breaks the contract of csrc/nade.h") except -1:
+    if status == NADE_OK:
+        return 0
+    if status == NADE_EINVAL:
+        raise ValueError(f"{fn}: the C kernel rejected its arguments (NADE_EINVAL): {hint}")
+    raise RuntimeError(f"{fn}: the C kernel failed with status {status}")
+
+
+# ------------------------------------------------------------------ blocks of rows
+
+cdef struct _Plan:
+    Py_ssize_t rows      # rows per block
+    Py_ssize_t nblocks
+    Py_ssize_t stride    # scratch bytes per thread, a multiple of the alignment
+    int nt               # threads
+    char *base           # thread t's scratch: base + t * stride
+
+
+cdef object _plan(_Plan *P, Py_ssize_t nrows, Py_ssize_t n, Py_ssize_t dp, size_t real_size,
+                  int n_threads):
+    """Split nrows rows of a model of n features and width dp into blocks;
+    returns the scratch, which the caller keeps while the kernels run."""
+    cdef uint8_t[::1] work
+    P.rows = _balanced_rows(nrows, dp, real_size, n_threads)
+    P.nblocks = (nrows + P.rows - 1) // P.rows
+    P.stride = _work_stride(n, dp, real_size, P.rows)
+    P.nt = _threads_for(P.nblocks, n_threads)
+    work = np.empty(P.nt * P.stride + NADE_ALIGN, dtype=np.uint8)
+    P.base = <char *>&work[0]
+    return work
 
 
 cdef Py_ssize_t _work_stride(Py_ssize_t n, Py_ssize_t dp, size_t real_size, Py_ssize_t rows):
@@ -186,10 +267,70 @@ cdef int _threads_for(Py_ssize_t nblocks, int n_threads):
     return max(n_threads, 1)
 
 
-cdef _raise_status(int status, str what):
-    if status == NADE_EINVAL:
-        raise RuntimeError(f"nadefast kernel {what}: invalid sizes or layout (a bug in nadefast)")
-    raise RuntimeError(f"nadefast kernel {what} failed with status {status}")
+def adam(floating[::1] p,         # INOUT (len,) parameters
+         const floating[::1] g,   # IN    (len,) gradient
+         floating[::1] m,         # INOUT (len,) first moment
+         floating[::1] v,         # INOUT (len,) second moment
+         double b1, double b2, double lr_t, double eps_t, int n_threads):
+    """One Adam step in place (see nadefast.optim.Adam), in chunks across threads.
+
+    The scalars are rounded to the arrays' type as NumPy would round them
+    (1 - b1 in double, then cast), so this equals the NumPy expression
+    p -= lr_t * (m / (sqrt(v) + eps_t)) after m, v updates, bit for bit.
+    """
+    cdef:
+        Py_ssize_t length = p.shape[0], chunk = 1 << 16
+        Py_ssize_t nchunks = (length + chunk - 1) // chunk, i, start, size
+        int status = 0, nt = _threads_for(nchunks, n_threads)
+        double c1 = 1.0 - b1, c2 = 1.0 - b2
+    _expect("adam", "g.shape[0]", g.shape[0], "p.shape[0]", length)
+    _expect("adam", "m.shape[0]", m.shape[0], "p.shape[0]", length)
+    _expect("adam", "v.shape[0]", v.shape[0], "p.shape[0]", length)
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            start = i * chunk
+            size = min(chunk, length - start)
+            if floating is float:
+                status |= nade_adam_f32(&p[start], &g[start], &m[start], &v[start], size,
+                                        <float>b1, <float>c1, <float>b2, <float>c2, <float>lr_t,
+                                        <float>eps_t)
+            else:
+                status |= nade_adam_f64(&p[start], &g[start], &m[start], &v[start], size, b1, c1,
+                                        b2, c2, lr_t, eps_t)
+    _check_status(status, "adam")
+
+
+def uniform_bits(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
+    """The sampler's 32-bit draws for one row: (n,) uint32 (see nade.h)."""
+    cdef const uint64_t *k = _key("uniform_bits", key, False)
+    out = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] o = out
+    if n > 0:
+        _check_status(nade_uniform_bits(k, row, n, &o[0]), "uniform_bits")
+    return out
+
+
+def logistic_noise(const uint64_t[::1] key, uint64_t row, Py_ssize_t n):
+    """The logistic noise the sampler compares logits with, for one row: (n,) float64."""
+    cdef const uint64_t *k = _key("logistic_noise", key, False)
+    out = np.empty(n, dtype=np.float64)
+    bits = np.empty(n, dtype=np.uint32)
+    cdef double[::1] o = out
+    cdef uint32_t[::1] bv = bits
+    if n > 0:
+        _check_status(nade_logistic_noise(k, row, n, &bv[0], &o[0]), "logistic_noise")
+    return out
+
+
+cdef inline void _params(nade_params_f32 *p32, nade_params_f64 *p64,
+                         const floating[:, ::1] Wt, const floating[:, ::1] V,
+                         const floating[::1] b, const floating[::1] c, Py_ssize_t d) noexcept:
+    if floating is float:
+        p32[0] = nade_params_f32(n=Wt.shape[0], d=d, dp=Wt.shape[1], Wt=&Wt[0, 0], V=&V[0, 0],
+                                 b=&b[0], c=&c[0])
+    else:
+        p64[0] = nade_params_f64(n=Wt.shape[0], d=d, dp=Wt.shape[1], Wt=&Wt[0, 0], V=&V[0, 0],
+                                 b=&b[0], c=&c[0])
 
 
 def score(const floating[:, ::1] Wt,  # IN
@@ -208,38 +349,36 @@ def score(const floating[:, ::1] Wt,  # IN
     cdef:
         nade_params_f32 p32
         nade_params_f64 p64
+        _Plan P
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        Py_ssize_t ldc = cond.shape[1], ldt = terms.shape[1]
-        bint want_cond = cond.shape[0] > 0, want_terms = terms.shape[0] > 0
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
-        char *base
+        Py_ssize_t blk, r0, nr, ldc = cond.shape[1], ldt = terms.shape[1]
+        bint want_cond, want_terms
+        int status = 0
         floating *cptr
         double *tptr
-    if nblocks == 0:
+    _check_params("score", Wt, V, b, c, d, order, X)
+    _expect("score", "loglik.shape[0]", loglik.shape[0], "the rows of X", nrows)
+    want_cond = _optional_rows("score", "cond", cond.shape[0], ldc, nrows, n)
+    want_terms = _optional_rows("score", "terms", terms.shape[0], ldt, nrows, n)
+    if nrows == 0:
         return
     _params(&p32, &p64, Wt, V, b, c, d)
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
+    work = _plan(&P, nrows, n, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
-        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             cptr = &cond[r0, 0] if want_cond else NULL
             tptr = &terms[r0, 0] if want_terms else NULL
             if floating is float:
                 status |= nade_score_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
                                          &loglik[r0], cptr, ldc, tptr, ldt,
-                                         base + threadid() * stride)
+                                         P.base + threadid() * P.stride)
             else:
                 status |= nade_score_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr,
                                          &loglik[r0], cptr, ldc, tptr, ldt,
-                                         base + threadid() * stride)
-    if status:
-        _raise_status(status, "score")
+                                         P.base + threadid() * P.stride)
+    _check_status(status, "score")
 
 
 def sample(const floating[:, ::1] Wt,  # IN
@@ -260,44 +399,37 @@ def sample(const floating[:, ::1] Wt,  # IN
     cdef:
         nade_params_f32 p32
         nade_params_f64 p64
+        _Plan P
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        bint want_ll = loglik.shape[0] > 0, want_given = given.shape[0] > 0
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
-        char *base
+        Py_ssize_t blk, r0, nr
+        bint want_ll, want_given
+        int status = 0
         double *lptr
         const Py_ssize_t *gptr
-        const uint64_t *kptr = NULL
-    if nblocks == 0:
+        const uint64_t *kptr
+    _check_params("sample", Wt, V, b, c, d, order, X)
+    want_given = _optional("sample", "given", given.shape[0], nrows)
+    want_ll = _optional("sample", "loglik", loglik.shape[0], nrows)
+    kptr = _key("sample", key, greedy)
+    if nrows == 0:
         return
-    if want_given and given.shape[0] != nrows:
-        raise ValueError("sample: given has the wrong length")
-    if key.shape[0] >= 2:
-        kptr = &key[0]
-    elif not greedy:
-        raise ValueError("sample: a 2-word key is needed")
     _params(&p32, &p64, Wt, V, b, c, d)
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
+    work = _plan(&P, nrows, n, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
-        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             lptr = &loglik[r0] if want_ll else NULL
             gptr = &given[r0] if want_given else NULL
             if floating is float:
                 status |= nade_sample_f32(&p32, &order[0], kptr, row0 + <uint64_t>r0,
                                           &X[r0, 0], X.shape[1], nr, gptr, greedy, lptr,
-                                          base + threadid() * stride)
+                                          P.base + threadid() * P.stride)
             else:
                 status |= nade_sample_f64(&p64, &order[0], kptr, row0 + <uint64_t>r0,
                                           &X[r0, 0], X.shape[1], nr, gptr, greedy, lptr,
-                                          base + threadid() * stride)
-    if status:
-        _raise_status(status, "sample")
+                                          P.base + threadid() * P.stride)
+    _check_status(status, "sample")
 
 
 def grad(const floating[:, ::1] Wt,  # IN
@@ -324,44 +456,43 @@ def grad(const floating[:, ::1] Wt,  # IN
         nade_params_f64 p64
         nade_gradsum_f32 g32
         nade_gradsum_f64 g64
-        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
+        _Plan P
+        Py_ssize_t nrows = X.shape[0], n = Wt.shape[0], dp = Wt.shape[1]
+        Py_ssize_t blk, r0, nr
+        int status = 0
         int64_t[::1] progress
-        char *base
         int64_t *prev
-    if nblocks == 0:
+    _check_params("grad", Wt, V, b, c, d, order, X)
+    _expect("grad", "nll.shape[0]", nll.shape[0], "the rows of X", nrows)
+    _expect("grad", "gWt.shape[0]", gWt.shape[0], "n = Wt.shape[0]", n)
+    _expect("grad", "gWt.shape[1]", gWt.shape[1], "dp = Wt.shape[1]", dp)
+    _expect("grad", "gV.shape[0]", gV.shape[0], "n = Wt.shape[0]", n)
+    _expect("grad", "gV.shape[1]", gV.shape[1], "dp = Wt.shape[1]", dp)
+    _expect("grad", "gb.shape[0]", gb.shape[0], "dp = Wt.shape[1]", dp)
+    _expect("grad", "gc.shape[0]", gc.shape[0], "n = Wt.shape[0]", n)
+    if nrows == 0:
         return
     _params(&p32, &p64, Wt, V, b, c, d)
     if floating is float:
-        g32.Wt = &gWt[0, 0]
-        g32.V = &gV[0, 0]
-        g32.b = &gb[0]
-        g32.c = &gc[0]
+        g32 = nade_gradsum_f32(Wt=&gWt[0, 0], V=&gV[0, 0], b=&gb[0], c=&gc[0])
     else:
-        g64.Wt = &gWt[0, 0]
-        g64.V = &gV[0, 0]
-        g64.b = &gb[0]
-        g64.c = &gc[0]
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
-    progress = np.full(nblocks, n, dtype=np.int64)
+        g64 = nade_gradsum_f64(Wt=&gWt[0, 0], V=&gV[0, 0], b=&gb[0], c=&gc[0])
+    work = _plan(&P, nrows, n, dp, sizeof(floating), n_threads)
+    progress = np.full(P.nblocks, n, dtype=np.int64)
     with nogil:
-        for blk in prange(nblocks, schedule="static", chunksize=1, num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="static", chunksize=1, num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             prev = &progress[blk - 1] if blk > 0 else NULL
             if floating is float:
                 status |= nade_grad_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr, &nll[r0],
-                                        &g32, prev, &progress[blk], base + threadid() * stride)
+                                        &g32, prev, &progress[blk],
+                                        P.base + threadid() * P.stride)
             else:
                 status |= nade_grad_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr, &nll[r0],
-                                        &g64, prev, &progress[blk], base + threadid() * stride)
-    if status:
-        _raise_status(status, "grad")
+                                        &g64, prev, &progress[blk],
+                                        P.base + threadid() * P.stride)
+    _check_status(status, "grad")
 
 
 def hidden(const floating[:, ::1] Wt,  # IN
@@ -377,30 +508,29 @@ def hidden(const floating[:, ::1] Wt,  # IN
     cdef:
         nade_params_f32 p32
         nade_params_f64 p64
+        _Plan P
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Wt.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Wt.shape[1], sizeof(floating), rows)
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
-        char *base
-    if nblocks == 0:
+        Py_ssize_t blk, r0, nr
+        int status = 0
+    _check_params("hidden", Wt, V, b, c, d, order, X)
+    _expect("hidden", "out.shape[0]", out.shape[0], "the rows of X", nrows)
+    _expect("hidden", "out.shape[1]", out.shape[1], "n = Wt.shape[0]", n)
+    _expect("hidden", "out.shape[2]", out.shape[2], "d", d)
+    if nrows == 0:
         return
     _params(&p32, &p64, Wt, V, b, c, d)
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
+    work = _plan(&P, nrows, n, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
-        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             if floating is float:
                 status |= nade_hidden_f32(&p32, &order[0], &X[r0, 0], X.shape[1], nr,
-                                          &out[r0, 0, 0], base + threadid() * stride)
+                                          &out[r0, 0, 0], P.base + threadid() * P.stride)
             else:
                 status |= nade_hidden_f64(&p64, &order[0], &X[r0, 0], X.shape[1], nr,
-                                          &out[r0, 0, 0], base + threadid() * stride)
-    if status:
-        _raise_status(status, "hidden")
+                                          &out[r0, 0, 0], P.base + threadid() * P.stride)
+    _check_status(status, "hidden")
 
 
 def _select_isa_from_environment():
@@ -430,42 +560,16 @@ cdef inline void _oa_params(nade_oa_params_f32 *p32, nade_oa_params_f64 *p64,
                             const floating[:, ::1] bdeep, const floating[:, ::1] V,
                             const floating[::1] c, Py_ssize_t d) noexcept:
     cdef Py_ssize_t layers = Wdeep.shape[0] + 1
+    cdef const floating *wdeep = &Wdeep[0, 0, 0] if layers > 1 else NULL
+    cdef const floating *bdp = &bdeep[0, 0] if layers > 1 else NULL
     if floating is float:
-        p32.n = Win.shape[0]
-        p32.d = d
-        p32.dp = Win.shape[1]
-        p32.layers = layers
-        p32.Win = &Win[0, 0]
-        p32.Wmask = &Wmask[0, 0]
-        p32.b1 = &b1[0]
-        p32.Wdeep = &Wdeep[0, 0, 0] if layers > 1 else NULL
-        p32.bdeep = &bdeep[0, 0] if layers > 1 else NULL
-        p32.V = &V[0, 0]
-        p32.c = &c[0]
+        p32[0] = nade_oa_params_f32(n=Win.shape[0], d=d, dp=Win.shape[1], layers=layers,
+                                    Win=&Win[0, 0], Wmask=&Wmask[0, 0], b1=&b1[0], Wdeep=wdeep,
+                                    bdeep=bdp, V=&V[0, 0], c=&c[0])
     else:
-        p64.n = Win.shape[0]
-        p64.d = d
-        p64.dp = Win.shape[1]
-        p64.layers = layers
-        p64.Win = &Win[0, 0]
-        p64.Wmask = &Wmask[0, 0]
-        p64.b1 = &b1[0]
-        p64.Wdeep = &Wdeep[0, 0, 0] if layers > 1 else NULL
-        p64.bdeep = &bdeep[0, 0] if layers > 1 else NULL
-        p64.V = &V[0, 0]
-        p64.c = &c[0]
-
-
-def _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, nrows):
-    n, dp = Win.shape[0], Win.shape[1]
-    if (Wmask.shape[0] != n or Wmask.shape[1] != dp or b1.shape[0] != dp or V.shape[0] != n
-            or V.shape[1] != dp or c.shape[0] != n or not 0 < d <= dp
-            or Wdeep.shape[0] != bdeep.shape[0]
-            or (Wdeep.shape[0] > 0 and (Wdeep.shape[1] != d or Wdeep.shape[2] != dp
-                                        or bdeep.shape[1] != d))):
-        raise ValueError("order-agnostic parameters of inconsistent shapes")
-    if order.shape[1] != n or order.shape[0] not in (1, nrows):
-        raise ValueError("order must have shape (1, n) or (n_samples, n)")
+        p64[0] = nade_oa_params_f64(n=Win.shape[0], d=d, dp=Win.shape[1], layers=layers,
+                                    Win=&Win[0, 0], Wmask=&Wmask[0, 0], b1=&b1[0], Wdeep=wdeep,
+                                    bdeep=bdp, V=&V[0, 0], c=&c[0])
 
 
 def oa_score(const floating[:, ::1] Win,     # IN (n, dp) first-layer input weights by feature
@@ -484,48 +588,43 @@ def oa_score(const floating[:, ::1] Win,     # IN (n, dp) first-layer input weig
              double[:, ::1] terms,            # OUT (n_samples, n) chain order, or (0, 0)
              int n_threads):
     """Exact log-likelihoods of an order-agnostic NADE along the given orderings."""
-    _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X.shape[0])
     cdef:
         nade_oa_params_f32 p32
         nade_oa_params_f64 p64
+        _Plan P
         Py_ssize_t nrows = X.shape[0], n = Win.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Win.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Win.shape[1], sizeof(floating), rows)
-        Py_ssize_t ldo = n if order.shape[0] > 1 else 0
+        Py_ssize_t blk, r0, nr, ldo = n if order.shape[0] > 1 else 0
         Py_ssize_t ldc = cond.shape[1], ldt = terms.shape[1]
-        bint want_cond = cond.shape[0] > 0, want_terms = terms.shape[0] > 0
-        bint want_stop = stop.shape[0] > 0
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
-        char *base
+        bint want_cond, want_terms, want_stop
+        int status = 0
         floating *cptr
         double *tptr
         const Py_ssize_t *sptr
-    if nblocks == 0:
+    _check_oa_params("oa_score", Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X)
+    want_stop = _optional("oa_score", "stop", stop.shape[0], nrows)
+    _expect("oa_score", "loglik.shape[0]", loglik.shape[0], "the rows of X", nrows)
+    want_cond = _optional_rows("oa_score", "cond", cond.shape[0], ldc, nrows, n)
+    want_terms = _optional_rows("oa_score", "terms", terms.shape[0], ldt, nrows, n)
+    if nrows == 0:
         return
-    if want_stop and stop.shape[0] != nrows:
-        raise ValueError("oa_score: stop has the wrong length")
     _oa_params(&p32, &p64, Win, Wmask, b1, Wdeep, bdeep, V, c, d)
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
+    work = _plan(&P, nrows, n, Win.shape[1], sizeof(floating), n_threads)
     with nogil:
-        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             cptr = &cond[r0, 0] if want_cond else NULL
             tptr = &terms[r0, 0] if want_terms else NULL
             sptr = &stop[r0] if want_stop else NULL
             if floating is float:
                 status |= nade_oa_score_f32(&p32, &order[r0 if ldo else 0, 0], ldo, &X[r0, 0],
                                             X.shape[1], nr, sptr, &loglik[r0], cptr, ldc, tptr,
-                                            ldt, base + threadid() * stride)
+                                            ldt, P.base + threadid() * P.stride)
             else:
                 status |= nade_oa_score_f64(&p64, &order[r0 if ldo else 0, 0], ldo, &X[r0, 0],
                                             X.shape[1], nr, sptr, &loglik[r0], cptr, ldc, tptr,
-                                            ldt, base + threadid() * stride)
-    if status:
-        _raise_status(status, "oa_score")
+                                            ldt, P.base + threadid() * P.stride)
+    _check_status(status, "oa_score")
 
 
 def oa_sample(const floating[:, ::1] Win, const floating[:, ::1] Wmask, const floating[::1] b1,
@@ -540,49 +639,40 @@ def oa_sample(const floating[:, ::1] Win, const floating[:, ::1] Wmask, const fl
               double[::1] loglik,              # OUT (n_samples,) or (0,)
               int n_threads):
     """Draw (or complete) rows of an order-agnostic NADE along the given orderings."""
-    _check_oa_shapes(Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X.shape[0])
     cdef:
         nade_oa_params_f32 p32
         nade_oa_params_f64 p64
+        _Plan P
         Py_ssize_t nrows = X.shape[0], n = Win.shape[0]
-        Py_ssize_t rows = _balanced_rows(nrows, Win.shape[1], sizeof(floating), n_threads)
-        Py_ssize_t nblocks = (nrows + rows - 1) // rows
-        Py_ssize_t blk, r0, nr, stride = _work_stride(n, Win.shape[1], sizeof(floating), rows)
-        Py_ssize_t ldo = n if order.shape[0] > 1 else 0
-        bint want_ll = loglik.shape[0] > 0, want_given = given.shape[0] > 0
-        int status = 0, nt = _threads_for(nblocks, n_threads)
-        uint8_t[::1] work
-        char *base
+        Py_ssize_t blk, r0, nr, ldo = n if order.shape[0] > 1 else 0
+        bint want_ll, want_given
+        int status = 0
         double *lptr
         const Py_ssize_t *gptr
-        const uint64_t *kptr = NULL
-    if nblocks == 0:
+        const uint64_t *kptr
+    _check_oa_params("oa_sample", Win, Wmask, b1, Wdeep, bdeep, V, c, d, order, X)
+    want_given = _optional("oa_sample", "given", given.shape[0], nrows)
+    want_ll = _optional("oa_sample", "loglik", loglik.shape[0], nrows)
+    kptr = _key("oa_sample", key, greedy)
+    if nrows == 0:
         return
-    if want_given and given.shape[0] != nrows:
-        raise ValueError("oa_sample: given has the wrong length")
-    if key.shape[0] >= 2:
-        kptr = &key[0]
-    elif not greedy:
-        raise ValueError("oa_sample: a 2-word key is needed")
     _oa_params(&p32, &p64, Win, Wmask, b1, Wdeep, bdeep, V, c, d)
-    work = np.empty(nt * stride + NADE_ALIGN, dtype=np.uint8)
-    base = <char *>&work[0]
+    work = _plan(&P, nrows, n, Win.shape[1], sizeof(floating), n_threads)
     with nogil:
-        for blk in prange(nblocks, schedule="dynamic", num_threads=nt):
-            r0 = blk * rows
-            nr = min(rows, nrows - r0)
+        for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
+            r0 = blk * P.rows
+            nr = min(P.rows, nrows - r0)
             lptr = &loglik[r0] if want_ll else NULL
             gptr = &given[r0] if want_given else NULL
             if floating is float:
                 status |= nade_oa_sample_f32(&p32, &order[r0 if ldo else 0, 0], ldo, kptr,
                                              row0 + <uint64_t>r0, &X[r0, 0], X.shape[1], nr, gptr,
-                                             greedy, lptr, base + threadid() * stride)
+                                             greedy, lptr, P.base + threadid() * P.stride)
             else:
                 status |= nade_oa_sample_f64(&p64, &order[r0 if ldo else 0, 0], ldo, kptr,
                                              row0 + <uint64_t>r0, &X[r0, 0], X.shape[1], nr, gptr,
-                                             greedy, lptr, base + threadid() * stride)
-    if status:
-        _raise_status(status, "oa_sample")
+                                             greedy, lptr, P.base + threadid() * P.stride)
+    _check_status(status, "oa_sample")
 
 
 # ------------------------------------------------- order-agnostic training objective
@@ -598,8 +688,7 @@ def oa_masks(const uint64_t[::1] key,  # IN (2,) Philox key
              uint64_t row0, Py_ssize_t nrows, Py_ssize_t n, int n_threads):
     """The training objective's observed-variable masks: (nrows, n) uint8, 1 =
     observed; row r from the Philox stream of (key, row0 + r) (nade_oa_masks)."""
-    if key.shape[0] != 2:
-        raise ValueError("oa_masks: the key must have 2 words")
+    cdef const uint64_t *k = _key("oa_masks", key, False)
     if not 0 < n < 2**31 or nrows < 0:
         raise ValueError(f"oa_masks: need 0 < n < 2**31 and nrows >= 0, got n={n}, nrows={nrows}")
     out = np.empty((nrows, n), dtype=np.uint8)
@@ -608,13 +697,14 @@ def oa_masks(const uint64_t[::1] key,  # IN (2,) Philox key
     cdef:
         uint8_t[:, ::1] m = out
         Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0
-        int nt = _threads_for(nchunks, n_threads)
+        int status = 0, nt = _threads_for(nchunks, n_threads)
         Py_ssize_t[:, ::1] perm = np.empty((nt, n), dtype=np.intp)
     with nogil:
         for i in prange(nchunks, schedule="static", num_threads=nt):
             r0 = i * _CHUNK_ROWS
-            nade_oa_masks(&key[0], row0 + <uint64_t>r0, n, min(_CHUNK_ROWS, nrows - r0),
-                          &m[r0, 0], n, &perm[threadid(), 0])
+            status |= nade_oa_masks(k, row0 + <uint64_t>r0, n, min(_CHUNK_ROWS, nrows - r0),
+                                    &m[r0, 0], n, &perm[threadid(), 0])
+    _check_status(status, "oa_masks")
     return out
 
 
@@ -629,9 +719,12 @@ def oa_output(floating[:, ::1] Z,          # INOUT (rows, n) logits in, scale * 
         Py_ssize_t nrows = Z.shape[0], n = Z.shape[1]
         Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
         int status = 0, nt = _threads_for(nchunks, n_threads)
-    if (X.shape[0] != nrows or mask.shape[0] != nrows or loss.shape[0] != nrows
-            or X.shape[1] != n or mask.shape[1] != n):
-        raise ValueError("oa_output: arrays of inconsistent shapes")
+    _at_least("oa_output", "n = Z.shape[1]", n, 1)
+    _expect("oa_output", "X.shape[0]", X.shape[0], "the rows of Z", nrows)
+    _expect("oa_output", "X.shape[1]", X.shape[1], "n = Z.shape[1]", n)
+    _expect("oa_output", "mask.shape[0]", mask.shape[0], "the rows of Z", nrows)
+    _expect("oa_output", "mask.shape[1]", mask.shape[1], "n = Z.shape[1]", n)
+    _expect("oa_output", "loss.shape[0]", loss.shape[0], "the rows of Z", nrows)
     if nrows == 0:
         return
     with nogil:
@@ -644,9 +737,9 @@ def oa_output(floating[:, ::1] Z,          # INOUT (rows, n) logits in, scale * 
             else:
                 status |= nade_oa_output_f64(&Z[r0, 0], n, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
                                              scale, &loss[r0])
-    if status:
-        raise ValueError("oa_output: a row observes every feature; the objective needs at "
-                         "least one unobserved feature per row")
+    # the shapes being checked, the kernel's one refusal left is a full row
+    _check_status(status, "oa_output", "a row of mask observes every feature; the objective "
+                                       "needs at least one unobserved feature per row")
 
 
 def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by feature
@@ -658,10 +751,14 @@ def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by f
     cdef:
         Py_ssize_t nrows = X.shape[0], n = Win.shape[0], dp = Win.shape[1]
         Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
-        int nt = _threads_for(nchunks, n_threads)
-    if (X.shape[1] != n or mask.shape[0] != nrows or mask.shape[1] != n or A.shape[0] != nrows
-            or A.shape[1] != dp):
-        raise ValueError("oa_input_add: arrays of inconsistent shapes")
+        int status = 0, nt = _threads_for(nchunks, n_threads)
+    _at_least("oa_input_add", "n = Win.shape[0]", n, 1)
+    _at_least("oa_input_add", "dp = Win.shape[1]", dp, 1)
+    _expect("oa_input_add", "X.shape[1]", X.shape[1], "n = Win.shape[0]", n)
+    _expect("oa_input_add", "mask.shape[0]", mask.shape[0], "the rows of X", nrows)
+    _expect("oa_input_add", "mask.shape[1]", mask.shape[1], "n = Win.shape[0]", n)
+    _expect("oa_input_add", "A.shape[0]", A.shape[0], "the rows of X", nrows)
+    _expect("oa_input_add", "A.shape[1]", A.shape[1], "dp = Win.shape[1]", dp)
     if nrows == 0:
         return
     with nogil:
@@ -669,11 +766,12 @@ def oa_input_add(const floating[:, ::1] Win,  # IN    (n, dp) input weights by f
             r0 = i * _CHUNK_ROWS
             nr = min(_CHUNK_ROWS, nrows - r0)
             if floating is float:
-                nade_oa_input_add_f32(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
-                                      &A[r0, 0], dp)
+                status |= nade_oa_input_add_f32(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n,
+                                                n, nr, &A[r0, 0], dp)
             else:
-                nade_oa_input_add_f64(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n, n, nr,
-                                      &A[r0, 0], dp)
+                status |= nade_oa_input_add_f64(&Win[0, 0], dp, &X[r0, 0], n, &mask[r0, 0], n,
+                                                n, nr, &A[r0, 0], dp)
+    _check_status(status, "oa_input_add")
 
 
 def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the first layer's pre-activation
@@ -685,10 +783,13 @@ def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the 
     cdef:
         Py_ssize_t nrows = X.shape[0], n = X.shape[1], dp = dA.shape[1]
         Py_ssize_t nchunks = (n + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, j0
-        int nt = _threads_for(nchunks, n_threads)
-    if (dA.shape[0] != nrows or mask.shape[0] != nrows or mask.shape[1] != n
-            or gWin.shape[0] != n or gWin.shape[1] != dp):
-        raise ValueError("oa_input_grad: arrays of inconsistent shapes")
+        int status = 0, nt = _threads_for(nchunks, n_threads)
+    _at_least("oa_input_grad", "dp = dA.shape[1]", dp, 1)
+    _expect("oa_input_grad", "dA.shape[0]", dA.shape[0], "the rows of X", nrows)
+    _expect("oa_input_grad", "mask.shape[0]", mask.shape[0], "the rows of X", nrows)
+    _expect("oa_input_grad", "mask.shape[1]", mask.shape[1], "n = X.shape[1]", n)
+    _expect("oa_input_grad", "gWin.shape[0]", gWin.shape[0], "n = X.shape[1]", n)
+    _expect("oa_input_grad", "gWin.shape[1]", gWin.shape[1], "dp = dA.shape[1]", dp)
     if nrows == 0:
         gWin[:, :] = 0
         return
@@ -696,8 +797,11 @@ def oa_input_grad(const floating[:, ::1] dA,   # IN  (rows, dp) gradient of the 
         for i in prange(nchunks, schedule="static", num_threads=nt):
             j0 = i * _CHUNK_ROWS
             if floating is float:
-                nade_oa_input_grad_f32(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
-                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)
+                status |= nade_oa_input_grad_f32(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n,
+                                                 nrows, j0, min(j0 + _CHUNK_ROWS, n),
+                                                 &gWin[0, 0], dp)
             else:
-                nade_oa_input_grad_f64(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n, nrows, j0,
-                                       min(j0 + _CHUNK_ROWS, n), &gWin[0, 0], dp)
+                status |= nade_oa_input_grad_f64(&dA[0, 0], dp, &X[0, 0], n, &mask[0, 0], n,
+                                                 nrows, j0, min(j0 + _CHUNK_ROWS, n),
+                                                 &gWin[0, 0], dp)
+    _check_status(status, "oa_input_grad")
