@@ -186,7 +186,7 @@ def compiler_version(cc="cc"):
 def machine_header():
     """Markdown lines: date, CPU, cores, load, Python/NumPy, nadefast, kernels."""
     import nadefast
-    from nadefast import _core
+    from nadefast.backends import _compiled
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     return [
@@ -196,7 +196,7 @@ def machine_header():
         f"- compiler (floor.c): {compiler_version(os.environ.get('CC', 'cc'))}",
         f"- Python {platform.python_version()}, NumPy {np.__version__}; "
         f"nadefast {nadefast.__version__} from {pathlib.Path(nadefast.__file__).parent}",
-        f"- nadefast kernels: active ISA `{_core.active_isa()}`, OpenMP "
-        f"{'on' if _core.openmp_enabled() else 'off'}; "
+        f"- nadefast kernels: active ISA `{_compiled.active_isa()}`, OpenMP "
+        f"{'on' if _compiled.openmp_enabled() else 'off'}; "
         + ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in THREAD_VARS[:3]),
     ]

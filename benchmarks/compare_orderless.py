@@ -22,8 +22,8 @@ each beside the fixed-order figure of the same operation.  Batch 256, except 64
 for the 2-layer model (16 with --quick): its exact inference recomputes the
 second layer at every position, ~3 ms per row and ordering on one core.
 
-Training: seconds per epoch (NADE.fit, batch 100, Adam, learning rate 1e-3) of
-fixed-order vs order-agnostic 1- and 2-layer models on 10 000 binarized-MNIST
+Training: seconds per epoch (fit, batch 100, Adam, learning rate 1e-3) of the
+fixed-order NADE vs OrderAgnosticNADE with 1 and 2 layers on 10 000 binarized-MNIST
 training rows (2 000 with --quick; random rows without the data file), reported
 per 10 000 rows; each in a fresh process whose BLAS pool has as many threads as
 n_jobs (order-agnostic training is NumPy matrix algebra, which n_jobs does not
@@ -176,11 +176,14 @@ def run_checks(models, queries, ops, rows=2):
 CHILD = r"""
 import json, sys
 import numpy as np
-from nadefast import NADE
+from nadefast import NADE, OrderAgnosticNADE
 a = json.loads(sys.argv[1])
 X = np.load(a["data"])
-m = NADE(500, order_agnostic=a["layers"] > 0, n_layers=max(1, a["layers"]), random_state=0,
-         n_jobs=a["threads"]).fit(X, epochs=a["epochs"], batch_size=100, learning_rate=1e-3)
+if a["layers"] > 0:
+    m = OrderAgnosticNADE(500, n_layers=a["layers"], random_state=0, n_jobs=a["threads"])
+else:
+    m = NADE(500, random_state=0, n_jobs=a["threads"])
+m.fit(X, epochs=a["epochs"], batch_size=100, learning_rate=1e-3)
 print(json.dumps({"seconds": [h["seconds"] for h in m.history_]}))
 """
 
@@ -263,7 +266,8 @@ def report(args, header, checks, rows, train, notes):
     if train:
         res, n_rows, what = train
         L += ["## Training epoch (seconds per 10 000 rows)", "",
-              f"NADE(n_hidden=500, n_jobs=t).fit(X, epochs={args.epochs}, batch_size=100, Adam, "
+              f"NADE(n_hidden=500, n_jobs=t) and OrderAgnosticNADE(n_hidden=500, n_layers=1|2, "
+              f"n_jobs=t): fit(X, epochs={args.epochs}, batch_size=100, Adam, "
               f"learning_rate=1e-3) on {n_rows} rows of {what}, each fit in a fresh process with "
               f"OMP/OPENBLAS/MKL_NUM_THREADS=t; median epoch time"
               + ("" if n_rows == 10000 else f" x 10 000 / {n_rows}") + ". "
@@ -295,7 +299,7 @@ def main(argv=None):
     header = [h for h in bu.machine_header() if not h.startswith("- compiler")]
     header.append(f"- NumPy BLAS (order-agnostic training): {blas_info()}")
     header.append(f"- models: fixed order = compare.py's (floor.c's weights, N(0, 0.01^2)); order-agnostic = "
-                  f"NADE(500, order_agnostic=True, n_layers=1|2).fit(X, epochs=0) (He-scaled ReLU layers); "
+                  f"OrderAgnosticNADE(500, n_layers=1|2).fit(X, epochs=0) (He-scaled ReLU layers); "
                   f"scoring rows: floor.c's data, p = {P_ONES}")
     notes = ["--quick smoke run: short repeats; figures are noisy"] if args.quick else []
     start = bu.cpu_snapshot()

@@ -112,10 +112,10 @@ def max_rel_err(x, ref):
 
 def pytest_report_header(config):
     import nadefast
-    from nadefast import _core
+    from nadefast.backends import _compiled
 
     return (f"nadefast {nadefast.__version__} from {pathlib.Path(nadefast.__file__).parent}; kernels "
-            f"{_core.active_isa()}; OpenMP {_core.openmp_enabled()}; CPU {bu.cpu_model()}, "
+            f"{_compiled.active_isa()}; OpenMP {_compiled.openmp_enabled()}; CPU {bu.cpu_model()}, "
             f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f}")
 
 

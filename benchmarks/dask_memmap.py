@@ -142,10 +142,11 @@ def write_data(path, rows, seed=0, block=50_000):
 
 
 def load_model(path):
+    import nadefast
     from nadefast import NADE
 
     if path and os.path.exists(path):
-        model = NADE.load(path)
+        model = nadefast.load(path)  # a NADE or an OrderAgnosticNADE, whichever the file holds
         if model.n_features_in_ == N_FEATURES:
             return model, os.path.relpath(path, REPO)
     rng = np.random.default_rng(0)
@@ -168,13 +169,13 @@ def warm_up(model, path):
 
 
 def child(args):
-    import nadefast
+    from nadefast.backends import _compiled
 
     model, model_name = load_model(args.model)
     rows = np.load(args.data, mmap_mode="r").shape[0]
     result = {"mode": args.child, "rows": rows, "chunk_rows": args.chunk_rows,
               "chunk_mb": args.chunk_rows * N_FEATURES / MB, "model": model_name,
-              "isa": nadefast._core.active_isa()}
+              "isa": _compiled.active_isa()}
     me = os.getpid()
     if args.child == "numpy":
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ digit with its bottom half hidden (grey), then completions drawn from
 p(bottom | top) by `conditional_sample`, then the most-probable completion
 (`impute`).  The top half (the first 392 pixels in row-major order) is a
 prefix of the identity ordering, so a fixed-order NADE conditions on it
-exactly; an order-agnostic model accepts it as any other mask, such as
+exactly; an OrderAgnosticNADE accepts it as any other mask, such as
 --hide left (columns 0-13), centre (the middle 14x14 square) or random (each
 pixel hidden with probability 1/2, the same pixels for every digit).
 """
@@ -34,11 +34,11 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("NADEFAST_DATA", os.path.join(REPO, "..", "shared", "data")))
     args = parser.parse_args(argv)
 
-    from nadefast import NADE
+    import nadefast
     from nadefast._png import write_png
     from nadefast.datasets import load_dataset
 
-    model = NADE.load(args.model)
+    model = nadefast.load(args.model)  # a NADE or an OrderAgnosticNADE, whichever the file holds
     test = load_dataset("binarized_mnist", args.data_dir)["test"]
     # the test split is sorted by class (see the data README): one digit of each
     picks = np.array([0, 980, 2115, 3147, 4157, 5139, 6031, 6989, 8017, 8991]) + 7

@@ -34,7 +34,7 @@ if str(TESTS_DIR) not in sys.path:  # pytest's pythonpath setting does it too; s
 
 from reference import oa_log_likelihood  # noqa: E402  (tests/reference.py)
 
-from nadefast import NADE  # noqa: E402
+from nadefast import OrderAgnosticNADE  # noqa: E402
 
 TIE = 1e-3  # |z - noise| below which a float32 model may legitimately decide the other way
 SEED = 123  # random_state of every sampling call
@@ -45,7 +45,7 @@ SEED = 123  # random_state of every sampling call
 def oa_model(X, d, layers, dtype="float32", seed=0):
     """An order-agnostic model with the package's own initialisation (He-scaled ReLU layers,
     output biases at the marginal log-odds of X), untrained: speed does not depend on training."""
-    return NADE(d, order_agnostic=True, n_layers=layers, dtype=dtype, random_state=seed).fit(X, epochs=0)
+    return OrderAgnosticNADE(d, n_layers=layers, dtype=dtype, random_state=seed).fit(X, epochs=0)
 
 
 def top_half_mask(rows, n):
@@ -60,10 +60,16 @@ def random_mask(rows, n, seed=17, frac=0.5):
     return np.random.default_rng(seed).random((rows, n)) < frac
 
 
+def is_order_agnostic(model):
+    """An OrderAgnosticNADE (features own the parameters), not a fixed-order NADE."""
+    return isinstance(model, OrderAgnosticNADE)
+
+
 def public_params(model):
     """The model's parameters in the public layout, float64 (from its own dtype, so the
     reference sees exactly the numbers the kernels use)."""
-    names = ("W", "M", "b", "W_hidden", "b_hidden", "V", "c") if model.order_agnostic else ("W", "b", "V", "c")
+    names = (("W", "M", "b", "W_hidden", "b_hidden", "V", "c") if is_order_agnostic(model)
+             else ("W", "b", "V", "c"))
     return {k: np.array(getattr(model, k + "_"), dtype=np.float64) for k in names}
 
 
@@ -96,7 +102,7 @@ def ref_chain_logits(model, P, x, chain, stop):
     """Logits z_k of positions k < stop along `chain`, x known (masked form, all positions at once)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    if model.order_agnostic:
+    if is_order_agnostic(model):
         masks = np.zeros((stop, n))
         for k in range(1, stop):
             masks[k] = masks[k - 1]
@@ -147,12 +153,13 @@ def ref_completion(model, P, x, observed_row, noise):
     chain, s = chain_of(model, observed_row)
     n = len(chain)
     x = np.where(observed_row, x, 0).astype(np.float64)
-    if model.order_agnostic:
+    oa = is_order_agnostic(model)
+    if oa:
         mask = np.zeros(n)
         mask[chain[:s]] = 1.0
     for k in range(s, n):
         j = chain[k]
-        if model.order_agnostic:
+        if oa:
             h = _oa_top(P, P["W"] @ (mask * x) + P["M"] @ mask + P["b"])
             z = P["V"][j] @ h + P["c"][j]
             mask[j] = 1.0

@@ -80,13 +80,14 @@ def worker(repeats, min_time):
     """Time WORK with the nadefast found on PYTHONPATH; print a JSON line."""
     import benchutil as bu
     import nadefast
-    from nadefast import NADE, _core
+    from nadefast import NADE
+    from nadefast.backends import _compiled
 
     W, b, V, c = bu.floor_params(784, 500, 0.11)
     X = bu.floor_data(256, 784, 0.11)
     m = NADE.from_params(W, b, V, c, dtype="float32")
     m.n_jobs = 1
-    res = {"file": nadefast.__file__, "isa": _core.active_isa(), "sps": {},
+    res = {"file": nadefast.__file__, "isa": _compiled.active_isa(), "sps": {},
            "hash": hashlib.sha256(m.score_samples(X).tobytes()
                                   + m.sample(256, random_state=0).tobytes()).hexdigest()[:16]}
     for op, batch in WORK:

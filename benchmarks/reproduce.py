@@ -142,7 +142,8 @@ def main(argv=None):
     parser.add_argument("--score-n-jobs", type=int, default=None,
                         help="threads for the exact test scoring after training (default: all)")
     parser.add_argument("--warm-start", metavar="MODEL",
-                        help="continue training this saved model (NADE.load) instead of a fresh "
+                        help="continue training this saved model (nadefast.load; a NADE, or an "
+                             "OrderAgnosticNADE for the order-agnostic datasets) instead of a fresh "
                              "initialisation, with this run's schedule; recorded in the JSON")
     parser.add_argument("--checkpoint", action="store_true",
                         help="checkpoint to results/models/NAME.ckpt.npz every 5 epochs and resume "
@@ -155,7 +156,9 @@ def main(argv=None):
                   f"{ {k: spec.get(k, v) for k, v in DEFAULTS.items()} }")
         return 0
 
-    from nadefast import NADE, _core
+    import nadefast
+    from nadefast import NADE, OrderAgnosticNADE
+    from nadefast.backends import _compiled
     from nadefast.datasets import load_dataset
 
     spec = DATASETS[args.name]
@@ -174,7 +177,7 @@ def main(argv=None):
         "published_test_nll": spec["published"],
         "command": "python benchmarks/reproduce.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "cpu": cpu_model(),
-        "isa": _core.active_isa(),
+        "isa": _compiled.active_isa(),
         "n_jobs": args.n_jobs,
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         "date": datetime.date.today().isoformat(),
@@ -192,10 +195,19 @@ def main(argv=None):
                           f"{a} rows, early stopping on the next {b - a}, 'test' = its last {rows - b} "
                           f"rows; NOT comparable to the published test NLL")
 
-    model = NADE(settings["hidden"], random_state=settings["seed"], n_jobs=args.n_jobs,
-                 order_agnostic=spec.get("order_agnostic", False), n_layers=spec.get("layers", 1))
+    # the spec's "order_agnostic" flag picks the estimator: OrderAgnosticNADE (n_layers deep) or NADE
+    if spec.get("order_agnostic"):
+        model_cls = OrderAgnosticNADE
+        model = OrderAgnosticNADE(settings["hidden"], n_layers=spec.get("layers", 1),
+                                  random_state=settings["seed"], n_jobs=args.n_jobs)
+    else:
+        model_cls = NADE
+        model = NADE(settings["hidden"], random_state=settings["seed"], n_jobs=args.n_jobs)
     if args.warm_start:
-        model = NADE.load(args.warm_start)
+        model = nadefast.load(args.warm_start)
+        if not isinstance(model, model_cls):
+            raise SystemExit(f"--warm-start {args.warm_start}: the file holds a model of class "
+                             f"{type(model).__name__}; {args.name} trains {model_cls.__name__}")
         model.set_params(warm_start=True, random_state=settings["seed"], n_jobs=args.n_jobs)
         record["warm_start_from"] = args.warm_start
     if spec.get("order_agnostic"):

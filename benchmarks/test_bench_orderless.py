@@ -36,7 +36,7 @@ import pytest
 from conftest import BENCH, LL_TOL, N_JOBS, TRAIN_ROWS, label, max_rel_err, train_data
 
 import orderless_common as oc
-from nadefast import NADE
+from nadefast import OrderAgnosticNADE
 
 SIZES = [(784, 500), (64, 100)]
 KINDS = ["fixed", "oa1", "oa2"]
@@ -198,7 +198,7 @@ def test_sample_oa(benchmark, octx, size, kind, n_jobs):
 @functools.cache
 def initial_objective(kind, size):
     X = train_data(size[0])
-    model = NADE(size[1], order_agnostic=True, n_layers=LAYERS[kind], dtype=DTYPE, random_state=0)
+    model = OrderAgnosticNADE(size[1], n_layers=LAYERS[kind], dtype=DTYPE, random_state=0)
     return model.fit(X, epochs=0).loss_and_gradient(X[:500], random_state=0)[0]
 
 
@@ -210,8 +210,8 @@ def test_train_epoch_oa(benchmark, size, kind, n_jobs):
     X = train_data(size[0])
 
     def one_epoch():
-        return NADE(size[1], order_agnostic=True, n_layers=LAYERS[kind], dtype=DTYPE, random_state=0,
-                    n_jobs=n_jobs).fit(X, epochs=1, batch_size=100, learning_rate=1e-3)
+        return OrderAgnosticNADE(size[1], n_layers=LAYERS[kind], dtype=DTYPE, random_state=0,
+                                 n_jobs=n_jobs).fit(X, epochs=1, batch_size=100, learning_rate=1e-3)
 
     tag(benchmark, "train", kind, size, TRAIN_ROWS, n_jobs)
     with oc.blas_threads(n_jobs) as ok:
@@ -229,13 +229,16 @@ def test_train_epoch_oa(benchmark, size, kind, n_jobs):
 # The first layer's observed inputs, (x * m) @ W_in and its gradient (x * m).T @ dA, as
 # the sparse kernels (adding the weight rows of the ones) or as BLAS products, on one
 # training batch (100 rows x 784 features x 512 padded units, float32, one thread) at
-# several densities of x * m: where the lines cross sets orderless.SPARSE_INPUT_FRACTION
-# (binarized MNIST's x * m has ~7 % ones).
+# several densities of x * m: where the lines cross sets SPARSE_INPUT_FRACTION in
+# nadefast/backends/_compiled.py (binarized MNIST's x * m has ~7 % ones).  This benchmarks the
+# compiled kernels themselves, so it calls nadefast._core directly (elsewhere only
+# nadefast/backends/_compiled.py imports it), with the weights in the layout
+# OrderlessKernels.objective hands them: W (n, dp), row j = the input weights of feature j.
 @BENCH
 @pytest.mark.parametrize("how", ["sparse", "dense"])
 @pytest.mark.parametrize("density", [0.05, 0.1, 0.15, 0.2, 0.3])
 def test_first_layer_inputs(benchmark, how, density):
-    from nadefast import _core
+    from nadefast import _core  # the raw kernels: see the comment above
 
     rng = np.random.default_rng(0)
     rows, n, dp = 100, 784, 512

@@ -316,6 +316,9 @@ def portability_check(so, vendored):
 
 # --------------------------------------------------------------------------- test runs
 
+# Imports the extension module itself (inside the package only nadefast/backends/_compiled.py
+# does): this checks the built nadefast._core of the installed wheel -- that it loads, which
+# kernels it dispatches to, that OpenMP is compiled in.
 IMPORT_CHECK = r"""
 import json, sys, nadefast, nadefast._core as c
 print(json.dumps(dict(file=nadefast.__file__, version=nadefast.__version__, isa=c.active_isa(),
