@@ -10,7 +10,7 @@ the same three calls as nadefast:
     loss_and_gradient(X) -> (mean NLL, {"W", "b", "V", "c"})
 
 `NumpyNADE` is vectorised over the batch and loops over the n positions; its
-gradient is the hand-written backward pass of NADE.md section 3 (a backward
+gradient is the hand-written backward pass of docs/fixed_order.md §7 (a backward
 sweep with a running sum G, rebuilding h_k by subtracting W[:, k] x_k).
 `TorchNADE` (see `torch_nade`) is an nn.Module with the incremental forward
 over positions, autograd for the gradient and a batched sampling loop.
@@ -80,7 +80,7 @@ class NumpyNADE:
         return X
 
     def loss_and_gradient(self, X):
-        """Mean NLL and its gradient: forward sweep, then NADE.md section 3 backward sweep."""
+        """Mean NLL and its gradient: forward sweep, then the backward sweep of docs/fixed_order.md §7."""
         X = np.asarray(X, dtype=self.dtype)
         rows = X.shape[0]
         Z, a = self._forward(X)

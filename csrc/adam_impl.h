@@ -18,8 +18,7 @@
 #define ADAM_TINY_GRAD 0x1p-56f /* (2^-56)^2 / 1000 is still normal */
 #endif
 
-/* One Adam step on len parameters (NADE.md does not prescribe the optimizer;
-   see nadefast/optim.py): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+/* One Adam step on len parameters (docs/training.md §3-§4; nadefast/optim.py): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
    p -= lr_t m / (sqrt(v) + eps_t), bias corrections folded into lr_t, eps_t;
    c1 = 1 - b1 and c2 = 1 - b2 as rounded by the caller. */
 /* x, or 0 when |x| < lim */

@@ -1,5 +1,6 @@
 /*
- * nade.h -- the C kernels of nadefast: NADE for binary data (see NADE.md).
+ * nade.h -- the C kernels of nadefast: NADE for binary data (docs/README.md has the notation and
+ * layouts, docs/fixed_order.md and docs/order_agnostic.md the mathematics).
  *
  * Every kernel works on one block of at most NADE_MAX_BLOCK_ROWS rows (the
  * caller picks nade_block_rows(), sized so the block's hidden states stay in
@@ -76,7 +77,7 @@ typedef struct {
     double *Wt, *V, *b, *c;
 } nade_gradsum_f64;
 
-/* Order-agnostic / deep NADE (NADE.md section 6), kernel layout:
+/* Order-agnostic / deep NADE (docs/order_agnostic.md §2; layout: docs/README.md §5):
  *   Win, Wmask (n, dp)   row j = the input / mask weights of feature j (first layer)
  *   b1 (dp)              first-layer bias
  *   Wdeep (layers-1, d, dp), bdeep (layers-1, d)   layer l row i = W_l[i, :]
@@ -142,7 +143,7 @@ size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t bl
  * other arguments are as for nade_score / nade_sample (terms and the
  * positions of given are in each row's chain order). */
 
-/* ---- order-agnostic training (NADE.md section 6) ---------------------------
+/* ---- order-agnostic training (docs/order_agnostic.md §3-§6) -----------------
  * nade_oa_masks, the objective's masks: row r (global row row0 + r of the
  * request) observes a split s uniform in {0, ..., n-1} and then a uniformly
  * random set of s features, both drawn from the Philox4x64-10 stream of (key, row0 + r) --

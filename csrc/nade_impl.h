@@ -6,7 +6,7 @@
  *   ISA_SFX   baseline, avx2, avx512 NADE_RT   rows per register tile
  *   NADE_FMA  0/1 (see nade_math.h)
  *
- * Shape of every kernel (NADE.md section 5): a block of up to
+ * Shape of every kernel (docs/fixed_order.md §5-§6): a block of up to
  * NADE_MAX_BLOCK_ROWS rows walks the chain positions in the outer loop, so
  * V[k] and W[:, k] are loaded once per block and the dot products of
  * NADE_RT rows share every load of V[k].  A row's hidden state is
@@ -347,7 +347,7 @@ int FN(sample)(const PARAMS *p, const ptrdiff_t *order, const uint64_t key[2], u
 }
 
 /*
- * Loss and gradient (NADE.md section 3), backward sweep k = n-1 .. 0 with
+ * Loss and gradient (docs/fixed_order.md §7-§8), backward sweep k = n-1 .. 0 with
  * two economies:
  *  - h_k is rebuilt from a by subtracting W[:, k] where x_k = 1 (no n x d
  *    buffer per row);

@@ -1,5 +1,5 @@
 /*
- * oa_impl.h -- order-agnostic and deep NADE (NADE.md section 6) along given
+ * oa_impl.h -- order-agnostic and deep NADE (docs/order_agnostic.md §7, §9) along given
  * orderings: exact log-likelihoods, conditionals, samples.  Included after
  * nade_impl.h for the same REAL and instruction set (it reuses its dot
  * products, scratch layout, noise and log-likelihood helpers).

@@ -1,6 +1,6 @@
 /*
  * oa_masks.c -- the observed-variable masks of order-agnostic training
- * (NADE.md section 6; contract in nade.h): per row a split s uniform in
+ * (docs/order_agnostic.md §4; contract in nade.h): per row a split s uniform in
  * {0, ..., n-1} and a uniformly random set of s observed features, from the
  * row's own counter-based Philox stream, so that a mask depends on the key
  * and the row only -- not on the thread or the block that draws it.

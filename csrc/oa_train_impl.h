@@ -1,6 +1,6 @@
 /*
  * oa_train_impl.h -- the element-wise parts of the order-agnostic training
- * objective (NADE.md section 6) that sit between its matrix products: the
+ * objective (docs/order_agnostic.md §3, §5, §6) that sit between its matrix products: the
  * output layer's loss and logit gradient, and the sparse observed inputs of
  * the first layer.  The products themselves are BLAS calls made by
  * nadefast/orderless.py.  Included after nade_impl.h for the same REAL and
