@@ -41,6 +41,19 @@ def rng():
     return np.random.default_rng(20261125)
 
 
+BACKENDS = ["compiled", "numpy"]
+
+
+@pytest.fixture(params=BACKENDS, ids=BACKENDS)
+def backend(request):
+    """Each backend the behavioural tests run against (nadefast.backends): the
+    compiled core always, the NumPy reference always -- tests that take this
+    fixture keep their sizes small enough for the NumPy backend.  Tests about
+    the compiled core itself (instruction sets, blocks, threads, raw kernels)
+    do not take it."""
+    return request.param
+
+
 def pytest_report_header(config):
     from nadefast import _core
 

@@ -65,6 +65,23 @@ def conditionals(W, b, V, c, X, ordering=None):
     return out
 
 
+def philox_bits(key, row, n):
+    """The sampler's n 32-bit draws of a row (docs/sampling.md §2): the 64-bit words of
+    numpy.random.Philox(key, counter=[0, row, 0, 0]), low half of each word first."""
+    counter = np.array([0, row, 0, 0], dtype=np.uint64)
+    words = np.random.Philox(key=key, counter=counter).random_raw((n + 1) // 2)
+    bits = np.empty(n, dtype=np.uint32)
+    bits[0::2] = (words & 0xFFFFFFFF)[: (n + 1) // 2]
+    bits[1::2] = (words >> 32)[: n // 2]
+    return bits
+
+
+def philox_uniforms(key, row, n):
+    """The uniforms u = (bits + 1/2) / 2^32 a row's draws are compared with: x = [p > u],
+    i.e. x = [logit > log u - log(1 - u)]."""
+    return (philox_bits(key, row, n).astype(np.float64) + 0.5) / 2.0**32
+
+
 def mean_nll(W, b, V, c, X, ordering=None):
     return -float(np.mean(log_likelihood(W, b, V, c, X, ordering)))
 

@@ -12,11 +12,11 @@ CHI2_999 = {7: 24.32, 15: 37.70}
 
 
 @pytest.fixture
-def setup(rng):
+def setup(rng, backend):
     n, d = 7, 5
     W, b, V, c = random_params(rng, n, d, 1.2)
     ordering = np.array([4, 0, 6, 2, 1, 5, 3])
-    model = NADE.from_params(W, b, V, c, ordering=ordering, dtype="float64")
+    model = NADE.from_params(W, b, V, c, ordering=ordering, dtype="float64", backend=backend)
     joint = np.exp(log_likelihood(W, b, V, c, all_binary_vectors(n), ordering))  # p of every vector
     return model, ordering, joint
 

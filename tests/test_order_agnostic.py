@@ -17,11 +17,12 @@ from reference import (
 CHI2_999_15 = 37.70  # scipy.stats.chi2.ppf(0.999, 15)
 
 
-def _random_oa_model(rng, n, d, layers, dtype="float64", scale=0.6, ordering=None):
+def _random_oa_model(rng, n, d, layers, dtype="float64", scale=0.6, ordering=None,
+                     backend="compiled"):
     """A fitted order-agnostic model with random parameters (no training)."""
     X = (rng.random((20, n)) < 0.5).astype(np.uint8)
     model = OrderAgnosticNADE(d, n_layers=layers, dtype=dtype, random_state=0,
-                              ordering=ordering).fit(X, epochs=0)
+                              ordering=ordering, backend=backend).fit(X, epochs=0)
     for name in ("W_", "M_", "V_"):
         getattr(model, name)[...] = rng.normal(0, scale, getattr(model, name).shape)
     model.b_[...] = rng.normal(0, scale, d)
@@ -36,7 +37,6 @@ def _public(model):
     return {k: np.array(getattr(model, k + "_")) for k in ("W", "M", "b", "W_hidden", "b_hidden", "V", "c")}
 
 
-@pytest.mark.parametrize("backend", ["compiled", "numpy"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_objective_gradient_matches_central_differences(rng, layers, backend):
     n, d = 6, 5
@@ -60,22 +60,30 @@ def test_objective_gradient_matches_central_differences(rng, layers, backend):
         assert not padded["W"][:, d:].any() and not padded["V"][:, d:].any()
 
 
-def test_public_loss_and_gradient(rng):
-    model = _random_oa_model(rng, 6, 4, 2)
+def test_public_loss_and_gradient(rng, backend):
+    model = _random_oa_model(rng, 6, 4, 2, backend=backend)
     X = (rng.random((5, 6)) < 0.5).astype(np.uint8)
     loss, grads = model.loss_and_gradient(X, random_state=3)
+    # the masks as the compiled core draws them (test_oa_training_kernels.py checks them)
     masks = get_backend("compiled").training_masks(philox_key(np.random.default_rng(3)), 5, 6)
-    assert loss == pytest.approx(oa_objective(_public(model), X, masks), rel=1e-12)
+    params = _public(model)
+    f = lambda: oa_objective(params, X, masks)  # noqa: E731
+    assert loss == pytest.approx(f(), rel=1e-12)
     assert set(grads) == {"W", "M", "b", "W_hidden", "b_hidden", "V", "c"}
     assert grads["W_hidden"].shape == (1, 4, 4)
+    numeric = central_difference_gradient(f, params, eps=1e-6)
+    for name, g in numeric.items():
+        assert grads[name].shape == g.shape, name
+        err = np.abs(grads[name] - g).max() / max(np.abs(g).max(), 1e-12)
+        assert err < 1e-6, (name, err)
 
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 2e-5)])
-def test_exact_likelihood_along_orderings(rng, layers, dtype, rtol):
+def test_exact_likelihood_along_orderings(rng, layers, dtype, rtol, backend):
     n, d = 8, 6
     ordering = rng.permutation(n)
-    model = _random_oa_model(rng, n, d, layers, dtype, ordering=ordering)
+    model = _random_oa_model(rng, n, d, layers, dtype, ordering=ordering, backend=backend)
     X = all_binary_vectors(n)
     ll = model.score_samples(X)
     ref = oa_log_likelihood(_public(model), X, ordering)
@@ -89,9 +97,9 @@ def test_exact_likelihood_along_orderings(rng, layers, dtype, rtol):
     np.testing.assert_allclose(model.prefix_log_marginals(X[:10])[:, -1], ll[:10], rtol=100 * rtol)
 
 
-def test_ensembles_are_normalised_log_mean_exp(rng):
+def test_ensembles_are_normalised_log_mean_exp(rng, backend):
     n = 7
-    model = _random_oa_model(rng, n, 5, 2)
+    model = _random_oa_model(rng, n, 5, 2, backend=backend)
     X = all_binary_vectors(n)
     for k in (1, 2, 5):
         ens = model.score_samples(X, n_orderings=k, random_state=4)
@@ -105,9 +113,9 @@ def test_ensembles_are_normalised_log_mean_exp(rng):
                                rtol=1e-12)
 
 
-def test_any_mask_log_marginal_and_conditional_sampling(rng):
+def test_any_mask_log_marginal_and_conditional_sampling(rng, backend):
     n = 6
-    model = _random_oa_model(rng, n, 5, 2, scale=0.8)
+    model = _random_oa_model(rng, n, 5, 2, scale=0.8, backend=backend)
     x = np.array([1, 0, 1, 1, 0, 1], dtype=np.uint8)
     mask = np.array([False, True, False, True, False, False])  # not a prefix of anything special
     observed_first = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
@@ -140,6 +148,7 @@ def test_any_mask_log_marginal_and_conditional_sampling(rng):
 
 
 def test_results_do_not_depend_on_threads_or_blocks(rng):
+    """Compiled only: about the compiled core's row blocks and OpenMP threads."""
     model = _random_oa_model(rng, 30, 20, 2, "float32")
     X = (rng.random((41, 30)) < 0.4).astype(np.uint8)
     mask = rng.random((41, 30)) < 0.3
@@ -159,10 +168,10 @@ def test_results_do_not_depend_on_threads_or_blocks(rng):
         _compiled.force_block_rows(0)
 
 
-def test_training_lowers_the_objective_and_round_trips(rng, tmp_path):
+def test_training_lowers_the_objective_and_round_trips(rng, tmp_path, backend):
     prototypes = rng.integers(0, 2, size=(3, 12))
     X = (prototypes[rng.integers(3, size=600)] ^ (rng.random((600, 12)) < 0.05)).astype(np.uint8)
-    model = OrderAgnosticNADE(32, n_layers=2, random_state=0)
+    model = OrderAgnosticNADE(32, n_layers=2, random_state=0, backend=backend)
     model.fit(X[:500], X[500:], epochs=40, learning_rate=3e-3)
     first, best = model.history_[0]["valid_nll"], min(h["valid_nll"] for h in model.history_)
     assert best < first - 1.0
@@ -172,24 +181,25 @@ def test_training_lowers_the_objective_and_round_trips(rng, tmp_path):
     assert exact < 6.0 and ens < 6.0, (exact, ens)
     path = tmp_path / "oa.npz"
     model.save(path)
-    loaded = OrderAgnosticNADE.load(path)
+    loaded = OrderAgnosticNADE.load(path).set_params(backend=backend)
     assert isinstance(loaded, OrderAgnosticNADE) and loaded.n_layers == 2
     for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_", "ordering_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
     np.testing.assert_array_equal(loaded.score_samples(X[:20]), model.score_samples(X[:20]))
 
 
-def test_order_agnostic_resume_is_bit_identical(rng, tmp_path):
+def test_order_agnostic_resume_is_bit_identical(rng, tmp_path, backend):
     X = (rng.random((200, 10)) < 0.3).astype(np.uint8)
     fit = dict(epochs=4, batch_size=20, patience=None)
-    full = OrderAgnosticNADE(8, n_layers=2, random_state=1).fit(X, X[:50], **fit)
+    kw = dict(n_layers=2, backend=backend)
+    full = OrderAgnosticNADE(8, random_state=1, **kw).fit(X, X[:50], **fit)
     ckpt = tmp_path / "oa.ckpt"
-    OrderAgnosticNADE(8, n_layers=2, random_state=1).fit(X, X[:50], **{**fit, "epochs": 2},
-                                                         checkpoint=ckpt)
-    resumed = OrderAgnosticNADE(8, n_layers=2).fit(X, X[:50], **fit, checkpoint=ckpt,
-                                                   resume=True)
-    for name in ("W_", "M_", "W_hidden_", "V_", "c_"):
-        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name))
+    OrderAgnosticNADE(8, random_state=1, **kw).fit(X, X[:50], **{**fit, "epochs": 2},
+                                                   checkpoint=ckpt)
+    resumed = OrderAgnosticNADE(8, **kw).fit(X, X[:50], **fit, checkpoint=ckpt, resume=True)
+    for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
+    assert [h["valid_nll"] for h in resumed.history_] == [h["valid_nll"] for h in full.history_]
 
 
 def test_misuse_is_refused(rng, tmp_path):
@@ -216,9 +226,9 @@ def test_misuse_is_refused(rng, tmp_path):
         OrderAgnosticNADE.load(path)
 
 
-def test_shared_and_per_row_orderings_agree(rng):
+def test_shared_and_per_row_orderings_agree(rng, backend):
     """One mask for all rows takes the shared-ordering path; it must equal the per-row path."""
-    model = _random_oa_model(rng, 12, 8, 2)
+    model = _random_oa_model(rng, 12, 8, 2, backend=backend)
     X = (rng.random((9, 12)) < 0.5).astype(np.uint8)
     mask = np.tile(rng.random(12) < 0.4, (9, 1))
     o = model.ordering_
@@ -226,17 +236,18 @@ def test_shared_and_per_row_orderings_agree(rng):
     per_row = np.ascontiguousarray(np.tile(observed_first, (9, 1)), dtype=np.intp)
     counts = np.full(9, mask[0].sum(), dtype=np.intp)
     shared = model.log_marginal(X, mask)
-    loglik = get_backend("compiled").orderless(_public(model)).score(X, per_row, 1, stop=counts)
+    loglik = get_backend(backend).orderless(_public(model)).score(X, per_row, 1, stop=counts)
     np.testing.assert_array_equal(shared, loglik)
 
 
-def test_with_ordering_follows_the_new_ordering_and_leaves_the_original(rng):
+def test_with_ordering_follows_the_new_ordering_and_leaves_the_original(rng, backend):
     n, d = 8, 6
-    model = _random_oa_model(rng, n, d, 2)
+    model = _random_oa_model(rng, n, d, 2, backend=backend)
     X = (rng.random((40, n)) < 0.4).astype(np.uint8)
     perm = rng.permutation(n)
     other = model.with_ordering(perm)
     np.testing.assert_array_equal(other.ordering_, perm)
+    assert other.backend == backend
     np.testing.assert_allclose(other.score_samples(X), oa_log_likelihood(_public(model), X, perm),
                                rtol=1e-12)
     total = np.exp(other.score_samples(all_binary_vectors(n))).sum()

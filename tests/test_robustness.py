@@ -1,12 +1,12 @@
 """Interruption, checkpoints, oversized requests, and one model shared by threads."""
 
+import importlib
 import threading
 
 import numpy as np
 import pytest
 
 import nadefast._validation as validation
-from nadefast.backends._compiled import FixedKernels
 from nadefast import NADE
 
 from reference import random_params
@@ -27,11 +27,17 @@ FIT = dict(epochs=7, batch_size=16, learning_rate=3e-3, patience=None)
 BATCHES_PER_EPOCH = 12  # 180 training rows of _data() in batches of 16
 
 
-def _interrupt_at_batch(monkeypatch, batch):
+def _fixed_kernels(backend):
+    """The class of a backend's fixed-order kernel objects (nadefast.backends._<backend>)."""
+    return importlib.import_module(f"nadefast.backends._{backend}").FixedKernels
+
+
+def _interrupt_at_batch(monkeypatch, backend, batch):
     """Make the fit raise KeyboardInterrupt at its `batch`-th mini-batch (counting from 1);
-    returns the original method, to be restored with _restore(monkeypatch, original)."""
+    returns the original method, to be restored with _restore(monkeypatch, backend, original)."""
     calls = {"n": 0}
-    original = FixedKernels.gradient
+    kernels = _fixed_kernels(backend)
+    original = kernels.gradient
 
     def interrupting(self, *args):
         calls["n"] += 1
@@ -39,37 +45,39 @@ def _interrupt_at_batch(monkeypatch, batch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(FixedKernels, "gradient", interrupting)
+    monkeypatch.setattr(kernels, "gradient", interrupting)
     return original
 
 
-def _restore(monkeypatch, original):
-    monkeypatch.setattr(FixedKernels, "gradient", original)
+def _restore(monkeypatch, backend, original):
+    monkeypatch.setattr(_fixed_kernels(backend), "gradient", original)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_resumed_fit_is_bit_identical(tmp_path, optimizer):
+def test_resumed_fit_is_bit_identical(tmp_path, optimizer, backend):
     train, valid = _data()
     fit = {**FIT, "optimizer": optimizer, "learning_rate": 3e-3 if optimizer == "adam" else 0.1}
-    full = NADE(12, random_state=3).fit(train, valid, **fit)
+    full = NADE(12, random_state=3, backend=backend).fit(train, valid, **fit)
 
     ckpt = tmp_path / "run.ckpt"
-    NADE(12, random_state=3).fit(train, valid, **{**fit, "epochs": 3}, checkpoint=ckpt)
+    NADE(12, random_state=3, backend=backend).fit(train, valid, **{**fit, "epochs": 3},
+                                                  checkpoint=ckpt)
     # a new process would start from a fresh estimator; its random_state no longer matters
-    resumed = NADE(12, random_state=999).fit(train, valid, **fit, checkpoint=ckpt, resume=True)
+    resumed = NADE(12, random_state=999, backend=backend).fit(train, valid, **fit, checkpoint=ckpt,
+                                                              resume=True)
     for name, value in _params(full).items():
         np.testing.assert_array_equal(getattr(resumed, name), value, err_msg=name)
     assert [h["train_nll"] for h in resumed.history_] == [h["train_nll"] for h in full.history_]
     assert resumed.best_epoch_ == full.best_epoch_
 
 
-def test_interrupted_fit_keeps_best_parameters_and_resumes(tmp_path, monkeypatch, capsys):
+def test_interrupted_fit_keeps_best_parameters_and_resumes(tmp_path, monkeypatch, capsys, backend):
     train, valid = _data(1)
-    full = NADE(12, random_state=5).fit(train, valid, **FIT)
+    full = NADE(12, random_state=5, backend=backend).fit(train, valid, **FIT)
 
     ckpt = tmp_path / "run.ckpt"
-    original = _interrupt_at_batch(monkeypatch, 4 * BATCHES_PER_EPOCH + 3)  # inside epoch 5
-    model = NADE(12, random_state=5)
+    original = _interrupt_at_batch(monkeypatch, backend, 4 * BATCHES_PER_EPOCH + 3)  # in epoch 5
+    model = NADE(12, random_state=5, backend=backend)
     with pytest.raises(KeyboardInterrupt):
         model.fit(train, valid, **FIT, checkpoint=ckpt, checkpoint_every=2)
     assert "interrupted in epoch 5" in capsys.readouterr().err
@@ -79,8 +87,9 @@ def test_interrupted_fit_keeps_best_parameters_and_resumes(tmp_path, monkeypatch
     assert model.best_epoch_ == best
     assert -model.score(valid) == pytest.approx(model.history_[best - 1]["valid_nll"], rel=1e-12)
 
-    _restore(monkeypatch, original)
-    resumed = NADE(12).fit(train, valid, **FIT, checkpoint=ckpt, resume=True)  # from epoch 4
+    _restore(monkeypatch, backend, original)
+    resumed = NADE(12, backend=backend).fit(train, valid, **FIT, checkpoint=ckpt,
+                                            resume=True)  # from epoch 4
     for name, value in _params(full).items():
         np.testing.assert_array_equal(getattr(resumed, name), value, err_msg=name)
 
@@ -105,6 +114,7 @@ def test_resume_refuses_a_foreign_checkpoint(tmp_path):
 
 
 def test_oversized_requests_fail_fast_and_clearly(rng, monkeypatch):
+    """Compiled only: the memory guards, checked before any backend runs."""
     model = NADE.from_params(*random_params(rng, 784, 3))
     with pytest.raises(MemoryError, match=r"sample\(1000000000000\) needs .* more than this machine has"):
         model.sample(10**12)
@@ -118,11 +128,12 @@ def test_oversized_requests_fail_fast_and_clearly(rng, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_one_model_shared_by_four_threads(rng, dtype):
+def test_one_model_shared_by_four_threads(rng, dtype, backend):
     """Scoring, sampling and conditionals never mutate the model: concurrent calls
-    (the GIL is released in the kernels) give exactly the sequential results."""
+    (the compiled kernels release the GIL) give exactly the sequential results."""
     n, d = 60, 40
-    model = NADE.from_params(*random_params(rng, n, d, 0.5), ordering=rng.permutation(n), dtype=dtype)
+    model = NADE.from_params(*random_params(rng, n, d, 0.5), ordering=rng.permutation(n),
+                             dtype=dtype, backend=backend)
     model.n_jobs = 2
     Xs = [(rng.random((50 + 7 * i, n)) < 0.3).astype(np.uint8) for i in range(4)]
     jobs = [(kind, i) for i in range(4) for kind in ("score", "sample", "cond")] * 3
@@ -158,21 +169,22 @@ def test_one_model_shared_by_four_threads(rng, dtype):
         np.testing.assert_array_equal(getattr(model, name), value)
 
 
-def test_linear_schedule_resumes_bit_identically_and_refuses_another_length(tmp_path, monkeypatch):
+def test_linear_schedule_resumes_bit_identically_and_refuses_another_length(tmp_path, monkeypatch,
+                                                                            backend):
     train, valid = _data(2)
     fit = {**FIT, "lr_schedule": "linear"}
-    full = NADE(12, random_state=4).fit(train, valid, **fit)
+    full = NADE(12, random_state=4, backend=backend).fit(train, valid, **fit)
 
     ckpt = tmp_path / "run.ckpt"
-    original = _interrupt_at_batch(monkeypatch, 3 * BATCHES_PER_EPOCH + 5)  # inside epoch 4
+    original = _interrupt_at_batch(monkeypatch, backend, 3 * BATCHES_PER_EPOCH + 5)  # in epoch 4
     with pytest.raises(KeyboardInterrupt):
-        NADE(12, random_state=4).fit(train, valid, **fit, checkpoint=ckpt)
-    _restore(monkeypatch, original)
+        NADE(12, random_state=4, backend=backend).fit(train, valid, **fit, checkpoint=ckpt)
+    _restore(monkeypatch, backend, original)
     # the schedule is laid out over 7 epochs: a fit of 9 cannot continue it
     with pytest.raises(ValueError, match="schedule_epochs=7"):
         NADE(12).fit(train, valid, **{**fit, "epochs": 9}, checkpoint=ckpt, resume=True)
     with pytest.raises(ValueError, match="lr_schedule='linear'"):
         NADE(12).fit(train, valid, **FIT, checkpoint=ckpt, resume=True)
-    resumed = NADE(12).fit(train, valid, **fit, checkpoint=ckpt, resume=True)
+    resumed = NADE(12, backend=backend).fit(train, valid, **fit, checkpoint=ckpt, resume=True)
     for name, value in _params(full).items():
         np.testing.assert_array_equal(getattr(resumed, name), value, err_msg=name)

@@ -27,6 +27,8 @@ def _mixture_log_likelihood(X, prototypes, flip):
 
 
 def test_fit_approaches_the_true_entropy_of_synthetic_data():
+    """Compiled only: 2400 steps on 4000 rows (the NumPy backend's fits are checked on small
+    data below and against the compiled backend's in test_backends.py)."""
     rng = np.random.default_rng(0)
     n, flip = 16, 0.05
     prototypes = rng.integers(0, 2, size=(4, n)).astype(np.uint8)
@@ -44,6 +46,7 @@ def test_fit_approaches_the_true_entropy_of_synthetic_data():
 
 
 def test_fit_on_the_demo_digits():
+    """Compiled only: a 784-feature fit is too large for the NumPy backend."""
     data = load_demo()
     model = NADE(100, random_state=1).fit(data["train"], data["valid"], epochs=15, learning_rate=3e-3)
     first, best = model.history_[0]["valid_nll"], -model.score(data["valid"])
@@ -54,18 +57,20 @@ def test_fit_on_the_demo_digits():
 
 
 def test_fit_on_mushrooms_from_shared_data():
+    """Compiled only: too large for the NumPy backend."""
     data = load_shared("mushrooms")
     model = NADE(100, random_state=0).fit(data["train"], data["valid"], epochs=30, learning_rate=3e-3)
     # independent Bernoulli: 34.1 nats; published NADE (500 hidden, long training): 9.81
     assert -model.score(data["valid"]) < 14.0
 
 
-def test_early_stopping_keeps_the_best_epoch():
+def test_early_stopping_keeps_the_best_epoch(backend):
     rng = np.random.default_rng(3)
     prototypes = rng.integers(0, 2, size=(3, 12)).astype(np.uint8)
     train = _prototype_mixture(rng, 150, prototypes, 0.2)  # small: improves, then overfits
     valid = _prototype_mixture(rng, 500, prototypes, 0.2)
-    model = NADE(64, random_state=0).fit(train, valid, epochs=300, learning_rate=3e-3, patience=5)
+    model = NADE(64, random_state=0, backend=backend).fit(train, valid, epochs=300,
+                                                          learning_rate=3e-3, patience=5)
     history = [h["valid_nll"] for h in model.history_]
     assert len(history) < 300, "patience should have stopped training"
     best = int(np.argmin(history))
@@ -75,6 +80,8 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 def test_fit_is_reproducible_and_thread_independent():
+    """Compiled only: about the compiled core's threads (a NumPy-backend fit's
+    reproducibility: test_backends.py)."""
     rng = np.random.default_rng(4)
     X = (rng.random((300, 20)) < 0.3).astype(np.uint8)
     a = NADE(10, random_state=7, n_jobs=1).fit(X, epochs=3)
@@ -88,7 +95,7 @@ def test_fit_is_reproducible_and_thread_independent():
 def test_order_agnostic_fit_threads():
     """What sets an order-agnostic fit's bits: its matrix products run on BLAS's threads,
     whose count changes the rounding (not the result beyond it); n_jobs does not reach the
-    fit (its compiled steps run on one thread), so it changes nothing."""
+    fit (its compiled steps run on one thread), so it changes nothing.  Compiled only."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(4)
     X = (rng.random((400, 40)) < 0.3).astype(np.uint8)
@@ -114,31 +121,39 @@ def test_order_agnostic_fit_threads():
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_each_optimizer_and_dtype_trains(optimizer, dtype):
+def test_each_optimizer_and_dtype_trains(optimizer, dtype, backend):
     rng = np.random.default_rng(5)
     prototypes = rng.integers(0, 2, size=(2, 10)).astype(np.uint8)
     X = _prototype_mixture(rng, 500, prototypes, 0.1)
     lr = 3e-3 if optimizer == "adam" else 0.3
-    model = NADE(16, dtype=dtype, random_state=0).fit(X, epochs=20, optimizer=optimizer, learning_rate=lr)
+    model = NADE(16, dtype=dtype, random_state=0, backend=backend).fit(
+        X, epochs=20, optimizer=optimizer, learning_rate=lr)
     assert model.W_.dtype == np.dtype(dtype)
     losses = [h["train_nll"] for h in model.history_]
     assert losses[-1] < losses[0] - 0.5, losses
 
 
-def test_random_ordering_is_drawn_from_random_state():
+def test_random_ordering_is_drawn_from_random_state(backend):
     X = (np.random.default_rng(6).random((50, 9)) < 0.5).astype(np.uint8)
-    a = NADE(4, ordering="random", random_state=0).fit(X, epochs=1)
-    b = NADE(4, ordering="random", random_state=0).fit(X, epochs=1)
+    a = NADE(4, ordering="random", random_state=0, backend=backend).fit(X, epochs=1)
+    b = NADE(4, ordering="random", random_state=0, backend=backend).fit(X, epochs=1)
     np.testing.assert_array_equal(a.ordering_, b.ordering_)
     assert sorted(a.ordering_) == list(range(9))
     assert a.ordering == "random"  # the constructor argument is left untouched
 
 
-def test_divergence_stops_with_a_clear_error_and_finite_parameters():
+# a step size near the dtype's largest number: the logits overflow in the first epochs.  Not
+# (numpy, float32): the NumPy backend computes in float64, where a float32 model's logits of
+# ~1e38 do not overflow (its losses stay finite, above float32's range, and training stops on
+# patience instead).
+@pytest.mark.parametrize("backend, dtype, learning_rate", [
+    ("compiled", "float32", 1e38), ("compiled", "float64", 1e306), ("numpy", "float64", 1e306)])
+@pytest.mark.filterwarnings("ignore:overflow encountered in reduce:RuntimeWarning")  # the mean NLL
+def test_divergence_stops_with_a_clear_error_and_finite_parameters(backend, dtype, learning_rate):
     X = (np.random.default_rng(8).random((200, 30)) < 0.5).astype(np.uint8)
-    model = NADE(20, random_state=0)
+    model = NADE(20, random_state=0, dtype=dtype, backend=backend)
     with pytest.raises(FloatingPointError, match="diverged"):
-        model.fit(X, X[:50], epochs=50, optimizer="sgd", learning_rate=1e38)
+        model.fit(X, X[:50], epochs=50, optimizer="sgd", learning_rate=learning_rate)
     for name in ("W_", "b_", "V_", "c_"):
         assert np.isfinite(getattr(model, name)).all()
     assert np.isfinite(model.score_samples(X)).all()
@@ -157,14 +172,15 @@ def test_verbose_levels(capsys):
 
 
 @pytest.mark.parametrize("schedule, factors", [("constant", (1, 1, 1)), ("linear", (1, 2 / 3, 1 / 3))])
-def test_learning_rate_schedule_sets_each_step(schedule, factors):
+def test_learning_rate_schedule_sets_each_step(schedule, factors, backend):
     # one batch per epoch and plain SGD: each step is p -= rate * grad(p), replayed by hand
     rng = np.random.default_rng(7)
     X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
     fit = dict(batch_size=12, optimizer="sgd", learning_rate=0.5, patience=None)
-    model = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, lr_schedule=schedule, **fit)
+    kw = dict(dtype="float64", random_state=1, backend=backend)
+    model = NADE(5, **kw).fit(X, epochs=3, lr_schedule=schedule, **fit)
 
-    replay = NADE(5, dtype="float64", random_state=1).fit(X, epochs=0, **fit)
+    replay = NADE(5, **kw).fit(X, epochs=0, **fit)
     for factor in factors:
         _, grads = replay.loss_and_gradient(X)
         for name in ("W", "b", "V", "c"):
@@ -174,13 +190,14 @@ def test_learning_rate_schedule_sets_each_step(schedule, factors):
                                    atol=1e-14, err_msg=name)
 
 
-def test_sgd_momentum_sets_each_step():
+def test_sgd_momentum_sets_each_step(backend):
     # one batch per epoch: v = 0.9 v + grad(p), p -= rate * v, replayed by hand
     rng = np.random.default_rng(17)
     X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
     fit = dict(batch_size=12, optimizer="sgd", learning_rate=0.3, momentum=0.9, patience=None)
-    model = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, **fit)
-    replay = NADE(5, dtype="float64", random_state=1).fit(X, epochs=0, **fit)
+    kw = dict(dtype="float64", random_state=1, backend=backend)
+    model = NADE(5, **kw).fit(X, epochs=3, **fit)
+    replay = NADE(5, **kw).fit(X, epochs=0, **fit)
     velocity = {name: 0.0 for name in ("W", "b", "V", "c")}
     for _ in range(3):
         _, grads = replay.loss_and_gradient(X)
@@ -190,7 +207,7 @@ def test_sgd_momentum_sets_each_step():
     for name in ("W_", "b_", "V_", "c_"):
         np.testing.assert_allclose(getattr(model, name), getattr(replay, name), rtol=1e-12,
                                    atol=1e-14, err_msg=name)
-    plain = NADE(5, dtype="float64", random_state=1).fit(X, epochs=3, **{**fit, "momentum": 0.0})
+    plain = NADE(5, **kw).fit(X, epochs=3, **{**fit, "momentum": 0.0})
     assert not np.allclose(plain.W_, model.W_)
 
 
@@ -227,10 +244,10 @@ def _parameters(model):
 
 
 @pytest.mark.parametrize("Model", [NADE, OrderAgnosticNADE])
-def test_warm_start_continues_from_the_fitted_parameters(Model):
+def test_warm_start_continues_from_the_fitted_parameters(Model, backend):
     rng = np.random.default_rng(11)
     X = (rng.random((60, 9)) < 0.3).astype(np.uint8)
-    kw = dict(dtype="float64", random_state=2)
+    kw = dict(dtype="float64", random_state=2, backend=backend)
     first = Model(6, **kw).fit(X, epochs=3, patience=None)
     before = _parameters(first)
     # a vanishing step: a warm start stays where it was, a cold one re-initialises
@@ -260,14 +277,15 @@ def test_warm_start_refuses_a_model_of_another_shape():
 
 
 @pytest.mark.parametrize("Model", [NADE, OrderAgnosticNADE])
-def test_weight_decay_shrinks_weights_not_biases(Model):
+def test_weight_decay_shrinks_weights_not_biases(Model, backend):
     # one SGD step on one batch: with decay, p1 = p0 (1 - rate wd) - rate grad for the weight
     # matrices and p1 = p0 - rate grad for the biases; the fit without decay gives
     # p0 - rate grad with the same masks (same seed), so the difference is -rate wd p0
     rng = np.random.default_rng(19)
     X = (rng.random((12, 6)) < 0.4).astype(np.uint8)
     order_agnostic = Model is OrderAgnosticNADE
-    kw = dict(dtype="float64", random_state=1, **({"n_layers": 2} if order_agnostic else {}))
+    kw = dict(dtype="float64", random_state=1, backend=backend,
+              **({"n_layers": 2} if order_agnostic else {}))
     fit = dict(epochs=1, batch_size=12, optimizer="sgd", learning_rate=0.2, patience=None)
     start = Model(5, **kw).fit(X, **{**fit, "epochs": 0})
     plain = Model(5, **kw).fit(X, **fit)
