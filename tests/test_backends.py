@@ -155,14 +155,6 @@ def test_order_agnostic_inference_agrees(rng, n, d, layers, dtype):
     _assert_grads(grads_c, grads_p, tol)
 
 
-# NumPy backend bug (nadefast/backends/_numpy.py, _sigmoid): 0.5 * (1 + tanh(x / 2)) cancels
-# for x << 0, so conditionals of improbable values lose their relative accuracy.
-SIGMOID_CANCELS = pytest.mark.xfail(strict=True, reason=(
-    "numpy backend: _sigmoid = 0.5 * (1 + tanh(x/2)) loses relative accuracy for x << 0 "
-    "(3.5e-4 at x = -30); fix: e = exp(-|x|); where(x >= 0, 1, e) / (1 + e)"))
-
-
-@SIGMOID_CANCELS
 @pytest.mark.parametrize("Model", [NADE, OrderAgnosticNADE])
 def test_conditionals_of_improbable_values_agree(Model):
     """Output biases from -35 to 35 and nothing else: the conditionals are sigmoid(c), values

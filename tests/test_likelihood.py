@@ -137,14 +137,9 @@ def test_float32_within_1e5_of_float64_libm_reference(rng):
     np.testing.assert_allclose(model.score_samples(X), ref, rtol=1e-5)
 
 
-# NumPy backend bug (nadefast/backends/_numpy.py, _sigmoid): 0.5 * (1 + tanh(x / 2)) cancels
-# for x << 0 -- sigmoid(-30) comes out 3.5e-4 relative off in float64 and float32.
-SIGMOID_CANCELS = pytest.mark.xfail(strict=True, reason=(
-    "numpy backend: _sigmoid = 0.5 * (1 + tanh(x/2)) loses relative accuracy for x << 0 "
-    "(3.5e-4 at x = -30); fix: e = exp(-|x|); where(x >= 0, 1, e) / (1 + e)"))
-
-
-@pytest.mark.parametrize("backend", ["compiled", pytest.param("numpy", marks=SIGMOID_CANCELS)])
+# the NumPy backend once computed 0.5 * (1 + tanh(x / 2)), which cancels for x << 0
+# (sigmoid(-30) 3.5e-4 relative off): this test caught it
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
 def test_sigmoid_accuracy_through_hidden_states(backend):
     """h_1 = sigmoid(b): a model with one hidden unit per grid point exposes the backend's
     sigmoid.  The compiled core's documented accuracy (csrc/nade_math.h), which the NumPy

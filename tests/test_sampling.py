@@ -82,22 +82,15 @@ def test_logistic_noise_is_logit_of_the_uniforms():
                                rtol=1e-14, atol=1e-14)
 
 
-# NumPy backend bug (nadefast/backends/_numpy.py, _uniform_bits): the Philox counter is given as
-# the list [0, row, 0, 0], which NumPy turns into float64 for row >= 2**63: rows that far along
-# the stream (sample_rows) get rounded counters, other draws than the compiled backend's.
-FAR_ROWS = pytest.mark.xfail(strict=True, reason=(
-    "numpy backend: _uniform_bits passes counter=[0, row, 0, 0] as a list, which NumPy makes "
-    "float64 for row >= 2**63 (rounded counter, other draws; RuntimeWarning near 2**64); fix: "
-    "counter=np.array([0, row, 0, 0], dtype=np.uint64)"))
-
-
+# rows far along the stream: the NumPy backend once passed the Philox counter as a list,
+# which NumPy turns into float64 for row >= 2**63 (rounded counters, other draws)
 @pytest.mark.parametrize("backend, start", [
     pytest.param("compiled", 0, id="compiled-row0"),
     pytest.param("numpy", 0, id="numpy-row0"),
     pytest.param("compiled", 2**63 + 5, id="compiled-row2^63+5"),
-    pytest.param("numpy", 2**63 + 5, marks=FAR_ROWS, id="numpy-row2^63+5"),
+    pytest.param("numpy", 2**63 + 5, id="numpy-row2^63+5"),
     pytest.param("compiled", 2**64 - 6, id="compiled-row2^64-6"),
-    pytest.param("numpy", 2**64 - 6, marks=FAR_ROWS, id="numpy-row2^64-6")])
+    pytest.param("numpy", 2**64 - 6, id="numpy-row2^64-6")])
 def test_samples_follow_the_noise_rule(rng, backend, start):
     """x_k = [logit_k > log u - log(1 - u)], u = (bits + 1/2) / 2^32 from the row's Philox
     stream: recompute a few rows by hand, at the start of the stream (sample) and far along

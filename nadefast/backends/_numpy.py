@@ -19,7 +19,9 @@ from nadefast.backends import Backend, Kernels
 
 
 def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    """1 / (1 + exp(-x)), accurate to a few ulp for large |x| of either sign."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _log_sigmoid(z):
@@ -29,7 +31,8 @@ def _log_sigmoid(z):
 
 def _uniform_bits(key, row, n):
     """The sampler's 32-bit draws of one row: low half of each Philox word first."""
-    words = np.random.Philox(key=key, counter=[0, row, 0, 0]).random_raw((n + 1) // 2)
+    counter = np.array([0, row, 0, 0], dtype=np.uint64)  # a list would be float64 past 2^63
+    words = np.random.Philox(key=key, counter=counter).random_raw((n + 1) // 2)
     bits = np.empty(2 * len(words), dtype=np.uint64)
     bits[0::2] = words & 0xFFFFFFFF
     bits[1::2] = words >> 32
@@ -219,7 +222,7 @@ def _bounded(draws, bound):
 
 def _row_draws(key, row):
     """The 32-bit draws of a row's Philox stream, in order."""
-    bitgen = np.random.Philox(key=key, counter=[0, row, 0, 0])
+    bitgen = np.random.Philox(key=key, counter=np.array([0, row, 0, 0], dtype=np.uint64))
     while True:
         for word in bitgen.random_raw(16).tolist():
             yield word & 0xFFFFFFFF
