@@ -108,7 +108,8 @@ def extensions():
         "nadefast._core",
         sources=["nadefast/_core.pyx"] + C_SOURCES,
         include_dirs=["csrc"],
-        depends=[os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".h", ".def"))],
+        depends=[os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".h", ".def"))]
+        + [os.path.join("nadefast", f) for f in os.listdir("nadefast") if f.endswith(".pxi")],
     )
     return cythonize([ext], compiler_directives=directives)
 
