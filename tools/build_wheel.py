@@ -406,9 +406,11 @@ def test_venv(base_python, work, name, install_target, tests_dir, isas, data_dir
     return py, venv, results
 
 
-def installed_package_files(py):
+def installed_package_files(py, cwd):
+    # run away from any source tree: a checkout's nadefast.egg-info (left by an editable
+    # install) on sys.path[0] would answer instead of the venv's installed distribution
     out = subprocess.run([py, "-c", "import importlib.metadata as m; print('\\n'.join(str(f) for f in m.files('nadefast')))"],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, cwd=cwd).stdout
     return {f for f in out.split() if f.startswith("nadefast/") and "__pycache__" not in f}
 
 
@@ -499,7 +501,7 @@ def main(argv=None):
                                              sdist_src / "tests", ["auto"], data_dir, pytest_args)
             results += sdist_results
             step("Same package from the sdist as in the wheel")
-            from_sdist = installed_package_files(py)
+            from_sdist = installed_package_files(py, work)
             from_wheel = {n for n in wheel_names if n.startswith("nadefast/") and not n.endswith("/")}
             if from_sdist != from_wheel:
                 raise Failure(f"package files differ: only from sdist {sorted(from_sdist - from_wheel)}, "
