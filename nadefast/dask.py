@@ -223,7 +223,7 @@ def score_samples(model, X, *, n_jobs=1):
 
     Parameters
     ----------
-    model : fitted nadefast.NADE
+    model : fitted nadefast.NADE or OrderAgnosticNADE
     X : dask.array.Array, shape (n_samples, n_features), of 0/1
         Bool, integer or float.  Chunked by rows; several chunks along the
         features are merged (``X.rechunk({1: -1})``).  Unknown row-chunk
@@ -249,7 +249,7 @@ def conditionals(model, X, *, n_jobs=1):
 
     Parameters
     ----------
-    model : fitted nadefast.NADE
+    model : fitted nadefast.NADE or OrderAgnosticNADE
     X : dask.array.Array, shape (n_samples, n_features), of 0/1, chunked by
         rows (see `score_samples`).
     n_jobs : threads of the compiled core per task; 1 by default.
@@ -273,7 +273,7 @@ def sample(model, n_samples, *, chunks="auto", random_state=None, n_jobs=1):
 
     Parameters
     ----------
-    model : fitted nadefast.NADE
+    model : fitted nadefast.NADE or OrderAgnosticNADE
     n_samples : int >= 0
     chunks : rows per chunk: an int, "auto" (Dask's ``array.chunk-size``,
         128 MiB by default) or a tuple of row counts summing to n_samples.
