@@ -268,7 +268,9 @@ class BaseNADE(EstimatorProtocol):
         X = self._check_X(X, allow_empty=False)
         objective = self._objective(None, self._threads())
         grads = self._fitted_kernels().zeros_like()
-        rng = make_rng(self.random_state if random_state is None else random_state)
+        rng = None
+        if objective.draws:  # a generator from fresh entropy costs microseconds: only if used
+            rng = make_rng(self.random_state if random_state is None else random_state)
         loss = objective.loss_and_gradient(X, grads, rng)
         return loss, objective.public(grads)
 

@@ -181,6 +181,8 @@ class NADE(BaseNADE):
 class _FixedObjective:
     """What the Trainer sees of a fixed-order fit: the exact mean NLL and its gradient."""
 
+    draws = False  # no random numbers: loss_and_gradient ignores its rng
+
     def __init__(self, kernels, ordering, n_threads):
         self.kernels, self.ordering, self.n_threads = kernels, ordering, n_threads
         self.arrays, self.public = kernels.arrays, kernels.public

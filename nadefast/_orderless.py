@@ -211,6 +211,8 @@ class _OrderlessObjective:
     """What the Trainer sees of an order-agnostic fit: the rescaled objective with
     masks drawn per batch, and on validation rows with masks fixed for the fit."""
 
+    draws = True  # loss_and_gradient draws the masks from its rng
+
     def __init__(self, kernels, backend, ordering, X_valid):
         self.kernels, self.backend, self.ordering = kernels, backend, ordering
         self.arrays, self.public = kernels.arrays, kernels.public

@@ -6,7 +6,8 @@ A `Trainer` sees two things, never a model's internals:
   parameters, in the backend's layout, updated in place), ``public(arrays)``
   (views of such a dict in the public layout), ``ordering``,
   ``loss_and_gradient(batch, grads, rng)`` -> mean training loss (gradient
-  into ``grads``), and ``validation_loss(X)`` -> what early stopping watches;
+  into ``grads``; ``draws`` says whether it uses ``rng``), and
+  ``validation_loss(X)`` -> what early stopping watches;
 * an **optimizer** from nadefast.optim.
 
 The trainer owns everything a fit changes besides the parameters: optimizer
