@@ -10,9 +10,11 @@
 from nadefast._base import BaseNADE
 from nadefast._fixed import NADE
 from nadefast._orderless import OrderAgnosticNADE
+from nadefast._training import ConvergenceWarning
 from nadefast._validation import NotFittedError
 
-__all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "load", "__version__"]
+__all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "ConvergenceWarning", "load",
+           "__version__"]
 __version__ = "0.1.0"
 
 

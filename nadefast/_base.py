@@ -16,7 +16,7 @@ pattern):
     _log_marginal(X, orders, given)  log p of the first given[r] variables of each row
     _initial_parameters(X, ordering, structure, rng)
                                      a fresh model's parameters (public layout)
-    _objective(X_valid, n_threads)   what the Trainer sees of a fit (see _training.py)
+    _objective(n_threads)            what the Trainer sees of a fit (see _training.py)
     _structure(), _fitted_structure() what a checkpoint or warm start must match
     _from_file(params, ordering)     an instance for a model file's contents
 
@@ -25,6 +25,7 @@ public attributes (W_, b_, ...) are views of its arrays.
 """
 
 import math
+import numbers
 import os
 
 import numpy as np
@@ -36,7 +37,8 @@ from nadefast._outputs import OUTPUTS
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
 from nadefast._streaming import data_digest, training_matrix, validation_matrix
-from nadefast._training import Trainer, check_fit_arguments
+from nadefast._atomic import check_writable
+from nadefast._training import FIT_DEFAULTS, Trainer, auto_batch_size, check_fit_arguments
 from nadefast._validation import (
     NotFittedError,
     assign_checked,
@@ -266,7 +268,7 @@ class BaseNADE(EstimatorProtocol):
         estimator's) draws what the loss draws (order-agnostic: orderings and
         split points)."""
         X = self._check_X(X, allow_empty=False)
-        objective = self._objective(None, self._threads())
+        objective = self._objective(self._threads())
         grads = self._fitted_kernels().zeros_like()
         rng = None
         if objective.draws:  # a generator from fresh entropy costs microseconds: only if used
@@ -276,19 +278,26 @@ class BaseNADE(EstimatorProtocol):
 
     # --------------------------------------------------------------- training
 
-    def fit(self, X, X_valid=None, *, epochs=50, batch_size=100, optimizer="adam",
-            learning_rate=1e-3, lr_schedule="constant", momentum=0.0, weight_decay=0.0,
-            patience=10, verbose=False, checkpoint=None, checkpoint_every=1, resume=False):
+    def fit(self, X, X_valid=None, *, epochs=FIT_DEFAULTS["epochs"],
+            batch_size=FIT_DEFAULTS["batch_size"], optimizer=FIT_DEFAULTS["optimizer"],
+            learning_rate=FIT_DEFAULTS["learning_rate"], lr_schedule=FIT_DEFAULTS["lr_schedule"],
+            momentum=FIT_DEFAULTS["momentum"], weight_decay=FIT_DEFAULTS["weight_decay"],
+            patience=FIT_DEFAULTS["patience"], verbose=False, checkpoint=None, checkpoint_every=1,
+            resume=False):
         """Maximum-likelihood training by mini-batch gradient descent (docs/training.md).
 
         X : (n_samples, n_features) of 0/1, n_samples >= 1; an array, a NumPy
             memmap or a Dask array (streamed chunk by chunk).
         X_valid : optional validation rows. When given, the parameters of the
             epoch with the lowest validation loss are kept, and training stops
-            after `patience` epochs without improvement (patience=None: never
-            early).
-        epochs : passes over X in all (a resumed fit counts the epochs it
-            already ran).   batch_size : rows per step.
+            after `patience` epochs without improvement (by more than 1e-4 of
+            the best loss; patience=None: never early).
+        epochs : the most passes over X (a resumed fit counts the epochs it
+            already ran); the default is a budget for early stopping to end,
+            and a ConvergenceWarning says when it ran out first.
+        batch_size : rows per step, or "auto": about 40 steps per epoch,
+            between 10 and 100 rows (small data sets learn better from more,
+            smaller steps).
         optimizer : a name in nadefast.optim.OPTIMIZERS ("adam", "sgd").
         learning_rate : step size.
         momentum : SGD's heavy-ball coefficient in [0, 1) (v = momentum v + g,
@@ -298,10 +307,13 @@ class BaseNADE(EstimatorProtocol):
             the step's learning rate: decoupled weight decay, i.e. AdamW
             with Adam, an L2 penalty weight_decay/2 |w|^2 with SGD without
             momentum.
-        lr_schedule : "constant", or "linear": the step size falls in
-            proportion to the rows seen, from learning_rate at the start to
-            zero at the end of `epochs` (pair it with patience=None or a
-            large patience).
+        lr_schedule : "plateau": after 10 epochs without a better validation
+            loss, go back to the best epoch's parameters and continue with
+            steps 10 times smaller and a fresh optimizer state (without
+            validation rows: constant); "constant"; or "linear": the step
+            size falls in proportion to the rows seen, from learning_rate at
+            the start to zero at the end of `epochs` (pair it with
+            patience=None or a large patience).
         verbose : 0/False silent; 1/True one line per epoch (train/valid
             loss, seconds); 2 also a progress bar within each epoch (stderr).
         checkpoint : path of a checkpoint file, written atomically every
@@ -310,10 +322,12 @@ class BaseNADE(EstimatorProtocol):
             from a fit with the same data and settings); the continued fit is
             bit-identical to one that was never interrupted.
 
-        Without `resume` (or `warm_start`), fitting starts from scratch.
-        Training that diverges raises FloatingPointError and Ctrl-C raises
-        KeyboardInterrupt; either way the model keeps its best (or last
-        finite) parameters so far.  Returns self.
+        The defaults are nadefast._training.FIT_DEFAULTS, which the command
+        line shares.  Without `resume` (or `warm_start`), fitting starts from
+        scratch.  Training that diverges raises FloatingPointError saying
+        what to try -- a non-finite loss, or no epoch better than the initial
+        model -- and Ctrl-C raises KeyboardInterrupt; either way the model
+        keeps its best (or last finite) parameters so far.  Returns self.
         """
         structure = self._structure()
         args = check_fit_arguments(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
@@ -322,8 +336,12 @@ class BaseNADE(EstimatorProtocol):
                                    patience=patience, checkpoint_every=checkpoint_every)
         backend = get_backend(self.backend)
         n_threads = self._threads()
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")  # now, not after the first epoch
         X = training_matrix(X, self._output)
         n = X.shape[1]
+        if args["batch_size"] == "auto":
+            args["batch_size"] = auto_batch_size(X.shape[0])
         if X_valid is not None:
             X_valid = validation_matrix(X_valid, n, self._output)
         # parameters, gradients, optimizer moments, best and epoch-start copies
@@ -354,7 +372,7 @@ class BaseNADE(EstimatorProtocol):
             rng = make_rng(self.random_state)
             order = self._resolve_ordering(n, rng)
             self._set_fitted(self._initial_parameters(X, order, structure, rng), order)
-        objective = self._objective(X_valid, n_threads)
+        objective = self._objective(n_threads)
         trainer = Trainer(objective, make_optimizer(
             args["optimizer"], objective.arrays, args["learning_rate"], momentum=args["momentum"],
             weight_decay=args["weight_decay"], decayed=self._decayed, backend=backend,
@@ -401,10 +419,15 @@ class BaseNADE(EstimatorProtocol):
     # ------------------------------------------------------------ persistence
 
     def save(self, path):
-        """Write the fitted model to `path` (.npz, no pickle; see nadefast.io), atomically."""
+        """Write the fitted model to `path` (.npz, no pickle; see nadefast.io), atomically.
+
+        An int random_state is recorded and restored by load (so sample() and the
+        orderings of ensembles repeat after loading, as before saving)."""
         kernels = self._fitted_kernels()
+        seed = self.random_state
+        seed = int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None
         _io.save_model(path, type(self).__name__, kernels.public(), self.ordering_,
-                       output=self._output.name)
+                       output=self._output.name, random_state=seed)
 
     @classmethod
     def load(cls, path):
@@ -413,11 +436,12 @@ class BaseNADE(EstimatorProtocol):
         ``nadefast.load(path)`` returns whichever model the file holds;
         ``NADE.load`` / ``OrderAgnosticNADE.load`` refuse the other kind.
         """
-        kind, params, ordering = _io.load_model(path)
+        kind, params, ordering, seed = _io.load_model(path)
         model_cls = BaseNADE._models[kind]
         if not issubclass(model_cls, cls):
             raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
                              f"with {kind}.load or nadefast.load")
         model = model_cls._from_file(params, ordering)
+        model.random_state = seed
         model._set_fitted(params, ordering)
         return model

@@ -29,7 +29,8 @@ import os
 
 import numpy as np
 
-from nadefast.io import read_npz, write_npz_atomic
+from nadefast._atomic import write_npz_atomic
+from nadefast.io import read_npz
 
 FORMAT = "nadefast.checkpoint"
 VERSION = 2

@@ -100,7 +100,7 @@ def ensure_demo_file() -> Path:
     """Path of the built demo set, building it into the cache first if needed."""
     path = cache_dir() / DEMO_FILE_NAME
     if not path.is_file():
-        from nadefast.io import write_npz_atomic
+        from nadefast._atomic import write_npz_atomic
 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_npz_atomic(path, build(installed_source()))

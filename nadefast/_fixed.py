@@ -174,7 +174,7 @@ class NADE(BaseNADE):
         return {"W": W.astype(dtype), "b": np.zeros(d, dtype), "V": V.astype(dtype),
                 "c": c.astype(dtype)}
 
-    def _objective(self, X_valid, n_threads):
+    def _objective(self, n_threads):
         return _FixedObjective(self._fitted_kernels(), self.ordering_, n_threads)
 
 

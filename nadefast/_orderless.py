@@ -202,9 +202,9 @@ class OrderAgnosticNADE(BaseNADE):
         # would take BLAS's cores (nadefast/backends/_compiled.py, TRAINING_KERNEL_THREADS)
         return 1
 
-    def _objective(self, X_valid, n_threads):
+    def _objective(self, n_threads):
         return _OrderlessObjective(self._fitted_kernels(), get_backend(self.backend),
-                                   self.ordering_, X_valid)
+                                   self.ordering_)
 
 
 class _OrderlessObjective:
@@ -213,17 +213,16 @@ class _OrderlessObjective:
 
     draws = True  # loss_and_gradient draws the masks from its rng
 
-    def __init__(self, kernels, backend, ordering, X_valid):
+    # the validation masks' key: the same masks for the same rows in every epoch and every fit
+    VALIDATION_KEY = philox_key(np.random.default_rng(0))
+
+    def __init__(self, kernels, backend, ordering):
         self.kernels, self.backend, self.ordering = kernels, backend, ordering
         self.arrays, self.public = kernels.arrays, kernels.public
-        self.valid_masks = None
-        if X_valid is not None:
-            key = philox_key(np.random.default_rng(0))
-            self.valid_masks = backend.training_masks(key, *X_valid.shape)
 
     def loss_and_gradient(self, X, grads, rng):
         masks = self.backend.training_masks(philox_key(rng), *X.shape)
         return self.kernels.objective(X, masks, grads)
 
     def validation_loss(self, X):
-        return self.kernels.objective(X, self.valid_masks)
+        return self.kernels.objective(X, self.backend.training_masks(self.VALIDATION_KEY, *X.shape))

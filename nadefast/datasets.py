@@ -317,22 +317,48 @@ def _load_npz_array(path: Path) -> np.ndarray | dict[str, np.ndarray]:
 
 
 def _load_text(path: Path) -> np.ndarray:
+    """A text table of 0/1: one row per line, comma- or whitespace-separated, '#' comments.
+
+    Every problem is reported by the file's own 1-based line and column numbers.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not a text file (and not .npy/.npz by suffix): {exc}") from exc
-    # Comma-separated if the first data line has a comma, else whitespace-separated.
-    data_lines = (ln.split("#", 1)[0].strip() for ln in text.splitlines())
-    first = next((ln for ln in data_lines if ln), "")
-    delimiter = "," if "," in first else None
+    rows, line_numbers = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            rows.append(line)
+            line_numbers.append(number)
+    if not rows:
+        raise ValueError(f"{path}: no data (the file has no rows of numbers)")
+    # comma-separated if the first row has a comma, else whitespace-separated
+    delimiter = "," if "," in rows[0] else None
+    fields = [row.split(delimiter) for row in rows]
+    width = len(fields[0])
+    for number, row in zip(line_numbers, fields):
+        if len(row) != width:
+            raise ValueError(f"{path}: line {number} has {len(row)} columns, the first row has "
+                             f"{width}")
     try:
-        array = np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=2, encoding="utf-8")
-    except ValueError as exc:  # non-numeric fields, ragged rows
-        raise ValueError(f"{path}: cannot parse as a numeric 0/1 table: {exc}") from exc
-    if array.size == 0:
-        raise ValueError(f"{path}: no data")
-    return _as_binary_matrix(array, f"{path}")
+        array = np.array(fields, dtype=np.float64)
+    except ValueError:
+        for number, row in zip(line_numbers, fields):
+            for column, field in enumerate(row, start=1):
+                try:
+                    float(field)
+                except ValueError:
+                    raise ValueError(f"{path}: line {number}, column {column}: {field.strip()!r} "
+                                     f"is not a number") from None
+        raise
+    bad = ~np.isin(array, (0.0, 1.0))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ValueError(f"{path}: line {line_numbers[r]}, column {c + 1} holds "
+                         f"{fields[r][c].strip()!r}; values must be 0 or 1 (binarize the data first)")
+    return array.astype(np.uint8)
 
 
 def _as_binary_matrix(array: np.ndarray, where: str) -> np.ndarray:

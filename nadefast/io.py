@@ -16,6 +16,8 @@ key                shape, dtype     meaning
 ``b``              (d,), f          (first) hidden layer's bias
 ``V``              (n, d), f        output weights
 ``c``              (n,), f          output biases
+``random_state``   (), int64        optional: the seed the model was fitted with (its
+                                    ``random_state`` parameter, when that is an int)
 ``M``              (d, n), f        OrderAgnosticNADE: mask weights
 ``W_hidden``       (L-1, d, d), f   OrderAgnosticNADE: deeper layers' weights
 ``b_hidden``       (L-1, d), f      OrderAgnosticNADE: deeper layers' biases
@@ -31,13 +33,14 @@ files are read with ``allow_pickle=False`` and every array is checked
 before use.
 """
 
+import errno
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
+from nadefast._atomic import write_npz_atomic
 from nadefast._validation import FLOAT_DTYPES, check_ordering
 
 FORMAT_NAME = "nadefast.NADE"
@@ -45,46 +48,6 @@ FORMAT_VERSION = 3
 _KEYS = {"format", "format_version", "W", "b", "V", "c", "ordering"}
 # parameters beyond W, b, V, c, by model
 _EXTRA = {"NADE": [], "OrderAgnosticNADE": ["M", "W_hidden", "b_hidden"]}
-
-
-def _default_file_mode():
-    """0o666 minus the process umask: what open() would give a new file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_npz_atomic(path, arrays):
-    """Write `arrays` to `path` as an .npz, all or nothing.
-
-    The data goes to a temporary file in the same directory, is flushed to
-    disk, then renamed over `path` (atomic on POSIX and Windows), so a crash
-    or a full disk mid-write leaves any previous file untouched.  `path` is
-    used as given: no ".npz" is appended.
-    """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot write {path!r}: it is a directory")
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".nadefast-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
-        raise
 
 
 def read_npz(path, what):
@@ -97,7 +60,7 @@ def read_npz(path, what):
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such {what} file: {path!r}")
+        raise FileNotFoundError(errno.ENOENT, f"no such {what} file", path)
     damage = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
               RuntimeError, NotImplementedError)  # what numpy, zipfile and zlib raise
     try:
@@ -122,9 +85,10 @@ def read_npz(path, what):
     return arrays
 
 
-def save_model(path, model, params, ordering, output="bernoulli"):
+def save_model(path, model, params, ordering, output="bernoulli", random_state=None):
     """Save a model (`model`: "NADE" or "OrderAgnosticNADE"), `params` in the
-    public layout, in the current format version."""
+    public layout, in the current format version; `random_state` (an int, or
+    None for none to record) is the seed it was fitted with."""
     arrays = {
         "format": np.array(FORMAT_NAME),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -132,6 +96,8 @@ def save_model(path, model, params, ordering, output="bernoulli"):
         "output": np.array(output),
         "ordering": np.asarray(ordering, dtype=np.int64),
     }
+    if random_state is not None:
+        arrays["random_state"] = np.array(random_state, dtype=np.int64)
     arrays.update({k: np.asarray(v) for k, v in params.items()})
     write_npz_atomic(path, arrays)
 
@@ -152,8 +118,9 @@ def _model_kind(data, version, fail):
 
 
 def load_model(path):
-    """Read and check a model file; returns (model, params, ordering): the model's
-    class name, its parameters in the public layout, its ordering.
+    """Read and check a model file; returns (model, params, ordering, random_state):
+    the model's class name, its parameters in the public layout, its ordering,
+    and the seed it was fitted with (an int, or None when the file has none).
 
     Raises FileNotFoundError when `path` does not exist and ValueError,
     naming the file and the problem, for anything that is not a complete,
@@ -209,4 +176,7 @@ def load_model(path):
         ordering = check_ordering(data["ordering"], n)
     except (TypeError, ValueError) as exc:
         fail(str(exc))
-    return model, params, ordering
+    seed = data.get("random_state")
+    if seed is not None and (seed.shape != () or seed.dtype.kind not in "iu" or int(seed) < 0):
+        fail("random_state must be a non-negative integer")
+    return model, params, ordering, None if seed is None else int(seed)

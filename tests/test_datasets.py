@@ -3,6 +3,7 @@ files, and user data in .npy / .npz / text form."""
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -307,16 +308,41 @@ def test_load_array_text_single_row_is_2d(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, bad",
-    [("0,1\n2,0\n", "2.0"), ("0 1\n0 0.5\n", "0.5"), ("0,nan\n1,1\n", "NaN"), ("1,-1\n0,0\n", "-1.0")],
+    "text, bad, where",
+    [("0,1\n2,0\n", "'2'", "line 2, column 1"), ("0 1\n0 0.5\n", "'0.5'", "line 2, column 2"),
+     ("0,nan\n1,1\n", "'nan'", "line 1, column 2"), ("1,-1\n0,0\n", "'-1'", "line 1, column 2"),
+     ("# a comment\n\n0 1\n1 7 # trailing\n", "'7'", "line 4, column 2")],
 )
-def test_load_array_text_bad_value_names_file_and_value(tmp_path, text, bad):
+def test_load_array_text_bad_value_names_file_value_and_position(tmp_path, text, bad, where):
+    """Positions are the file's own line and column numbers, both counted from 1."""
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(ValueError) as info:
         load_array(path)
     message = str(info.value)
-    assert "bad.csv" in message and bad in message
+    assert "bad.csv" in message and bad in message and where in message, message
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0,1,0\n1,x,0\n", "line 2, column 2: 'x' is not a number"),
+    ("0,1,0\n1,0\n", "line 2 has 2 columns, the first row has 3"),
+    ("0 1\n\n# note\n1\n", "line 4 has 1 columns, the first row has 2"),
+])
+def test_load_array_text_parse_errors_count_lines_and_columns_from_1(tmp_path, text, message):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_array(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_load_array_empty_text_file_is_one_clear_error_without_warnings(tmp_path, text):
+    path = tmp_path / "empty.csv"
+    path.write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's loadtxt warned "input contained no data"
+        with pytest.raises(ValueError, match="empty.csv: no data"):
+            load_array(path)
 
 
 def test_load_array_bad_value_position(tmp_path):

@@ -150,11 +150,13 @@ def test_order_agnostic_file_layout_and_round_trip(rng, tmp_path, backend):
     model.save(path)
     with np.load(path, allow_pickle=False) as f:
         assert set(f.files) == {"format", "format_version", "model", "output", "W", "M", "b",
-                                "W_hidden", "b_hidden", "V", "c", "ordering"}
+                                "W_hidden", "b_hidden", "V", "c", "ordering", "random_state"}
+        assert int(f["random_state"]) == 1  # the seed of the fit, restored by load
         assert int(f["format_version"]) == 3 and str(f["model"]) == "OrderAgnosticNADE"
         assert f["W_hidden"].shape == (2, 5, 5) and f["M"].shape == (5, 9)
     for loaded in (OrderAgnosticNADE.load(path), nadefast.load(path)):
         assert type(loaded) is OrderAgnosticNADE and loaded.n_layers == 3
+        assert loaded.random_state == 1
         loaded.set_params(backend=backend)
         for name in ("W_", "M_", "b_", "W_hidden_", "b_hidden_", "V_", "c_", "ordering_"):
             np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
