@@ -113,6 +113,29 @@ def test_resume_refuses_a_foreign_checkpoint(tmp_path):
     assert len(fresh.history_) == 1 and (tmp_path / "new.ckpt").exists()
 
 
+def test_checkpoints_hold_the_public_layout_and_older_formats_are_refused_by_name(tmp_path):
+    train, valid = _data(2)
+    ckpt = tmp_path / "run.ckpt"
+    model = NADE(8, random_state=0).fit(train, valid, **{**FIT, "epochs": 2}, checkpoint=ckpt)
+    with np.load(ckpt) as f:
+        assert int(f["format_version"]) == 2
+        # the public shapes, whatever the build's padded width
+        assert f["param.W"].shape == (8, 20) and f["param.V"].shape == (20, 8)
+        assert f["opt.m.W"].shape == (8, 20) and f["best.b"].shape == (8,)
+        np.testing.assert_array_equal(f["best.W"], model.W_)
+        arrays = dict(f)
+    arrays["format_version"] = np.array(1)  # nadefast 0.1 wrote the kernels' padded arrays
+    with open(tmp_path / "old.ckpt", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match="checkpoint in format version 1.*reads version 2"):
+        NADE(8).fit(train, valid, **FIT, checkpoint=tmp_path / "old.ckpt", resume=True)
+    arrays["format_version"] = np.array(3)
+    with open(tmp_path / "new.ckpt", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match="newer nadefast \\(format version 3\\)"):
+        NADE(8).fit(train, valid, **FIT, checkpoint=tmp_path / "new.ckpt", resume=True)
+
+
 def test_oversized_requests_fail_fast_and_clearly(rng, monkeypatch):
     """Compiled only: the memory guards, checked before any backend runs."""
     model = NADE.from_params(*random_params(rng, 784, 3))
