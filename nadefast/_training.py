@@ -213,7 +213,7 @@ class Trainer:
                 f"training stopped at its budget of epochs={self.settings['epochs']} before early "
                 f"stopping decided: the validation loss last improved at epoch {self.best_epoch} "
                 f"and early stopping waits for {patience} epochs without improvement; allow more "
-                f"epochs to train longer", ConvergenceWarning, stacklevel=3)
+                f"epochs to train longer", ConvergenceWarning, stacklevel=4)  # at the fit call
 
     def _one_epoch(self):
         t0 = time.perf_counter()
