@@ -196,16 +196,21 @@ class Trainer:
         """Divergence that stayed finite is an error; a budget that ran out first, a warning."""
         if not self.history:
             return
+        margin = max(1.0, 0.01 * abs(self.initial_loss))
         if self.X_valid is None:  # the kept (last) parameters, on the rows of the initial loss
             what, reached = "training", self.objective.validation_loss(self.head)
+            diverged = reached > self.initial_loss + margin
         else:
-            what, reached = "validation", min(h["valid_nll"] for h in self.history)
-        if reached > self.initial_loss + max(1.0, 0.01 * abs(self.initial_loss)):
+            # no epoch better than the initial model, and the loss blew up on the way (on data
+            # with nothing to learn the initial model stays the best, without the blow-up)
+            what, reached = "validation", max(h["valid_nll"] for h in self.history)
+            diverged = self.best_epoch == 0 and reached > self.initial_loss + margin
+        if diverged:
             rate = self.settings["learning_rate"]
             raise FloatingPointError(
-                f"training diverged: after {len(self.history)} epochs the model is worse than the "
-                f"initial one ({what} loss {reached:.6g} nats, initially {self.initial_loss:.6g}). "
-                f"The learning rate {rate:g} is too large: try {rate / 10:g}.")
+                f"training diverged: no epoch of {len(self.history)} improved on the initial "
+                f"model ({what} loss {self.initial_loss:.6g} nats, up to {reached:.6g} in "
+                f"training). The learning rate {rate:g} is too large: try {rate / 10:g}.")
         patience = self.settings["patience"]
         if (self.X_valid is not None and patience is not None
                 and self.epoch >= self.settings["epochs"] and self.bad_epochs < patience):
