@@ -8,6 +8,7 @@ import secrets
 import shutil
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -78,6 +79,22 @@ def _write_png_grid(path, samples, shape, scale=2):
     write_png(path, sample_grid(samples[:100], shape, n_cols=10, scale=scale))
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(before=None):
+    """The warnings of the enclosed work (a fit's ConvergenceWarning), printed after it
+    as one line each, "nadefast: warning: ..." on stderr; `before` runs first (it ends
+    a status line)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            if before is not None:
+                before()
+    for warning in caught:
+        print(f"nadefast: warning: {warning.message}", file=sys.stderr, flush=True)
+
+
 def _fresh_seed():
     """A seed for a run not given one: printed and stored, so that --seed repeats it."""
     return secrets.randbelow(2**31)
@@ -136,10 +153,9 @@ def cmd_demo(args):
     model = NADE(args.hidden, random_state=args.seed, n_jobs=args.n_jobs)
     status = _StatusLine(sys.stdout)
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(status):
+    with _warnings_as_lines(before=status.close_line), contextlib.redirect_stdout(status):
         model.fit(train, valid, epochs=args.epochs, learning_rate=args.lr, patience=args.patience,
                   verbose=1)
-    status.close_line()
     train_time = time.perf_counter() - t0
     say("")
     say("NADE negative log-likelihood, nats (mean +- standard error):")
@@ -216,11 +232,13 @@ def cmd_train(args):
     t0 = time.perf_counter()
     verbose = 0 if args.quiet else (2 if sys.stderr.isatty() else 1)
     try:
-        model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size,
-                  optimizer=args.optimizer, learning_rate=args.lr, lr_schedule=args.lr_schedule,
-                  momentum=args.momentum, weight_decay=args.weight_decay, patience=args.patience,
-                  verbose=verbose, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
-                  resume=checkpoint is not None)
+        with _warnings_as_lines():
+            model.fit(train, valid, epochs=args.epochs, batch_size=args.batch_size,
+                      optimizer=args.optimizer, learning_rate=args.lr,
+                      lr_schedule=args.lr_schedule, momentum=args.momentum,
+                      weight_decay=args.weight_decay, patience=args.patience, verbose=verbose,
+                      checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+                      resume=checkpoint is not None)
     except KeyboardInterrupt:
         return _interrupted(model, args.out, checkpoint)
     elapsed = time.perf_counter() - t0

@@ -166,6 +166,9 @@ def test_the_seed_is_printed_recorded_and_repeats_the_run(data, tmp_path, capsys
     argv = ["train", path, "--hidden", 6, "--epochs", 3, "--quiet", "--n-jobs", 1]
     code, out, err = run(capsys, *argv, "--out", tmp_path / "a.npz")
     assert code == 0, err
+    # 3 epochs end before early stopping decides: said once, on one line
+    assert err.startswith("nadefast: warning: training stopped at its budget of epochs=3")
+    assert len(err.strip().splitlines()) == 1
     seed = int(re.search(r"seed: (\d+) \(--seed \1 repeats this run", out).group(1))
     first = NADE.load(tmp_path / "a.npz")
     assert first.random_state == seed
