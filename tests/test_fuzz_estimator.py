@@ -79,11 +79,12 @@ FIT_ARGS = {
     "batch_size": _tagged(valid=[1, 2, 100, 2**62, 10**30], invalid=[0, -5, 2.0, "100", None, False]),
     "optimizer": _tagged(valid=["adam", "sgd", "ADAM", "Sgd"],
                          invalid=["rmsprop", "", None, 1, ["adam"], b"adam"]),
-    "learning_rate": _tagged(valid=[1e-3, 0.1, 1, np.float32(0.01), 5e-324],
+    "learning_rate": _tagged(valid=[1e-3, 0.1, np.float32(0.01), 5e-324],
                              invalid=[0, 0.0, -1e-3, float("nan"), float("inf"), float("-inf"), "0.1",
                                       None, True, 1j],
-                             # training may diverge (FloatingPointError) or not
-                             either=[1e300, 1e10]),
+                             # training may diverge (FloatingPointError: a non-finite loss, or
+                             # no epoch better than the start and a loss that blew up) or not
+                             either=[1, 1e300, 1e10]),
     "patience": _tagged(valid=[None, 1, 5, 10**30], invalid=[0, -1, 1.5, "3", True]),
 }
 
