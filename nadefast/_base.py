@@ -7,8 +7,8 @@ impute, loss_and_gradient) and the fit loop's setup.  Each model subclasses
 it and fills a few hooks (the scikit-learn BaseMixture -> GaussianMixture
 pattern):
 
-    _parameter_shapes(n, structure)  public parameter names and shapes
-    _make_kernels(backend, params)   the backend's kernel object for the model
+    _parameter_shapes(n, structure, output)  public parameter names and shapes
+    _make_kernels(backend, params, output)   the backend's kernel object for the model
     _score(X, *, orders, stop, cond, terms) / _draw(X, key, *, orders, given, greedy, row0)
                                      run the kernels along the model's ordering
                                      (orders: per-row orderings, order-agnostic only)
@@ -21,7 +21,10 @@ pattern):
     _from_file(params, ordering)     an instance for a model file's contents
 
 Parameters live in a backend's kernel object (``self._kernels``); the
-public attributes (W_, b_, ...) are views of its arrays.
+public attributes (W_, b_, ...) are views of its arrays.  What a value is --
+binary, a category code -- is the fitted output distribution's business
+(``self._output``, nadefast/_outputs.py): its widths set the parameters'
+shapes, it checks data, and the backends pick their kernels by it.
 """
 
 import math
@@ -33,7 +36,7 @@ import numpy as np
 from nadefast import io as _io
 from nadefast._checkpoint import load_checkpoint
 from nadefast._estimator import EstimatorProtocol
-from nadefast._outputs import OUTPUTS
+from nadefast._outputs import make_output
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
 from nadefast._streaming import data_digest, training_matrix, validation_matrix
@@ -68,12 +71,14 @@ def parameter_attribute(name, doc):
 class BaseNADE(EstimatorProtocol):
     """Base class of the NADE estimators (not used directly); see NADE, OrderAgnosticNADE."""
 
-    _output = OUTPUTS["bernoulli"]
     _decayed = ()  # the weight matrices weight decay shrinks (not the biases)
     _models = {}  # model file kind -> class, filled by subclasses
 
-    def __init__(self, n_hidden, *, ordering, dtype, random_state, n_jobs, warm_start, backend):
+    def __init__(self, n_hidden, *, output, n_categories, ordering, dtype, random_state, n_jobs,
+                 warm_start, backend):
         self.n_hidden = n_hidden
+        self.output = output
+        self.n_categories = n_categories
         self.ordering = ordering
         self.dtype = dtype
         self.random_state = random_state
@@ -96,17 +101,22 @@ class BaseNADE(EstimatorProtocol):
     def _how_to_get_fitted(cls):
         return f"{cls.__name__}.load(path)"
 
-    def _set_fitted(self, params, ordering):
-        """Fitted state from parameters in the public layout (copied) and an ordering."""
-        self._kernels = self._make_kernels(get_backend(self.backend), params)
+    def _set_fitted(self, params, ordering, output):
+        """Fitted state from parameters in the public layout (copied), an ordering and the
+        fitted output distribution."""
+        self._kernels = self._make_kernels(get_backend(self.backend), params, output)
+        self._output = output
         self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
         self.n_features_in_ = self.ordering_.shape[0]
+        for name, value in output.fitted_attributes().items():
+            setattr(self, name, value)
 
     def _fitted_kernels(self):
         """The kernel object, moved to the backend the `backend` parameter names."""
         self._check_fitted()
         if self._kernels.backend != self.backend:
-            self._kernels = self._make_kernels(get_backend(self.backend), self._kernels.public())
+            self._kernels = self._make_kernels(get_backend(self.backend), self._kernels.public(),
+                                               self._output)
         return self._kernels
 
     def _threads(self):
@@ -132,15 +142,17 @@ class BaseNADE(EstimatorProtocol):
         return float(np.mean(self.score_samples(X)))
 
     def conditionals(self, X):
-        """P(x_i = 1 | the variables before i in the ordering) for every feature i.
+        """The distribution of every variable given the variables before it in the ordering.
 
-        Returns (n_samples, n_features) in the model's dtype, columns in the
-        original feature order.
+        Bernoulli: P(x_i = 1 | .), (n_samples, n_features).  Categorical: the K_i
+        probabilities of each variable, (n_samples, sum of n_categories_), a block
+        of K_i columns per feature.  Feature order, the model's dtype.
         """
         X = self._check_X(X)
         dtype = self._fitted_kernels().dtype
-        check_memory(float(X.size) * dtype.itemsize, "conditionals")
-        cond = np.empty(X.shape, dtype=dtype)
+        width = int(self._output.out_widths(self.n_features_in_).sum())
+        check_memory(float(X.shape[0]) * width * dtype.itemsize, "conditionals")
+        cond = np.empty((X.shape[0], width), dtype=dtype)
         self._score(X, cond=cond)
         return cond
 
@@ -251,8 +263,10 @@ class BaseNADE(EstimatorProtocol):
             at most 0.5 / sqrt(n_samples) per entry).
         Observed entries are returned unchanged.
         """
-        if method not in ("mode", "mean"):
-            raise ValueError(f"method must be 'mode' or 'mean', got {method!r}")
+        self._check_fitted()
+        if method not in self._output.impute_methods:
+            raise ValueError(f"method must be one of {list(self._output.impute_methods)} for "
+                             f"output={self._output.name!r}, got {method!r}")
         X, orders, given = self._observed(X, observed)
         if method == "mode":
             return self._complete(X, orders, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
@@ -336,17 +350,29 @@ class BaseNADE(EstimatorProtocol):
                                    patience=patience, checkpoint_every=checkpoint_every)
         backend = get_backend(self.backend)
         n_threads = self._threads()
+        output = make_output(self.output, self.n_categories)
         if checkpoint is not None:
             check_writable(checkpoint, "checkpoint")  # now, not after the first epoch
-        X = training_matrix(X, self._output)
+        X = training_matrix(X, output)
         n = X.shape[1]
+        resuming = bool(resume) and checkpoint is not None and os.path.exists(checkpoint)
+        warm = (not resuming and check_bool(self.warm_start, "warm_start")
+                and self.__sklearn_is_fitted__())
+        if warm:  # the fitted model's output (its categories), which X must fit
+            self._check_warm_start(structure, n)
+            output = self._output
+            training_matrix(X, output)
+        else:
+            output = output.fitted(X)
+        structure["output_state"] = {k: v.tolist() for k, v in output.state().items()}
         if args["batch_size"] == "auto":
             args["batch_size"] = auto_batch_size(X.shape[0])
         if X_valid is not None:
-            X_valid = validation_matrix(X_valid, n, self._output)
+            X_valid = validation_matrix(X_valid, n, output)
         # parameters, gradients, optimizer moments, best and epoch-start copies
-        weights = sum(math.prod(s) for s in self._parameter_shapes(n, structure).values())
-        check_memory(6 * weights * np.dtype(structure["dtype"]).itemsize,
+        shapes = self._parameter_shapes(n, structure, output)
+        check_memory(6 * sum(math.prod(s) for s in shapes.values())
+                     * np.dtype(structure["dtype"]).itemsize,
                      f"fit with n_hidden={structure['n_hidden']}")
         settings = {
             **structure, **args, "n_features": n,
@@ -356,28 +382,27 @@ class BaseNADE(EstimatorProtocol):
             "data_digest": data_digest(X), "valid_digest": data_digest(X_valid),
         }
         saved = None
-        if bool(resume) and checkpoint is not None and os.path.exists(checkpoint):
+        if resuming:
             saved = load_checkpoint(checkpoint, settings)
             order = check_ordering(saved["ordering"], n)
             if self.ordering is not None and not isinstance(self.ordering, str):
                 if not np.array_equal(check_ordering(self.ordering, n), order):
                     raise ValueError(f"cannot resume from {checkpoint!r}: it was made with another "
                                      f"ordering")
-            self._set_fitted(self._checked_shapes(saved["params"], n, structure), order)
+            self._set_fitted(self._checked_shapes(saved["params"], shapes), order, output)
             rng = None  # replaced by the checkpoint's generator
-        elif check_bool(self.warm_start, "warm_start") and self.__sklearn_is_fitted__():
-            self._check_warm_start({**structure, "n_features": n})
-            rng = make_rng(self.random_state)  # parameters and ordering stay as they are
         else:
             rng = make_rng(self.random_state)
-            order = self._resolve_ordering(n, rng)
-            self._set_fitted(self._initial_parameters(X, order, structure, rng), order)
+            if not warm:  # (a warm start keeps its parameters and ordering)
+                order = self._resolve_ordering(n, rng)
+                self._set_fitted(self._initial_parameters(X, order, structure, output, rng),
+                                 order, output)
         objective = self._objective(n_threads)
         trainer = Trainer(objective, make_optimizer(
             args["optimizer"], objective.arrays, args["learning_rate"], momentum=args["momentum"],
             weight_decay=args["weight_decay"], decayed=self._decayed, backend=backend,
             n_threads=self._optimizer_threads(n_threads)),
-            X, X_valid, settings, rng, self._output, verbose=verbose)
+            X, X_valid, settings, rng, output, verbose=verbose)
         if saved is not None:
             trainer.restore(saved)
         try:
@@ -399,19 +424,21 @@ class BaseNADE(EstimatorProtocol):
             raise ValueError(f"ordering must be None, 'random' or a permutation, got {self.ordering!r}")
         return check_ordering(self.ordering, n)
 
-    def _checked_shapes(self, params, n, structure):
+    @staticmethod
+    def _checked_shapes(params, shapes):
         """Saved public-layout parameters, checked against the shapes this fit expects."""
-        for name, shape in self._parameter_shapes(n, structure).items():
+        for name, shape in shapes.items():
             if name not in params or params[name].shape != shape:
                 got = params[name].shape if name in params else None
                 raise ValueError(f"saved parameter {name} has shape {got}, expected {shape}")
         return params
 
-    def _check_warm_start(self, wanted):
+    def _check_warm_start(self, structure, n):
         """warm_start needs the fitted model to have the shape this fit asks for."""
-        fitted = self._fitted_structure()
-        for key in ("n_features", "n_hidden", "dtype", "n_layers"):
-            if key in wanted and fitted[key] != wanted[key]:
+        fitted = {**self._fitted_structure(), "output": self._output.name}
+        wanted = {**structure, "n_features": n}
+        for key in ("n_features", "n_hidden", "dtype", "n_layers", "output"):
+            if fitted[key] != wanted[key]:
                 raise ValueError(f"warm_start: the fitted model has {key}={fitted[key]!r}, this "
                                  f"fit asks for {key}={wanted[key]!r}; set warm_start=False to "
                                  f"start afresh")
@@ -427,7 +454,8 @@ class BaseNADE(EstimatorProtocol):
         seed = self.random_state
         seed = int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None
         _io.save_model(path, type(self).__name__, kernels.public(), self.ordering_,
-                       output=self._output.name, random_state=seed)
+                       output=self._output.name, output_state=self._output.state(),
+                       random_state=seed)
 
     @classmethod
     def load(cls, path):
@@ -436,12 +464,12 @@ class BaseNADE(EstimatorProtocol):
         ``nadefast.load(path)`` returns whichever model the file holds;
         ``NADE.load`` / ``OrderAgnosticNADE.load`` refuse the other kind.
         """
-        kind, params, ordering, seed = _io.load_model(path)
+        kind, params, ordering, output, seed = _io.load_model(path)
         model_cls = BaseNADE._models[kind]
         if not issubclass(model_cls, cls):
             raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
                              f"with {kind}.load or nadefast.load")
         model = model_cls._from_file(params, ordering)
-        model.random_state = seed
-        model._set_fitted(params, ordering)
+        model.set_params(random_state=seed, output=output.name, **output.constructor_params())
+        model._set_fitted(params, ordering, output)
         return model

@@ -10,14 +10,16 @@ import inspect
 
 import numpy as np
 
+from nadefast._outputs import output_from_state
+
 # version of the state __getstate__ returns (pickle, copy.deepcopy)
 STATE_VERSION = 3
 
 
 class EstimatorProtocol:
     """Parameters, repr, tags and pickling; subclasses provide ``_set_fitted(params,
-    ordering)``, ``_kernels`` (whose ``public()`` gives the fitted parameters) and
-    ``__sklearn_is_fitted__``."""
+    ordering, output)``, ``_kernels`` (whose ``public()`` gives the fitted parameters),
+    ``_output`` (the fitted output distribution) and ``__sklearn_is_fitted__``."""
 
     # ------------------------------------------------------------ estimator API
 
@@ -66,6 +68,7 @@ class EstimatorProtocol:
         if self.__sklearn_is_fitted__():
             state["fitted"] = {k: np.array(v) for k, v in self._kernels.public().items()}
             state["ordering_"] = np.array(self.ordering_)
+            state["output_"] = (self._output.name, self._output.state())
             for name in ("history_", "best_epoch_"):
                 if hasattr(self, name):
                     state[name] = getattr(self, name)
@@ -79,7 +82,7 @@ class EstimatorProtocol:
                              f"model file with that version and load() the file")
         self.__init__(**state["params"])
         if "fitted" in state:
-            self._set_fitted(state["fitted"], state["ordering_"])
+            self._set_fitted(state["fitted"], state["ordering_"], output_from_state(*state["output_"]))
             for name in ("history_", "best_epoch_"):
                 if name in state:
                     setattr(self, name, state[name])

@@ -3,7 +3,7 @@
 import numpy as np
 
 from nadefast._base import BaseNADE, parameter_attribute
-from nadefast._streaming import column_sums
+from nadefast._outputs import blocks_in_order, make_output
 from nadefast._validation import check_dtype, check_int, check_memory, check_ordering, check_params
 
 
@@ -65,15 +65,17 @@ class NADE(BaseNADE):
 
     _decayed = ("W", "V")
 
-    def __init__(self, n_hidden=500, *, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None, warm_start=False, backend="compiled"):
-        super().__init__(n_hidden, ordering=ordering, dtype=dtype, random_state=random_state,
-                         n_jobs=n_jobs, warm_start=warm_start, backend=backend)
+    def __init__(self, n_hidden=500, *, output="bernoulli", n_categories=None, ordering=None,
+                 dtype="float32", random_state=None, n_jobs=None, warm_start=False,
+                 backend="compiled"):
+        super().__init__(n_hidden, output=output, n_categories=n_categories, ordering=ordering,
+                         dtype=dtype, random_state=random_state, n_jobs=n_jobs,
+                         warm_start=warm_start, backend=backend)
 
-    W_ = parameter_attribute("W", "(n_hidden, n_features) input weights, column k: chain position k")
+    W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by chain position")
     b_ = parameter_attribute("b", "(n_hidden,) hidden bias")
-    V_ = parameter_attribute("V", "(n_features, n_hidden) output weights, row k: chain position k")
-    c_ = parameter_attribute("c", "(n_features,) output biases, by chain position")
+    V_ = parameter_attribute("V", "(n_out, n_hidden) output weights, by chain position")
+    c_ = parameter_attribute("c", "(n_out,) output biases, by chain position")
 
     @classmethod
     def _how_to_get_fitted(cls):
@@ -92,7 +94,7 @@ class NADE(BaseNADE):
         order = np.arange(n, dtype=np.intp) if ordering is None else check_ordering(ordering, n)
         model = cls(n_hidden=d, ordering=None if ordering is None else order.copy(),
                     dtype=W.dtype.name, backend=backend)
-        model._set_fitted({"W": W, "b": b, "V": V, "c": c}, order)
+        model._set_fitted({"W": W, "b": b, "V": V, "c": c}, order, make_output("bernoulli"))
         return model
 
     def hidden_states(self, X):
@@ -111,26 +113,27 @@ class NADE(BaseNADE):
     # ------------------------------------------------------------------ hooks
 
     @staticmethod
-    def _parameter_shapes(n, structure):
+    def _parameter_shapes(n, structure, output):
         d = structure["n_hidden"]
-        return {"W": (d, n), "b": (d,), "V": (n, d), "c": (n,)}
+        n_in, n_out = int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
+        return {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,)}
 
     @staticmethod
-    def _make_kernels(backend, params):
-        return backend.fixed(params)
+    def _make_kernels(backend, params, output):
+        return backend.fixed(params, output)
 
     def _structure(self):
         return {"model": "NADE", "n_hidden": check_int(self.n_hidden, "n_hidden", minimum=1),
-                "n_layers": 1, "dtype": check_dtype(self.dtype).name, "output": self._output.name}
+                "n_layers": 1, "dtype": check_dtype(self.dtype).name, "output": self.output}
 
     def _fitted_structure(self):
         W = self._fitted_kernels().public()["W"]
-        return {"n_features": W.shape[1], "n_hidden": W.shape[0], "dtype": W.dtype.name,
-                "n_layers": 1}
+        return {"n_features": self.n_features_in_, "n_hidden": W.shape[0],
+                "dtype": W.dtype.name, "n_layers": 1}
 
     @classmethod
     def _from_file(cls, params, ordering):
-        d, n = params["W"].shape
+        d, n = params["W"].shape[0], ordering.shape[0]
         identity = np.array_equal(ordering, np.arange(n))
         return cls(n_hidden=d, dtype=params["W"].dtype.name,
                    ordering=None if identity else ordering.copy())
@@ -158,19 +161,20 @@ class NADE(BaseNADE):
         return None, given
 
     def _log_marginal(self, X, orders, given):
-        terms = np.empty(X.shape, dtype=np.float64)
+        terms = np.empty(X.shape, dtype=np.float64)  # log p(x_k | x_<k), chain order
         self._score(X, terms=terms)
         cumulative = np.concatenate([np.zeros((X.shape[0], 1)), np.cumsum(terms, axis=1)], axis=1)
         return cumulative[np.arange(X.shape[0]), given]
 
-    def _initial_parameters(self, X, order, structure, rng):
-        """Small random weights; output biases at the data's marginal log-odds,
-        so the initial model is (close to) the independent-Bernoulli fit."""
+    def _initial_parameters(self, X, order, structure, output, rng):
+        """Small random weights; output biases at the data's marginal log-probabilities,
+        so the initial model is (close to) the fit of independent variables."""
         n, d, dtype = X.shape[1], structure["n_hidden"], structure["dtype"]
+        in_widths, out_widths = output.in_widths(n), output.out_widths(n)
         scale = 0.01
-        W = rng.normal(0.0, scale, size=(d, n))
-        V = rng.normal(0.0, scale, size=(n, d))
-        c = self._output.marginal_log_odds(column_sums(X)[order], X.shape[0])
+        W = rng.normal(0.0, scale, size=(d, int(in_widths.sum())))
+        V = rng.normal(0.0, scale, size=(int(out_widths.sum()), d))
+        c = blocks_in_order(output.initial_biases(X), out_widths, order)  # by chain position
         return {"W": W.astype(dtype), "b": np.zeros(d, dtype), "V": V.astype(dtype),
                 "c": c.astype(dtype)}
 

@@ -5,7 +5,6 @@ import numpy as np
 
 from nadefast._base import BaseNADE, parameter_attribute
 from nadefast._random import make_rng, philox_key
-from nadefast._streaming import column_sums
 from nadefast._validation import check_dtype, check_int, check_ordering
 from nadefast.backends import get_backend
 
@@ -70,19 +69,21 @@ class OrderAgnosticNADE(BaseNADE):
 
     _decayed = ("W", "M", "W_hidden", "V")
 
-    def __init__(self, n_hidden=500, *, n_layers=1, ordering=None, dtype="float32",
-                 random_state=None, n_jobs=None, warm_start=False, backend="compiled"):
-        super().__init__(n_hidden, ordering=ordering, dtype=dtype, random_state=random_state,
-                         n_jobs=n_jobs, warm_start=warm_start, backend=backend)
+    def __init__(self, n_hidden=500, *, n_layers=1, output="bernoulli", n_categories=None,
+                 ordering=None, dtype="float32", random_state=None, n_jobs=None,
+                 warm_start=False, backend="compiled"):
+        super().__init__(n_hidden, output=output, n_categories=n_categories, ordering=ordering,
+                         dtype=dtype, random_state=random_state, n_jobs=n_jobs,
+                         warm_start=warm_start, backend=backend)
         self.n_layers = n_layers
 
-    W_ = parameter_attribute("W", "(n_hidden, n_features) input weights, column j: feature j")
+    W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by feature")
     M_ = parameter_attribute("M", "(n_hidden, n_features) mask weights, column j: feature j")
     b_ = parameter_attribute("b", "(n_hidden,) first-layer bias")
     W_hidden_ = parameter_attribute("W_hidden", "(n_layers-1, n_hidden, n_hidden) deeper layers")
     b_hidden_ = parameter_attribute("b_hidden", "(n_layers-1, n_hidden) deeper biases")
-    V_ = parameter_attribute("V", "(n_features, n_hidden) output weights, row j: feature j")
-    c_ = parameter_attribute("c", "(n_features,) output biases, by feature")
+    V_ = parameter_attribute("V", "(n_out, n_hidden) output weights, by feature")
+    c_ = parameter_attribute("c", "(n_out,) output biases, by feature")
 
     def score_samples(self, X, n_orderings=1, *, random_state=None):
         """Exact log-likelihood log p(x) of each row, in nats: (n_samples,) float64.
@@ -130,29 +131,30 @@ class OrderAgnosticNADE(BaseNADE):
     # ------------------------------------------------------------------ hooks
 
     @staticmethod
-    def _parameter_shapes(n, structure):
+    def _parameter_shapes(n, structure, output):
         d, hidden = structure["n_hidden"], structure["n_layers"] - 1
-        return {"W": (d, n), "M": (d, n), "b": (d,), "W_hidden": (hidden, d, d),
-                "b_hidden": (hidden, d), "V": (n, d), "c": (n,)}
+        n_in, n_out = int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
+        return {"W": (d, n_in), "M": (d, n), "b": (d,), "W_hidden": (hidden, d, d),
+                "b_hidden": (hidden, d), "V": (n_out, d), "c": (n_out,)}
 
     @staticmethod
-    def _make_kernels(backend, params):
-        return backend.orderless(params)
+    def _make_kernels(backend, params, output):
+        return backend.orderless(params, output)
 
     def _structure(self):
         return {"model": "OrderAgnosticNADE",
                 "n_hidden": check_int(self.n_hidden, "n_hidden", minimum=1),
                 "n_layers": check_int(self.n_layers, "n_layers", minimum=1),
-                "dtype": check_dtype(self.dtype).name, "output": self._output.name}
+                "dtype": check_dtype(self.dtype).name, "output": self.output}
 
     def _fitted_structure(self):
         p = self._fitted_kernels().public()
-        return {"n_features": p["W"].shape[1], "n_hidden": p["W"].shape[0],
+        return {"n_features": self.n_features_in_, "n_hidden": p["W"].shape[0],
                 "dtype": p["W"].dtype.name, "n_layers": p["W_hidden"].shape[0] + 1}
 
     @classmethod
     def _from_file(cls, params, ordering):
-        d, n = params["W"].shape
+        d, n = params["W"].shape[0], ordering.shape[0]
         identity = np.array_equal(ordering, np.arange(n))
         return cls(n_hidden=d, n_layers=params["W_hidden"].shape[0] + 1,
                    dtype=params["W"].dtype.name, ordering=None if identity else ordering.copy())
@@ -183,16 +185,18 @@ class OrderAgnosticNADE(BaseNADE):
     def _log_marginal(self, X, orders, given):
         return self._score(X, orders=orders, stop=given)
 
-    def _initial_parameters(self, X, order, structure, rng):
-        """He-initialised ReLU layers; output biases at the data's marginal log-odds."""
+    def _initial_parameters(self, X, order, structure, output, rng):
+        """He-initialised ReLU layers; output biases at the data's marginal log-probabilities."""
         n, d, dtype = X.shape[1], structure["n_hidden"], structure["dtype"]
-        # the first layer's inputs are x*m and m (2n values, about n/2 of them non-zero)
-        W = rng.normal(0.0, np.sqrt(2.0 / n), size=(n, d)).T
+        n_in, n_out = int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
+        # the first layer's inputs are x*m and m (2n values, about n/2 of them non-zero; a
+        # category adds one column of its variable's block)
+        W = rng.normal(0.0, np.sqrt(2.0 / n), size=(n_in, d)).T
         M = rng.normal(0.0, np.sqrt(2.0 / n), size=(n, d)).T
         W_hidden = np.array([rng.normal(0.0, np.sqrt(2.0 / d), size=(d, d))
                              for _ in range(structure["n_layers"] - 1)]).reshape(-1, d, d)
-        V = rng.normal(0.0, np.sqrt(1.0 / d), size=(n, d))
-        c = self._output.marginal_log_odds(column_sums(X), X.shape[0])
+        V = rng.normal(0.0, np.sqrt(1.0 / d), size=(n_out, d))
+        c = output.initial_biases(X)  # by feature
         params = {"W": W, "M": M, "b": np.zeros(d), "W_hidden": W_hidden,
                   "b_hidden": np.zeros((structure["n_layers"] - 1, d)), "V": V, "c": c}
         return {k: v.astype(dtype) for k, v in params.items()}

@@ -1,30 +1,101 @@
-"""Output distributions: what one conditional p(x_k | x_<k) is.
+"""Output distributions: what one conditional p(x_j | .) is, for each family.
 
-A model holds one of these.  It checks the data the model describes, starts
-the output biases, and says what a sample looks like, so that models never
-branch on the family themselves.  Today there is one family, binary data
-(Bernoulli); categorical and mixture-of-Gaussian outputs come next
-(../shared/DESIGN.md, "Output distribution").
+A model holds one output object.  It checks the data the model describes,
+fixes what it learns from the training data (the number of categories of
+each column), starts the output biases, and says how an observed value
+enters the hidden layer and how many output units each variable has -- so
+that models never branch on the family themselves.  The families
+(docs/README.md §3-§4 give the parameter layouts they imply):
+
+* ``Bernoulli``: x_j in {0, 1}; one input column and one logit per variable;
+  p(x_j = 1 | .) = sigmoid(z_j).
+* ``Categorical``: x_j in {0, ..., K_j - 1}; K_j - 1 input columns per
+  variable (value 0 adds nothing, so a binary variable is the Bernoulli
+  case) and K_j logits, p(x_j = v | .) = softmax(z_j)[v].
+
+Besides that, each family carries its mathematics per variable in plain
+float64 NumPy (log-probability, its gradient, the sampler, the mode, the
+distribution's parameters), which the NumPy backend runs and the compiled
+kernels are checked against.
 """
 
 import numpy as np
 
-from nadefast._validation import as_binary_matrix
+from nadefast._validation import as_binary_matrix, as_code_matrix
 
 
-class Bernoulli:
-    """x_k in {0, 1}, p(x_k = 1 | .) = sigmoid(V[k] . h_k + c_k)."""
+def _log_sigmoid(z):
+    return -np.logaddexp(0.0, -z)
+
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def _log_softmax(z):
+    """z (rows, K) -> log softmax along the last axis, without overflow."""
+    top = z.max(axis=1, keepdims=True)
+    shifted = z - top
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class Output:
+    """The shared protocol; see the module docstring.  Per-variable widths are arrays
+    over the features, in feature order."""
+
+    name = None
+    sample_dtype = None
+    impute_methods = ("mode",)
+
+    def in_widths(self, n_features):
+        """Input columns (of W) per variable."""
+        raise NotImplementedError
+
+    def out_widths(self, n_features):
+        """Output units (rows of V, entries of c) per variable."""
+        raise NotImplementedError
+
+    def fitted(self, X):
+        """The output with what it learns from the training data fixed (X checked)."""
+        return self
+
+    def state(self):
+        """What a model file or a pickle must keep of this output (arrays by name)."""
+        return {}
+
+    def fitted_attributes(self):
+        """The estimator's fitted attributes this output adds (name -> value)."""
+        return {}
+
+    def constructor_params(self):
+        """The estimator's parameters that rebuild this fitted output (for load)."""
+        return {}
+
+    def check_dtype(self, dtype, name="X"):
+        """For data streamed from memmaps and Dask arrays: numbers only (values are
+        checked chunk by chunk)."""
+        if np.dtype(dtype).kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers (bool, integer or float), got dtype {dtype}")
+
+
+class Bernoulli(Output):
+    """x_j in {0, 1}, p(x_j = 1 | .) = sigmoid(z_j)."""
 
     name = "bernoulli"
     sample_dtype = np.dtype(np.uint8)
+    impute_methods = ("mode", "mean")
+
+    def in_widths(self, n_features):
+        return np.ones(n_features, dtype=np.intp)
+
+    out_widths = in_widths
 
     def check_X(self, X, n_features=None, *, name="X", allow_empty=True):
         """X as a C-contiguous uint8 matrix of 0/1 (see _validation.as_binary_matrix)."""
         return as_binary_matrix(X, n_features, name=name, allow_empty=allow_empty)
 
     def check_dtype(self, dtype, name="X"):
-        """For data streamed from memmaps and Dask arrays: numbers only (values are
-        checked chunk by chunk)."""
         if np.dtype(dtype).kind not in "biuf":
             raise TypeError(f"{name} must hold numbers 0/1 (bool, integer or float), got dtype "
                             f"{dtype}")
@@ -36,15 +107,178 @@ class Bernoulli:
         p = (np.asarray(column_sums, dtype=np.float64) + 1.0) / (n_rows + 2.0)
         return np.log(p) - np.log1p(-p)
 
+    def initial_biases(self, X):
+        """Per variable (feature order): the smoothed marginal log-odds."""
+        from nadefast._streaming import column_sums
 
-OUTPUTS = {"bernoulli": Bernoulli()}
+        return self.marginal_log_odds(column_sums(X), X.shape[0])
+
+    # ---- the mathematics of variable j, rows at a time (z: (rows, 1) logits)
+
+    @staticmethod
+    def input_column(j, x):
+        """Which of the variable's input columns the value x adds (-1: none)."""
+        return np.where(x == 1, 0, -1)
+
+    @staticmethod
+    def log_prob(j, z, x):
+        return _log_sigmoid((2.0 * x - 1.0) * z[:, 0])
+
+    @staticmethod
+    def grad_logits(j, z, x):
+        """d(-log p(x | z)) / dz, (rows, 1)."""
+        return (_sigmoid(z[:, 0]) - x)[:, None]
+
+    @staticmethod
+    def draw(j, z, u):
+        """x = [z > log u - log(1 - u)] (docs/sampling.md §2)."""
+        return (z[:, 0] > np.log(u) - np.log1p(-u)).astype(np.int64)
+
+    @staticmethod
+    def mode(j, z):
+        return (z[:, 0] > 0).astype(np.int64)
+
+    @staticmethod
+    def distribution(j, z):
+        """What conditionals() reports: p(x_j = 1 | .), (rows, 1)."""
+        return _sigmoid(z)
 
 
-def get_output(name):
-    """The output distribution called `name` (a key of OUTPUTS)."""
+class Categorical(Output):
+    """x_j in {0, ..., K_j - 1}, p(x_j = v | .) = softmax(z_j)[v]; K_j from the training
+    data (the largest code + 1) unless given (`n_categories`: an int for every
+    column, or one per column)."""
+
+    name = "categorical"
+    sample_dtype = np.dtype(np.int32)
+
+    def __init__(self, n_categories=None):
+        self.n_categories = n_categories
+
+    def _given(self, n_features):
+        """The categories given to the constructor, per feature (or None)."""
+        K = self.n_categories
+        if K is None:
+            return None
+        K = np.asarray(K)
+        if K.dtype.kind not in "iu" or K.ndim > 1:
+            raise TypeError(f"n_categories must be an int or a sequence of ints, got "
+                            f"{self.n_categories!r}")
+        K = np.broadcast_to(K, (n_features,)).astype(np.intp)
+        if K.shape != (n_features,):
+            raise ValueError(f"n_categories has {K.size} entries, but there are {n_features} "
+                             f"features")
+        if (K < 1).any():
+            raise ValueError(f"n_categories must be >= 1, got {K.min()}")
+        return K
+
+    def in_widths(self, n_features):
+        return self.n_categories - 1
+
+    def out_widths(self, n_features):
+        return np.asarray(self.n_categories, dtype=np.intp)
+
+    def check_X(self, X, n_features=None, *, name="X", allow_empty=True):
+        """X as a C-contiguous int32 matrix of codes, each in 0..K_j - 1 when K is known."""
+        K = None if self.n_categories is None or n_features is None else self._given(n_features)
+        return as_code_matrix(X, n_features, K, name=name, allow_empty=allow_empty)
+
+    def fitted(self, X):
+        from nadefast._streaming import column_max
+
+        n = X.shape[1]
+        seen = column_max(X, self, n) + 1
+        given = self._given(n)
+        if given is not None:
+            bad = np.flatnonzero(seen > given)
+            if bad.size:
+                j = bad[0]
+                raise ValueError(f"n_categories gives {given[j]} categories for column {j}, but X "
+                                 f"holds the code {seen[j] - 1} there")
+            seen = given
+        return Categorical(seen.astype(np.intp))
+
+    def state(self):
+        return {"n_categories": np.asarray(self.n_categories, dtype=np.int64)}
+
+    def fitted_attributes(self):
+        return {"n_categories_": np.asarray(self.n_categories, dtype=np.intp).copy()}
+
+    def constructor_params(self):
+        return {"n_categories": [int(k) for k in self.n_categories]}
+
+    def initial_biases(self, X):
+        """Per variable (feature order, K_j each): the log of the smoothed frequencies."""
+        from nadefast._streaming import value_counts
+
+        counts = value_counts(X, self.n_categories, self)
+        blocks = [np.log((c + 1.0) / (c.sum() + c.size)) for c in counts]
+        return np.concatenate(blocks)
+
+    # ---- the mathematics of variable j, rows at a time (z: (rows, K_j) logits)
+
+    @staticmethod
+    def input_column(j, x):
+        return x - 1  # value 0 adds nothing (-1)
+
+    @staticmethod
+    def log_prob(j, z, x):
+        return _log_softmax(z)[np.arange(z.shape[0]), x]
+
+    @staticmethod
+    def grad_logits(j, z, x):
+        g = np.exp(_log_softmax(z))
+        g[np.arange(z.shape[0]), x] -= 1.0
+        return g
+
+    @staticmethod
+    def draw(j, z, u):
+        """The smallest v with u < p_0 + ... + p_v (the last value when rounding leaves
+        the sum short of u): inverse transform with one uniform (docs/sampling.md)."""
+        cdf = np.cumsum(np.exp(_log_softmax(z)), axis=1)
+        return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
+
+    @staticmethod
+    def mode(j, z):
+        return np.argmax(z, axis=1)
+
+    @staticmethod
+    def distribution(j, z):
+        """What conditionals() reports: the K_j probabilities, (rows, K_j)."""
+        return np.exp(_log_softmax(z))
+
+
+OUTPUTS = {"bernoulli": Bernoulli, "categorical": Categorical}
+
+
+def offsets(widths):
+    """Where each variable's block starts in a concatenation of blocks: (len + 1,)."""
+    return np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
+
+
+def blocks_in_order(values, widths, order):
+    """The per-feature blocks of `values` (along its first axis; block j has widths[j]
+    entries) rearranged into the order `order` lists the features in."""
+    start = offsets(widths)
+    index = np.concatenate([np.arange(start[j], start[j + 1]) for j in order]).astype(np.intp)
+    return values[index]
+
+
+def make_output(name, n_categories=None):
+    """The output distribution `name` (a key of OUTPUTS), not yet fitted."""
     if not isinstance(name, str):
         raise TypeError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
-    try:
-        return OUTPUTS[name]
-    except KeyError:
-        raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}") from None
+    if name not in OUTPUTS:
+        raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
+    if name == "categorical":
+        return Categorical(n_categories)
+    if n_categories is not None:
+        raise ValueError(f"n_categories applies to output='categorical', not {name!r}")
+    return OUTPUTS[name]()
+
+
+def output_from_state(name, state):
+    """The fitted output a model file or a pickle describes."""
+    if name == "categorical":
+        return Categorical(np.asarray(state["n_categories"], dtype=np.intp))
+    return make_output(name)

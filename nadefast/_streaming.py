@@ -77,6 +77,32 @@ def load_chunk(X, start, stop, output, name="X"):
         raise ValueError(f"{exc} (rows {start}..{stop - 1} of {name})") from None
 
 
+def _chunks(X, output):
+    """The rows of X in memory, a chunk at a time (X itself when in memory)."""
+    if not is_out_of_core(X):
+        yield X
+        return
+    for start, stop in row_chunks(X, 1):
+        yield load_chunk(X, start, stop, output)
+
+
+def column_max(X, output, n_features):
+    """The largest value of every column (X checked by `output` chunk by chunk)."""
+    top = np.zeros(n_features, dtype=np.int64)
+    for part in _chunks(X, output):
+        np.maximum(top, part.max(axis=0), out=top)
+    return top
+
+
+def value_counts(X, n_categories, output):
+    """Per column j, the count of each code 0..n_categories[j] - 1: a list of arrays."""
+    counts = [np.zeros(int(k), dtype=np.int64) for k in n_categories]
+    for part in _chunks(X, output):
+        for j, c in enumerate(counts):
+            c += np.bincount(part[:, j], minlength=c.size)
+    return counts
+
+
 def column_sums(X):
     """Sum of every column as float64: (n_features,); streams memmaps and Dask arrays."""
     if is_dask_array(X):

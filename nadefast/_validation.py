@@ -90,6 +90,67 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
+def as_code_matrix(X, n_features=None, n_categories=None, *, name="X", allow_empty=True):
+    """`X` as a C-contiguous int32 array of category codes, (n_samples, n_features).
+
+    Accepts integer arrays, and bool or floating arrays holding whole numbers;
+    every code must be >= 0 and, where `n_categories` (one per feature) is
+    given, below its column's count.  Raises TypeError for strings, objects
+    and sparse matrices; ValueError for a wrong shape, NaN, infinities,
+    fractions, negative codes or codes out of range, naming the first.
+    """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(f"{name} is a sparse matrix; nadefast needs a dense array of codes "
+                        f"(use {name}.toarray())")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of category codes, got a {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold integer category codes 0, 1, 2, ...; got dtype "
+                        f"{arr.dtype} (encode labels as codes first)")
+    if arr.ndim != 2:
+        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape "
+                         f"{arr.shape}.{hint}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the model has {n_features}")
+    if arr.shape[0] == 0:
+        if not allow_empty:
+            raise ValueError(f"{name} has 0 samples; at least 1 is required")
+        return np.zeros((0, arr.shape[1]), dtype=np.int32)
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required.")
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            i, j = np.argwhere(~finite)[0]
+            value = arr[i, j].item()
+            what = "NaN" if value != value else f"infinity ({value})"
+            raise ValueError(f"{name} contains {what} at [{i}, {j}]; category codes must be "
+                             f"whole numbers >= 0")
+        if (arr != np.round(arr)).any():
+            i, j = np.argwhere(arr != np.round(arr))[0]
+            raise ValueError(f"{name} contains {arr[i, j].item()!r} at [{i}, {j}]; category codes "
+                             f"must be whole numbers")
+    limit = np.iinfo(np.int32).max if n_categories is None else np.asarray(n_categories)
+    bad = (arr < 0) | (arr > limit - (0 if n_categories is None else 1))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        value = arr[i, j].item()
+        if value < 0:
+            raise ValueError(f"{name} contains {value!r} at [{i}, {j}]; category codes must be >= 0")
+        if n_categories is None:
+            raise ValueError(f"{name} contains {value!r} at [{i}, {j}]; too large a category code")
+        raise ValueError(f"{name} contains the code {value!r} at [{i}, {j}], but column {j} has "
+                         f"{int(np.asarray(n_categories)[j])} categories (codes 0.."
+                         f"{int(np.asarray(n_categories)[j]) - 1})")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
 def _raise_first_bad(arr, bad, name, offset=0):
     i, j = np.argwhere(bad)[0]
     raise ValueError(

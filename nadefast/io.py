@@ -10,12 +10,14 @@ key                shape, dtype     meaning
 ``format``         (), str          always ``"nadefast.NADE"``
 ``format_version`` (), int64        3
 ``model``          (), str          ``"NADE"`` or ``"OrderAgnosticNADE"``
-``output``         (), str          the output distribution: ``"bernoulli"``
+``output``         (), str          the output distribution: ``"bernoulli"`` or
+                                    ``"categorical"``
+``n_categories``   (n,), int64      categorical only: K_j of every feature
 ``ordering``       (n,), int64      ``ordering[k]`` = feature at chain position k
-``W``              (d, n), f        input weights
+``W``              (d, n_in), f     input weights
 ``b``              (d,), f          (first) hidden layer's bias
-``V``              (n, d), f        output weights
-``c``              (n,), f          output biases
+``V``              (n_out, d), f    output weights
+``c``              (n_out,), f      output biases
 ``random_state``   (), int64        optional: the seed the model was fitted with (its
                                     ``random_state`` parameter, when that is an int)
 ``M``              (d, n), f        OrderAgnosticNADE: mask weights
@@ -23,10 +25,13 @@ key                shape, dtype     meaning
 ``b_hidden``       (L-1, d), f      OrderAgnosticNADE: deeper layers' biases
 =================  ===============  ===========================================
 
-In a NADE, column k of W, row k of V and c[k] belong to chain position k;
-in an OrderAgnosticNADE, column j of W and M, row j of V and c[j] belong to
-feature j, and ``ordering`` is the model's default ordering (docs/README.md
-has both layouts).  Older files still load: version 1 is a NADE (no
+Bernoulli outputs have n_in = n_out = n: in a NADE, column k of W, row k of
+V and c[k] belong to chain position k; in an OrderAgnosticNADE, column j of
+W and M, row j of V and c[j] belong to feature j, and ``ordering`` is the
+model's default ordering.  Categorical outputs give each variable K_j - 1
+columns of W (its values 1..K_j - 1) and K_j rows of V and entries of c, in
+blocks by chain position (NADE) or by feature (OrderAgnosticNADE);
+docs/README.md has the layouts.  Older files still load: version 1 is a NADE (no
 ``model``, ``output``); version 2 marks an order-agnostic model with
 ``kind = "order_agnostic"``.  Readers refuse newer versions, naming them;
 files are read with ``allow_pickle=False`` and every array is checked
@@ -41,6 +46,7 @@ import zlib
 import numpy as np
 
 from nadefast._atomic import write_npz_atomic
+from nadefast._outputs import OUTPUTS, output_from_state
 from nadefast._validation import FLOAT_DTYPES, check_ordering
 
 FORMAT_NAME = "nadefast.NADE"
@@ -85,9 +91,11 @@ def read_npz(path, what):
     return arrays
 
 
-def save_model(path, model, params, ordering, output="bernoulli", random_state=None):
+def save_model(path, model, params, ordering, output="bernoulli", output_state=None,
+               random_state=None):
     """Save a model (`model`: "NADE" or "OrderAgnosticNADE"), `params` in the
-    public layout, in the current format version; `random_state` (an int, or
+    public layout, in the current format version; `output_state` holds what the
+    output distribution learnt (nadefast._outputs); `random_state` (an int, or
     None for none to record) is the seed it was fitted with."""
     arrays = {
         "format": np.array(FORMAT_NAME),
@@ -98,6 +106,7 @@ def save_model(path, model, params, ordering, output="bernoulli", random_state=N
     }
     if random_state is not None:
         arrays["random_state"] = np.array(random_state, dtype=np.int64)
+    arrays.update({k: np.asarray(v) for k, v in (output_state or {}).items()})
     arrays.update({k: np.asarray(v) for k, v in params.items()})
     write_npz_atomic(path, arrays)
 
@@ -107,8 +116,8 @@ def _model_kind(data, version, fail):
     if version >= 3:
         if "model" not in data or data["model"].shape != () or str(data["model"]) not in _EXTRA:
             fail(f"model must be one of {sorted(_EXTRA)}")
-        if "output" not in data or str(data["output"]) != "bernoulli":
-            fail("output must be 'bernoulli'")
+        if "output" not in data or str(data["output"]) not in OUTPUTS:
+            fail(f"output must be one of {sorted(OUTPUTS)}")
         return str(data["model"])
     if "kind" not in data:
         return "NADE"
@@ -118,9 +127,10 @@ def _model_kind(data, version, fail):
 
 
 def load_model(path):
-    """Read and check a model file; returns (model, params, ordering, random_state):
-    the model's class name, its parameters in the public layout, its ordering,
-    and the seed it was fitted with (an int, or None when the file has none).
+    """Read and check a model file; returns (model, params, ordering, output,
+    random_state): the model's class name, its parameters in the public layout,
+    its ordering, its fitted output distribution, and the seed it was fitted
+    with (an int, or None when the file has none).
 
     Raises FileNotFoundError when `path` does not exist and ValueError,
     naming the file and the problem, for anything that is not a complete,
@@ -161,8 +171,13 @@ def load_model(path):
              f"{[str(a.dtype) for a in params.values()]}")
     if W.ndim != 2 or 0 in W.shape:
         fail(f"W has shape {W.shape}")
-    d, n = W.shape
-    shapes = {"b": (d,), "V": (n, d), "c": (n,), "M": (d, n)}
+    output, n = _output(data, int(version), W, fail)
+    try:
+        ordering = check_ordering(data["ordering"], n)
+    except (TypeError, ValueError) as exc:
+        fail(str(exc))
+    d, n_in, n_out = W.shape[0], int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
+    shapes = {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,), "M": (d, n)}
     if "W_hidden" in params:
         L1 = params["W_hidden"].shape[0] if params["W_hidden"].ndim == 3 else -1
         shapes.update({"W_hidden": (L1, d, d), "b_hidden": (L1, d)})
@@ -172,11 +187,19 @@ def load_model(path):
     for name, arr in params.items():
         if not np.isfinite(arr).all():
             fail(f"{name} contains NaN or infinite values")
-    try:
-        ordering = check_ordering(data["ordering"], n)
-    except (TypeError, ValueError) as exc:
-        fail(str(exc))
     seed = data.get("random_state")
     if seed is not None and (seed.shape != () or seed.dtype.kind not in "iu" or int(seed) < 0):
         fail("random_state must be a non-negative integer")
-    return model, params, ordering, None if seed is None else int(seed)
+    return model, params, ordering, output, None if seed is None else int(seed)
+
+
+def _output(data, version, W, fail):
+    """The fitted output distribution a file describes (Bernoulli before version 3) and
+    the number of features n it implies."""
+    name = str(data["output"]) if version >= 3 else "bernoulli"
+    if name != "categorical":
+        return output_from_state(name, {}), W.shape[1]
+    K = data.get("n_categories")
+    if K is None or K.ndim != 1 or K.size == 0 or K.dtype.kind not in "iu" or (K < 1).any():
+        fail("n_categories must be a 1-D array of integers >= 1")
+    return output_from_state(name, {"n_categories": K}), K.size

@@ -12,7 +12,10 @@ import pytest
 
 from nadefast import _core
 from nadefast._random import philox_key
+from nadefast._outputs import make_output
 from nadefast.backends import _compiled, get_backend
+
+BERNOULLI = make_output("bernoulli")
 
 from reference import oa_objective
 
@@ -187,7 +190,7 @@ def test_sparse_and_dense_first_layer_give_the_same_objective(rng, monkeypatch, 
     n, d, rows = 30, 12, 25
     X, masks = _batch(rng, rows, n)
     params = _random_params(rng, n, d, layers, np.float64)  # some units off, some on
-    kernels = get_backend("compiled").orderless(params)
+    kernels = get_backend("compiled").orderless(params, BERNOULLI)
     results = {}
     for fraction in (0.0, 1.0):  # 0: always dense products, 1: always the sparse kernels
         monkeypatch.setattr(_compiled, "SPARSE_INPUT_FRACTION", fraction)
@@ -210,7 +213,7 @@ def test_objective_kernels_do_not_depend_on_their_thread_count(rng, dtype):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     n, d, rows = 40, 16, 50
     X, masks = _batch(rng, rows, n)
-    kernels = get_backend("compiled").orderless(_random_params(rng, n, d, 2, dtype))
+    kernels = get_backend("compiled").orderless(_random_params(rng, n, d, 2, dtype), BERNOULLI)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         l1, g1 = _objective(kernels, X, masks, n_threads=1)
         l2, g2 = _objective(kernels, X, masks, n_threads=2)

@@ -5,7 +5,10 @@ import pytest
 
 from nadefast import NADE, NotFittedError, OrderAgnosticNADE
 from nadefast._random import philox_key
+from nadefast._outputs import make_output
 from nadefast.backends import _compiled, get_backend
+
+BERNOULLI = make_output("bernoulli")
 
 from reference import (
     all_binary_vectors,
@@ -43,7 +46,7 @@ def test_objective_gradient_matches_central_differences(rng, layers, backend):
     model = _random_oa_model(rng, n, d, layers)
     X = (rng.random((9, n)) < 0.5).astype(np.uint8)
     masks = get_backend(backend).training_masks(philox_key(rng), 9, n)
-    kernels = get_backend(backend).orderless(_public(model))
+    kernels = get_backend(backend).orderless(_public(model), BERNOULLI)
     padded = kernels.zeros_like()
     loss = kernels.objective(X, masks, padded)
     grads = kernels.public(padded)
@@ -236,7 +239,7 @@ def test_shared_and_per_row_orderings_agree(rng, backend):
     per_row = np.ascontiguousarray(np.tile(observed_first, (9, 1)), dtype=np.intp)
     counts = np.full(9, mask[0].sum(), dtype=np.intp)
     shared = model.log_marginal(X, mask)
-    loglik = get_backend(backend).orderless(_public(model)).score(X, per_row, 1, stop=counts)
+    loglik = get_backend(backend).orderless(_public(model), BERNOULLI).score(X, per_row, 1, stop=counts)
     np.testing.assert_array_equal(shared, loglik)
 
 

@@ -25,11 +25,11 @@ def memmap(tmp_path):
 def test_epoch_batches_visit_every_row_once_chunk_by_chunk(memmap, monkeypatch):
     mm, X = memmap
     import nadefast._streaming as streaming
-    from nadefast._outputs import OUTPUTS
+    from nadefast._outputs import make_output
 
     monkeypatch.setattr(streaming, "row_chunks", lambda X, bs: [(0, 250), (250, 500), (500, 600)])
     rng = np.random.default_rng(0)
-    batches = list(epoch_batches(mm, 64, rng, OUTPUTS["bernoulli"]))
+    batches = list(epoch_batches(mm, 64, rng, make_output("bernoulli")))
     seen = np.vstack(batches)
     # every row exactly once (compare as sorted multisets of rows)
     key = lambda A: np.sort(A @ (1 << np.arange(16)))  # noqa: E731

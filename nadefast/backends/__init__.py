@@ -4,12 +4,13 @@ A backend turns a model's parameters, given in the public layout (the shapes
 of ``docs/README.md``), into a *kernel object* that holds them in whatever
 layout its arithmetic wants and runs that model's numerical work:
 
-``backend.fixed(params)`` -> kernels of a fixed-order NADE (W, b, V, c)
+``backend.fixed(params, output)`` -> kernels of a fixed-order NADE (W, b, V, c)
+    for the fitted output distribution `output` (nadefast/_outputs.py)
     ``score(X, order, n_threads, cond=None, terms=None)`` -> log p(x) per row
     ``sample(X, order, key, row0, given, greedy, n_threads)``  fills rows of X
     ``gradient(X, order, grads, n_threads)`` -> mean NLL; mean gradient into grads
     ``hidden(X, order, n_threads)`` -> (rows, n, d) hidden states
-``backend.orderless(params)`` -> kernels of an order-agnostic NADE (W, M, b,
+``backend.orderless(params, output)`` -> kernels of an order-agnostic NADE (W, M, b,
     W_hidden, b_hidden, V, c)
     ``score(X, orders, n_threads, stop=None, cond=None, terms=None)``
     ``sample(X, orders, key, row0, given, greedy, n_threads)``
@@ -60,14 +61,20 @@ class Backend:
     """A backend: its kernel classes, and the element-wise steps of training."""
 
     name = None
-    fixed_kernels = None  # class of the fixed-order kernel objects
-    orderless_kernels = None  # class of the order-agnostic kernel objects
+    fixed_kernels = {}  # output distribution's name -> class of fixed-order kernel objects
+    orderless_kernels = {}  # likewise, order-agnostic
 
-    def fixed(self, params):
-        return self.fixed_kernels(params)
+    def fixed(self, params, output):
+        return self._kernels(self.fixed_kernels, "NADE", output)(params, output)
 
-    def orderless(self, params):
-        return self.orderless_kernels(params)
+    def orderless(self, params, output):
+        return self._kernels(self.orderless_kernels, "OrderAgnosticNADE", output)(params, output)
+
+    def _kernels(self, table, model, output):
+        if output.name not in table:
+            raise ValueError(f"the {self.name!r} backend has no {model} kernels for "
+                             f"output={output.name!r} yet; backend='numpy' has them")
+        return table[output.name]
 
 
 def get_backend(name):

@@ -70,9 +70,10 @@ class _Kernels(Kernels):
 
 
 class FixedKernels(_Kernels):
-    """A fixed-order NADE on the compiled core (see the module docstring for the layout)."""
+    """A fixed-order NADE with Bernoulli outputs on the compiled core (see the module
+    docstring for the layout)."""
 
-    def __init__(self, params):
+    def __init__(self, params, output=None):
         W = params["W"]
         d, n = W.shape
         dp = padded_width(d, W.dtype)
@@ -120,9 +121,10 @@ class FixedKernels(_Kernels):
 
 
 class OrderlessKernels(_Kernels):
-    """An order-agnostic NADE on the compiled core (see the module docstring for the layout)."""
+    """An order-agnostic NADE with Bernoulli outputs on the compiled core (see the module
+    docstring for the layout)."""
 
-    def __init__(self, params):
+    def __init__(self, params, output=None):
         W = params["W"]
         d, n = W.shape
         layers = params["W_hidden"].shape[0] + 1
@@ -225,8 +227,8 @@ class CompiledBackend(Backend):
     """The compiled CPU backend (see the package docstring of nadefast.backends)."""
 
     name = "compiled"
-    fixed_kernels = FixedKernels
-    orderless_kernels = OrderlessKernels
+    fixed_kernels = {"bernoulli": FixedKernels}
+    orderless_kernels = {"bernoulli": OrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=TRAINING_KERNEL_THREADS):
         """The order-agnostic objective's masks, (rows, n) bool (docs/order_agnostic.md §3);

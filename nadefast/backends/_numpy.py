@@ -1,20 +1,24 @@
 """The NumPy backend: every computation of the compiled backend, in plain float64.
 
 Written for clarity, not speed: no padding, no blocks, no incremental
-tricks beyond the cumulative sum of the fixed-order recurrence.  Parameters
-are stored in the public layout and the model's dtype (so optimizer steps
-round exactly as the compiled backend's do); all other arithmetic is
-float64.  The tests compare the compiled backend with this one; models of a
-few hundred features and hidden units run in seconds.
+tricks; a loop over chain positions, all rows at once.  One implementation
+serves every output distribution: what a value adds to the hidden layer and
+what a variable's logits mean (log-probability, gradient, draw, mode) come
+from the model's output object (nadefast/_outputs.py), variable by variable.
+Parameters are stored in the public layout and the model's dtype (so
+optimizer steps round exactly as the compiled backend's do); all other
+arithmetic is float64.  The tests compare the compiled backend with this
+one; models of a few hundred features and hidden units run in seconds.
 
 Random numbers are the compiled backend's: row r of a request draws from
-numpy.random.Philox(key, counter=[0, row0 + r, 0, 0]) (docs/sampling.md §2),
-so samples match the compiled backend's except where a logit and its noise
-agree to rounding.
+numpy.random.Philox(key, counter=[0, row0 + r, 0, 0]) (docs/sampling.md §3),
+one 32-bit uniform per position, so samples match the compiled backend's
+except where a draw and its threshold agree to rounding.
 """
 
 import numpy as np
 
+from nadefast._outputs import offsets
 from nadefast.backends import Backend, Kernels
 
 
@@ -22,11 +26,6 @@ def _sigmoid(x):
     """1 / (1 + exp(-x)), accurate to a few ulp for large |x| of either sign."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0, e) / (1.0 + e)
-
-
-def _log_sigmoid(z):
-    """log sigmoid(z) without overflow."""
-    return -np.logaddexp(0.0, -z)
 
 
 def _uniform_bits(key, row, n):
@@ -39,28 +38,18 @@ def _uniform_bits(key, row, n):
     return bits[:n]
 
 
-def _noise(key, row0, rows, n):
-    """(rows, n) logistic noise log u - log(1 - u), u = (bits + 1/2) / 2^32."""
+def _uniforms(key, row0, rows, n):
+    """(rows, n) uniforms u = (bits + 1/2) / 2^32 of the rows' streams, one per position."""
     u = np.array([_uniform_bits(key, row0 + r, n) for r in range(rows)], dtype=np.float64)
-    u = (u.reshape(rows, n) + 0.5) / 2.0**32
-    return np.log(u) - np.log1p(-u)
-
-
-def _draw_or_keep(X, r_index, column, logits, noise, given, position):
-    """x = [logit > noise] (greedy: noise None, [logit > 0]), except in rows whose
-    first given[r] positions are kept from X."""
-    drawn = (logits > (0.0 if noise is None else noise)).astype(np.uint8)
-    if given is not None:
-        drawn = np.where(given > position, X[r_index, column], drawn)
-    X[r_index, column] = drawn
-    return drawn.astype(np.float64)
+    return (u.reshape(rows, n) + 0.5) / 2.0**32
 
 
 class _Kernels(Kernels):
     backend = "numpy"
 
-    def __init__(self, params, names):
+    def __init__(self, params, names, output):
         self.arrays = {k: np.array(params[k], copy=True, order="C") for k in names}
+        self.output = output
 
     def public(self, arrays=None):
         return dict(self.arrays if arrays is None else arrays)
@@ -68,133 +57,205 @@ class _Kernels(Kernels):
     def _float64(self):
         return {k: v.astype(np.float64) for k, v in self.arrays.items()}
 
+    def _draw(self, X, rows, j, z, u, given, position):
+        """Values of variable j in `rows`: drawn from the logits z with uniforms u
+        (greedy: u None, the mode), except in rows whose first given[r] positions are
+        kept from X; written into X, returned."""
+        drawn = self.output.mode(j, z) if u is None else self.output.draw(j, z, u)
+        if given is not None:
+            drawn = np.where(given[rows] > position, X[rows, j], drawn)
+        X[rows, j] = drawn
+        return X[rows, j]
+
 
 class FixedKernels(_Kernels):
-    """A fixed-order NADE (docs/fixed_order.md), parameters in the public layout."""
+    """A fixed-order NADE (docs/fixed_order.md), parameters in the public layout:
+    blocks of W's columns and V's rows by chain position."""
 
-    def __init__(self, params):
-        super().__init__(params, ("W", "b", "V", "c"))
+    def __init__(self, params, output):
+        super().__init__(params, ("W", "b", "V", "c"), output)
 
-    def _forward(self, X, order):
-        """Hidden states (rows, n, d) and logits (rows, n) in chain order, and x in chain order.
+    def _blocks(self, order):
+        n = len(order)
+        return (offsets(self.output.in_widths(n)[order]),
+                offsets(self.output.out_widths(n)[order]))
 
-        a_k = b + sum_{i<k} W[:, i] x_i: a cumulative sum over positions."""
+    def _sweep(self, X, order, on_position):
+        """The recurrence a_{k+1} = a_k + (the column x_k adds), position by position.
+
+        on_position(k, j, a, h, z) sees the rows' pre-activations a (rows, d), hidden
+        states h and logits z (rows, width of j) at position k (feature j) and
+        returns the values of x_j to go on with (X's own when scoring)."""
         p = self._float64()
-        Xo = X[:, order].astype(np.float64)
-        steps = Xo[:, :, None] * p["W"].T[None]  # (rows, n, d): W[:, i] x_i
-        A = p["b"] + np.cumsum(steps, axis=1) - steps  # exclusive: positions before k
-        H = _sigmoid(A)
-        Z = p["c"] + np.einsum("rkd,kd->rk", H, p["V"])
-        return H, Z, Xo
+        in_off, out_off = self._blocks(order)
+        a = np.tile(p["b"], (X.shape[0], 1))
+        for k, j in enumerate(order):
+            h = _sigmoid(a)
+            z = p["c"][out_off[k]:out_off[k + 1]] + h @ p["V"][out_off[k]:out_off[k + 1]].T
+            x = on_position(k, j, a, h, z)
+            column = self.output.input_column(j, x)
+            adds = column >= 0
+            a[adds] += p["W"][:, in_off[k] + column[adds]].T
 
     def score(self, X, order, n_threads, cond=None, terms=None):
-        _, Z, Xo = self._forward(X, order)
-        term = _log_sigmoid((2.0 * Xo - 1.0) * Z)
-        if cond is not None:
-            cond[:, order] = _sigmoid(Z)
-        if terms is not None:
-            terms[...] = term
-        return term.sum(axis=1)
+        loglik = np.zeros(X.shape[0])
+        feature_off = offsets(self.output.out_widths(X.shape[1]))
+
+        def on_position(k, j, a, h, z):
+            term = self.output.log_prob(j, z, X[:, j])
+            loglik[...] += term
+            if cond is not None:
+                cond[:, feature_off[j]:feature_off[j + 1]] = self.output.distribution(j, z)
+            if terms is not None:
+                terms[:, k] = term
+            return X[:, j]
+
+        self._sweep(X, order, on_position)
+        return loglik
 
     def sample(self, X, order, key, row0, given, greedy, n_threads):
-        p = self._float64()
-        rows, n = X.shape
-        noise = None if greedy else _noise(key, row0, rows, n)
-        r = np.arange(rows)
-        a = np.tile(p["b"], (rows, 1))
-        for k in range(n):
-            z = p["c"][k] + _sigmoid(a) @ p["V"][k]
-            x = _draw_or_keep(X, r, order[k], z, None if noise is None else noise[:, k], given, k)
-            a += x[:, None] * p["W"][:, k]
+        u = None if greedy else _uniforms(key, row0, *X.shape)
+        rows = np.arange(X.shape[0])
+
+        def on_position(k, j, a, h, z):
+            return self._draw(X, rows, j, z, None if u is None else u[:, k], given, k)
+
+        self._sweep(X, order, on_position)
 
     def gradient(self, X, order, grads, n_threads):
-        """Mean NLL; the mean gradient into `grads` (docs/fixed_order.md §4)."""
+        """Mean NLL; the mean gradient into `grads` (docs/fixed_order.md §7)."""
         p = self._float64()
-        H, Z, Xo = self._forward(X, order)
-        rows = X.shape[0]
-        dZ = _sigmoid(Z) - Xo  # d(-log p(x_k | x_<k)) / dz_k
-        dA = dZ[:, :, None] * p["V"][None] * H * (1.0 - H)  # error at a_k
-        # a_k holds W[:, i] x_i for every i < k: W[:, i] collects the errors of later positions
-        later = np.cumsum(dA[:, ::-1], axis=1)[:, ::-1] - dA
-        exact = {"W": np.einsum("ri,rid->di", Xo, later), "b": dA.sum(axis=(0, 1)),
-                 "V": np.einsum("rk,rkd->kd", dZ, H), "c": dZ.sum(axis=0)}
+        rows, n = X.shape
+        in_off, out_off = self._blocks(order)
+        exact = {k: np.zeros_like(v) for k, v in p.items()}
+        states, nll = [], np.zeros(rows)
+
+        def on_position(k, j, a, h, z):
+            x = X[:, j]
+            nll[...] -= self.output.log_prob(j, z, x)
+            dz = self.output.grad_logits(j, z, x)  # d(-log p(x_j | .)) / dz
+            block = slice(out_off[k], out_off[k + 1])
+            exact["V"][block] += dz.T @ h
+            exact["c"][block] += dz.sum(axis=0)
+            states.append((self.output.input_column(j, x), (dz @ p["V"][block]) * h * (1.0 - h)))
+            return x
+
+        self._sweep(X, order, on_position)
+        # a_k holds the columns of the values before k: each collects the errors of later positions
+        later = np.zeros((rows, p["b"].shape[0]))
+        for k in range(n - 1, -1, -1):
+            column, error = states[k]
+            adds = column >= 0
+            np.add.at(exact["W"].T, in_off[k] + column[adds], later[adds])
+            later += error
+        exact["b"] = later.sum(axis=0)
         for k, g in exact.items():
             grads[k][...] = g / rows
-        return float(-np.mean(_log_sigmoid((2.0 * Xo - 1.0) * Z).sum(axis=1)))
+        return float(nll.mean())
 
     def hidden(self, X, order, n_threads):
-        return self._forward(X, order)[0].astype(self.dtype)
+        out = np.empty((X.shape[0], X.shape[1], self.arrays["b"].shape[0]), dtype=self.dtype)
+
+        def on_position(k, j, a, h, z):
+            out[:, k] = h
+            return X[:, j]
+
+        self._sweep(X, order, on_position)
+        return out
 
 
 class OrderlessKernels(_Kernels):
-    """An order-agnostic NADE (docs/order_agnostic.md), parameters in the public layout."""
+    """An order-agnostic NADE (docs/order_agnostic.md), parameters in the public layout:
+    blocks of W's columns and V's rows by feature."""
 
-    def __init__(self, params):
-        super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"))
+    def __init__(self, params, output):
+        super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"), output)
 
-    @staticmethod
-    def _layers(p, X, mask):
-        """Pre-activations and ReLU outputs of every layer for inputs x * m and m."""
-        A = [(X * mask) @ p["W"].T + mask @ p["M"].T + p["b"]]
+    def _inputs(self, X, mask):
+        """The first layer's observed inputs: per row, a 1 in the column each observed value
+        adds (Bernoulli: x * m), (rows, n_in)."""
+        rows, n = X.shape
+        in_off = offsets(self.output.in_widths(n))
+        inputs = np.zeros((rows, in_off[-1]))
+        for j in range(n):
+            column = self.output.input_column(j, X[:, j])
+            adds = (column >= 0) & (mask[:, j] > 0)
+            inputs[np.flatnonzero(adds), in_off[j] + column[adds]] = 1.0
+        return inputs
+
+    def _layers(self, p, X, mask):
+        """Inputs, pre-activations and ReLU outputs of every layer."""
+        inputs = self._inputs(X, mask)
+        A = [inputs @ p["W"].T + mask @ p["M"].T + p["b"]]
         H = [np.maximum(A[0], 0.0)]
         for Wl, bl in zip(p["W_hidden"], p["b_hidden"]):
             A.append(H[-1] @ Wl.T + bl)
             H.append(np.maximum(A[-1], 0.0))
-        return A, H
+        return inputs, A, H
 
-    def _logits_along(self, X, orders):
-        """For each chain position k: the rows' logits of their k-th feature, the
-        network recomputed from the mask of the features before it (O(n^2 d))."""
+    def _along(self, X, orders, on_position):
+        """For each chain position k: the network recomputed from the mask of the features
+        before it (O(n^2 d)); on_position(k, rows, j, z) gets the logits z of feature j for
+        the rows whose k-th feature it is and returns their values of x_j."""
         p = self._float64()
         rows, n = X.shape
         orders = np.broadcast_to(orders, (rows, n))
-        r = np.arange(rows)
+        out_off = offsets(self.output.out_widths(n))
         mask = np.zeros((rows, n))
         for k in range(n):
-            j = orders[:, k]
-            h = self._layers(p, X, mask)[1][-1]
-            yield k, j, np.einsum("rd,rd->r", h, p["V"][j]) + p["c"][j]
-            mask[r, j] = 1.0
+            h = self._layers(p, X, mask)[2][-1]
+            for j in np.unique(orders[:, k]):
+                these = np.flatnonzero(orders[:, k] == j)
+                block = slice(out_off[j], out_off[j + 1])
+                z = h[these] @ p["V"][block].T + p["c"][block]
+                X[these, j] = on_position(k, these, j, z)
+            mask[np.arange(rows), orders[:, k]] = 1.0
 
     def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
-        rows = X.shape[0]
-        r = np.arange(rows)
-        Xf = X.astype(np.float64)
-        loglik = np.zeros(rows)
-        for k, j, z in self._logits_along(Xf, orders):
-            term = _log_sigmoid((2.0 * Xf[r, j] - 1.0) * z)
+        loglik = np.zeros(X.shape[0])
+        feature_off = offsets(self.output.out_widths(X.shape[1]))
+
+        def on_position(k, rows, j, z):
+            term = self.output.log_prob(j, z, X[rows, j])
             if stop is not None:
-                term = np.where(k < stop, term, 0.0)
-            loglik += term
+                term = np.where(k < stop[rows], term, 0.0)
+            loglik[rows] += term
             if cond is not None:
-                cond[r, j] = _sigmoid(z)
+                cond[rows, feature_off[j]:feature_off[j + 1]] = self.output.distribution(j, z)
             if terms is not None:
-                terms[:, k] = term
+                terms[rows, k] = term
+            return X[rows, j]
+
+        self._along(X.copy(), orders, on_position)
         return loglik
 
     def sample(self, X, orders, key, row0, given, greedy, n_threads):
-        rows, n = X.shape
-        noise = None if greedy else _noise(key, row0, rows, n)
-        r = np.arange(rows)
-        Xf = X.astype(np.float64)  # the generator below reads the draws made so far
-        for k, j, z in self._logits_along(Xf, orders):
-            Xf[r, j] = _draw_or_keep(X, r, j, z, None if noise is None else noise[:, k], given, k)
+        u = None if greedy else _uniforms(key, row0, *X.shape)
+
+        def on_position(k, rows, j, z):
+            return self._draw(X, rows, j, z, None if u is None else u[rows, k], given, k)
+
+        self._along(X, orders, on_position)
 
     def objective(self, X, masks, grads=None):
         """The rescaled order-agnostic NLL (docs/order_agnostic.md §3), mean over rows;
         its gradient into `grads` when given."""
         p = self._float64()
-        Xf = X.astype(np.float64)
         m = np.asarray(masks, dtype=np.float64)
-        rows, n = Xf.shape
-        A, H = self._layers(p, Xf, m)
+        rows, n = X.shape
+        out_off = offsets(self.output.out_widths(n))
+        inputs, A, H = self._layers(p, X, m)
         Z = H[-1] @ p["V"].T + p["c"]
         weight = n / (n - m.sum(axis=1))  # n / (n - s): unbiased over the split s
-        nll = (1.0 - m) * -_log_sigmoid((2.0 * Xf - 1.0) * Z)
-        loss = float(np.mean(weight * nll.sum(axis=1)))
+        nll, dZ = np.zeros(rows), np.zeros_like(Z)
+        for j in range(n):
+            block, free = slice(out_off[j], out_off[j + 1]), 1.0 - m[:, j]
+            nll -= free * self.output.log_prob(j, Z[:, block], X[:, j])
+            dZ[:, block] = (free * weight / rows)[:, None] * self.output.grad_logits(
+                j, Z[:, block], X[:, j])
+        loss = float(np.mean(weight * nll))
         if grads is None:
             return loss
-        dZ = (1.0 - m) * (_sigmoid(Z) - Xf) * (weight / rows)[:, None]
         exact = {"V": dZ.T @ H[-1], "c": dZ.sum(axis=0),
                  "W_hidden": np.zeros(p["W_hidden"].shape), "b_hidden": np.zeros(p["b_hidden"].shape)}
         dH = dZ @ p["V"]
@@ -204,7 +265,7 @@ class OrderlessKernels(_Kernels):
             exact["b_hidden"][l] = dA.sum(axis=0)
             dH = dA @ p["W_hidden"][l]
         dA1 = dH * (A[0] > 0)
-        exact.update({"W": dA1.T @ (Xf * m), "M": dA1.T @ m, "b": dA1.sum(axis=0)})
+        exact.update({"W": dA1.T @ inputs, "M": dA1.T @ m, "b": dA1.sum(axis=0)})
         for k, g in exact.items():
             grads[k][...] = g
         return loss
@@ -230,11 +291,12 @@ def _row_draws(key, row):
 
 
 class NumpyBackend(Backend):
-    """The float64 NumPy reference backend (see the package docstring of nadefast.backends)."""
+    """The float64 NumPy reference backend (see the package docstring of nadefast.backends):
+    one kernel class per model, for every output distribution."""
 
     name = "numpy"
-    fixed_kernels = FixedKernels
-    orderless_kernels = OrderlessKernels
+    fixed_kernels = {"bernoulli": FixedKernels, "categorical": FixedKernels}
+    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": OrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=1):
         """Per row a split s uniform in 0..n-1, then the first s entries of a partial
