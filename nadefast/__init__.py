@@ -18,6 +18,7 @@ __all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "ConvergenceWarning", 
 __version__ = "0.1.0"
 
 
-def load(path):
-    """The model saved at `path` (a NADE or an OrderAgnosticNADE; see nadefast.io)."""
-    return BaseNADE.load(path)
+def load(path, *, backend="compiled"):
+    """The model saved at `path` (a NADE or an OrderAgnosticNADE; see nadefast.io),
+    computing on `backend`."""
+    return BaseNADE.load(path, backend=backend)

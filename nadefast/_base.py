@@ -458,11 +458,12 @@ class BaseNADE(EstimatorProtocol):
                        random_state=seed)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, backend="compiled"):
         """Read a model written by `save`; parameters round-trip bit for bit.
 
         ``nadefast.load(path)`` returns whichever model the file holds;
         ``NADE.load`` / ``OrderAgnosticNADE.load`` refuse the other kind.
+        `backend`: where the loaded model computes (files do not depend on it).
         """
         kind, params, ordering, output, seed = _io.load_model(path)
         model_cls = BaseNADE._models[kind]
@@ -470,6 +471,7 @@ class BaseNADE(EstimatorProtocol):
             raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
                              f"with {kind}.load or nadefast.load")
         model = model_cls._from_file(params, ordering)
-        model.set_params(random_state=seed, output=output.name, **output.constructor_params())
+        model.set_params(random_state=seed, output=output.name, backend=backend,
+                         **output.constructor_params())
         model._set_fitted(params, ordering, output)
         return model

@@ -135,3 +135,64 @@ def oa_objective(params, X, masks):
     z = h @ P["V"].T + P["c"]
     nll = (1 - m) * np.logaddexp(0.0, -(2.0 * X - 1.0) * z)
     return float(np.mean(n / (n - m.sum(axis=1)) * nll.sum(axis=1)))
+
+
+# ------------------------------------------------------------------ categorical outputs
+
+
+def all_codes(n_categories):
+    """(prod K, n) int, every configuration of codes x_j in 0..K_j - 1, lexicographic."""
+    return np.array(list(itertools.product(*[range(k) for k in n_categories])), dtype=np.int64)
+
+
+def _log_softmax_at(z, x):
+    z = np.asarray(z, dtype=np.float64)
+    top = z.max()
+    return z[x] - top - np.log(np.exp(z - top).sum())
+
+
+def categorical_log_likelihood(W, b, V, c, X, n_categories, ordering):
+    """log p(x) per row of a fixed-order categorical NADE, the masked form written from
+    docs: position k (feature o[k], K values) sees sigmoid(b + sum of the W columns of the
+    values >= 1 before it); its K logits are c + V h.  W (d, sum K-1) and V (sum K, d),
+    c in blocks by chain position."""
+    W, b, V, c = (np.asarray(a, dtype=np.float64) for a in (W, b, V, c))
+    K = np.asarray(n_categories)[np.asarray(ordering)]
+    in_start = np.concatenate([[0], np.cumsum(K - 1)])
+    out_start = np.concatenate([[0], np.cumsum(K)])
+    out = np.zeros(len(X))
+    for r, x in enumerate(np.asarray(X)):
+        xo = x[np.asarray(ordering)]
+        for k in range(len(K)):
+            a = b.copy()
+            for i in range(k):
+                if xo[i] > 0:
+                    a += W[:, in_start[i] + xo[i] - 1]
+            h = sigmoid(a)
+            z = c[out_start[k]:out_start[k + 1]] + V[out_start[k]:out_start[k + 1]] @ h
+            out[r] += _log_softmax_at(z, xo[k])
+    return out
+
+
+def oa_categorical_log_likelihood(params, X, n_categories, ordering):
+    """Order-agnostic categorical NADE: log p(x) along `ordering`, every layer recomputed
+    at every position from the one-hot inputs of the observed values (blocks by feature)."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    K = np.asarray(n_categories)
+    in_start = np.concatenate([[0], np.cumsum(K - 1)])
+    out_start = np.concatenate([[0], np.cumsum(K)])
+    out = np.zeros(len(X))
+    for r, x in enumerate(np.asarray(X)):
+        mask = np.zeros(len(K))
+        for j in ordering:
+            inputs = np.zeros(in_start[-1])
+            for i in np.flatnonzero(mask):
+                if x[i] > 0:
+                    inputs[in_start[i] + x[i] - 1] = 1.0
+            h = np.maximum(P["W"] @ inputs + P["M"] @ mask + P["b"], 0.0)
+            for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+                h = np.maximum(Wl @ h + bl, 0.0)
+            z = P["c"][out_start[j]:out_start[j + 1]] + P["V"][out_start[j]:out_start[j + 1]] @ h
+            out[r] += _log_softmax_at(z, x[j])
+            mask[j] = 1.0
+    return out
