@@ -35,25 +35,29 @@ def _nll_summary(model, X, n_orderings=1, seed=None):
     return float(nll.mean()), float(se)
 
 
-def _load_data(spec):
-    """DATA argument: 'demo', a benchmark name (in NADEFAST_DATA) or a file.
+def _load_data(spec, output="bernoulli"):
+    """DATA argument: 'demo', a benchmark name (in NADEFAST_DATA) or a file, read as the
+    model's `output` wants it (binary, or category codes: one-hot benchmarks decoded).
 
     Returns (splits, named): a dict of splits, and whether they have names of
     their own (a file holding one array gives {"train": it}, named False).
     """
     from nadefast import datasets
 
+    categorical = output == "categorical"
     if spec == "demo":
+        if categorical:
+            raise CliError("the demo digits are binary: use --output bernoulli")
         return datasets.load_demo(), True
     if spec in datasets.KNOWN_DATASETS and not os.path.exists(spec):
-        return datasets.load_dataset(spec), True
-    loaded = datasets.load_array(spec)
+        return datasets.load_dataset(spec, categorical=categorical), True
+    loaded = datasets.load_array(spec, values="codes" if categorical else "binary")
     return (loaded, True) if isinstance(loaded, dict) else ({"train": loaded}, False)
 
 
-def _one_split(spec, split):
+def _one_split(spec, split, output):
     """The rows of a --valid/--test file: its `split` split, or its only array."""
-    data, _ = _load_data(spec)
+    data, _ = _load_data(spec, output)
     if split in data:
         return data[split]
     if len(data) == 1:
@@ -205,13 +209,13 @@ def cmd_train(args):
     check_writable(args.out, "model file (--out)")  # before any work is done
     if checkpoint is not None:
         check_writable(checkpoint, "checkpoint")
-    data, _ = _load_data(args.data)
+    data, _ = _load_data(args.data, args.output)
     if "train" not in data:
         raise CliError(f"{args.data}: no 'train' split (found {sorted(data)})")
     if args.valid:
-        data["valid"] = _one_split(args.valid, "valid")
+        data["valid"] = _one_split(args.valid, "valid", args.output)
     if args.test:
-        data["test"] = _one_split(args.test, "test")
+        data["test"] = _one_split(args.test, "test", args.output)
     train, valid = data["train"], data.get("valid")
     say(f"train: {train.shape[0]} rows x {train.shape[1]} features"
         + (f"; valid: {valid.shape[0]} rows" if valid is not None else "; no validation split")
@@ -221,8 +225,8 @@ def cmd_train(args):
     # an order-agnostic model is scored along a random ordering unless told otherwise:
     # the identity (raster) ordering is a poor one for a model trained on all of them
     ordering = args.ordering or ("random" if args.order_agnostic else "identity")
-    common = dict(ordering=None if ordering == "identity" else "random", dtype=args.dtype,
-                  random_state=seed, n_jobs=args.n_jobs)
+    common = dict(output=args.output, ordering=None if ordering == "identity" else "random",
+                  dtype=args.dtype, random_state=seed, n_jobs=args.n_jobs, backend=args.backend)
     if args.order_agnostic:
         model = OrderAgnosticNADE(args.hidden, n_layers=args.layers, **common)
     else:
@@ -273,9 +277,9 @@ def _interrupted(model, out, checkpoint):
 def cmd_eval(args):
     import nadefast
 
-    model = nadefast.load(args.model)
+    model = nadefast.load(args.model, backend=args.backend)
     model.n_jobs = args.n_jobs
-    data, named = _load_data(args.data)
+    data, named = _load_data(args.data, model.output)
     if not named:  # a file of rows without split names: score them all
         data = {"all rows": data["train"]}
         split = args.split or "all rows"
@@ -298,7 +302,7 @@ def cmd_sample(args):
     shape = parse_shape(args.shape) if args.shape else None
     if args.png and shape is None:
         raise CliError("--png needs --shape HxW (for example --shape 28x28)")
-    model = nadefast.load(args.model)
+    model = nadefast.load(args.model, backend=args.backend)
     model.n_jobs = args.n_jobs
     seed = _fresh_seed() if args.seed is None else args.seed
     samples = model.sample(args.n, random_state=seed)
@@ -312,5 +316,6 @@ def cmd_sample(args):
         _write_png_grid(args.png, samples, shape, scale=args.scale)
         say(f"wrote {args.png}")
     if not args.out and not args.png:  # the samples alone on stdout, nothing on stderr
-        np.savetxt(sys.stdout, samples, fmt="%d", delimiter="")
+        # 0/1 rows as strings of digits; category codes separated by spaces
+        np.savetxt(sys.stdout, samples, fmt="%d", delimiter="" if model.output == "bernoulli" else " ")
     return 0

@@ -90,6 +90,8 @@ _positive_float = _float_where(lambda v: v > 0, "a positive number")
 
 
 def build_parser():
+    from nadefast._outputs import OUTPUTS
+    from nadefast.backends import BACKENDS
     from nadefast._training import FIT_DEFAULTS, LR_SCHEDULES
     from nadefast.optim import OPTIMIZERS
 
@@ -102,6 +104,10 @@ def build_parser():
         p.set_defaults(func=func)
         p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                        help="threads (default: all cores; -1 all CPUs, -2 all but one)")
+        if name != "demo":
+            p.add_argument("--backend", choices=BACKENDS, default="compiled",
+                           help="where the arithmetic runs: the compiled core, or the plain "
+                                "NumPy reference (slow)")
         return p
 
     def fit_options(p):
@@ -129,6 +135,9 @@ def build_parser():
     p.add_argument("--valid", help="validation rows (file), if DATA has no valid split")
     p.add_argument("--test", help="test rows (file), if DATA has no test split")
     p.add_argument("--hidden", type=_positive_int, default=500, help="hidden units (per layer)")
+    p.add_argument("--output", choices=sorted(OUTPUTS), default="bernoulli",
+                   help="what each variable is: 0/1 (bernoulli) or a category code 0..K-1 "
+                        "(categorical; one-hot benchmarks such as connect4 and dna are decoded)")
     fit_options(p)
     p.add_argument("--batch-size", type=_batch_size, default=FIT_DEFAULTS["batch_size"],
                    help="rows per step, or 'auto': about 40 steps per epoch, 10 to 100 rows")

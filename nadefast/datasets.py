@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nadefast._validation import as_binary_matrix
+from nadefast._validation import as_binary_matrix, as_code_matrix
 from nadefast.io import read_npz
 
 __all__ = [
@@ -100,7 +100,37 @@ def default_data_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.ndarray]:
+#: The benchmarks stored one-hot that are categorical data: bits per group, and whether a
+#: group holds exactly one 1 (connect4: 42 cells x empty/white/black) or at most one
+#: (dna: 60 positions x 3 bits, 000 being the fourth base).
+CATEGORICAL_ENCODINGS = {"connect4": (3, True), "dna": (3, False)}
+
+
+def one_hot_to_codes(X: np.ndarray, group: int, exactly_one: bool, where: str = "X") -> np.ndarray:
+    """Category codes of one-hot groups of `group` bits, (rows, features // group) int32.
+
+    exactly_one: the 1 of a group at bit i is code i (codes 0..group-1); otherwise a
+    group holds at most one 1: none is code 0 and bit i is code i + 1 (0..group).
+    ValueError, naming the first offending group, when a group breaks the rule.
+    """
+    X = np.asarray(X)
+    rows, width = X.shape
+    if width % group:
+        raise ValueError(f"{where}: {width} columns are not groups of {group}")
+    G = X.reshape(rows, width // group, group).astype(np.int64)
+    ones = G.sum(axis=2)
+    bad = ones != 1 if exactly_one else ones > 1
+    if bad.any():
+        r, g = np.argwhere(bad)[0]
+        raise ValueError(f"{where}: row {r}, group {g} (columns {g * group}..{g * group + group - 1})"
+                         f" holds {ones[r, g]} ones; the encoding has "
+                         f"{'exactly one' if exactly_one else 'at most one'}")
+    codes = np.argmax(G, axis=2) + (0 if exactly_one else ones)
+    return np.ascontiguousarray(codes, dtype=np.int32)
+
+
+def load_dataset(name: str, data_dir: PathLike | None = None, *,
+                 categorical: bool = False) -> dict[str, np.ndarray]:
     """Load benchmark `name` from ``data_dir``: ``NAME.npz`` (bit-packed layout), or
     else the ``.amat`` text files the benchmarks are distributed as
     (``NAME_train.amat`` / ``NAME_valid.amat`` / ``NAME_test.amat``, or
@@ -110,11 +140,14 @@ def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.nd
     ----------
     name : one of `KNOWN_DATASETS`
     data_dir : directory holding the files; defaults to `default_data_dir()`
+    categorical : decode the one-hot groups of the sets in `CATEGORICAL_ENCODINGS`
+        (connect4, dna) into int32 category codes, one column per group
+        (see `one_hot_to_codes`)
 
     Returns
     -------
     dict mapping each split present in the file to a uint8 0/1 array of shape
-    (rows, features).
+    (rows, features), or with `categorical` an int32 array of codes.
 
     Raises
     ------
@@ -127,6 +160,13 @@ def load_dataset(name: str, data_dir: PathLike | None = None) -> dict[str, np.nd
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     if name not in KNOWN_DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}")
+    if categorical:
+        if name not in CATEGORICAL_ENCODINGS:
+            raise ValueError(f"{name!r} has no categorical encoding; these do: "
+                             f"{', '.join(CATEGORICAL_ENCODINGS)}")
+        group, exactly_one = CATEGORICAL_ENCODINGS[name]
+        return {split: one_hot_to_codes(X, group, exactly_one, f"{name}[{split!r}]")
+                for split, X in load_dataset(name, data_dir).items()}
     if data_dir is None:
         data_dir = default_data_dir()
         if data_dir is None:
@@ -176,8 +216,9 @@ def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:
     return _unpack_splits(_open_npz(path), path)
 
 
-def load_array(path: PathLike) -> np.ndarray | dict[str, np.ndarray]:
-    """Load a user's binary data matrix and check that every value is 0 or 1.
+def load_array(path: PathLike, values: str = "binary") -> np.ndarray | dict[str, np.ndarray]:
+    """Load a user's data matrix: binary (every value 0 or 1), or with
+    ``values="codes"`` category codes (whole numbers >= 0, returned as int32).
 
     Accepted formats, by file suffix:
 
@@ -207,17 +248,20 @@ def load_array(path: PathLike) -> np.ndarray | dict[str, np.ndarray]:
         0/1 (the first bad value and its position are given), or if an .npz
         layout is not recognised.
     """
+    if values not in _CHECKS:
+        raise ValueError(f"values must be one of {sorted(_CHECKS)}, got {values!r}")
+    check = _CHECKS[values]
     path = _as_path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _load_npz_array(path)
+        return _load_npz_array(path, check)
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
         except ValueError as exc:  # object arrays, corrupt headers
             raise ValueError(f"{path}: cannot read as .npy: {exc}") from exc
-        return _as_binary_matrix(array, f"{path}")
-    return _load_text(path)
+        return check(array, f"{path}")
+    return _load_text(path, values)
 
 
 # --------------------------------------------------------------------------
@@ -295,7 +339,7 @@ def _read_labels(npz, split: str, rows: int, path: Path) -> np.ndarray:
     return labels
 
 
-def _load_npz_array(path: Path) -> np.ndarray | dict[str, np.ndarray]:
+def _load_npz_array(path: Path, check) -> np.ndarray | dict[str, np.ndarray]:
     npz = _open_npz(path)
     keys = set(npz)
     if any(f"{s}_shape" in keys for s in SPLITS):
@@ -306,18 +350,19 @@ def _load_npz_array(path: Path) -> np.ndarray | dict[str, np.ndarray]:
             raise ValueError(
                 f"{path}: unexpected keys {sorted(keys - set(split_keys))} next to plain split arrays"
             )
-        return {s: _as_binary_matrix(_read_key(npz, s, path), f"{path}[{s!r}]") for s in split_keys}
+        return {s: check(_read_key(npz, s, path), f"{path}[{s!r}]") for s in split_keys}
     if len(keys) == 1:
         (key,) = keys
-        return _as_binary_matrix(_read_key(npz, key, path), f"{path}[{key!r}]")
+        return check(_read_key(npz, key, path), f"{path}[{key!r}]")
     raise ValueError(
         f"{path}: unrecognised .npz layout with keys {sorted(keys)}; expected one array, plain "
         f"train/valid/test arrays, or the bit-packed layout (S and S_shape)"
     )
 
 
-def _load_text(path: Path) -> np.ndarray:
-    """A text table of 0/1: one row per line, comma- or whitespace-separated, '#' comments.
+def _load_text(path: Path, values: str = "binary") -> np.ndarray:
+    """A text table of 0/1 (or of category codes): one row per line, comma- or
+    whitespace-separated, '#' comments.
 
     Every problem is reported by the file's own 1-based line and column numbers.
     """
@@ -353,14 +398,25 @@ def _load_text(path: Path) -> np.ndarray:
                     raise ValueError(f"{path}: line {number}, column {column}: {field.strip()!r} "
                                      f"is not a number") from None
         raise
-    bad = ~np.isin(array, (0.0, 1.0))
+    if values == "codes":
+        bad, rule = (array < 0) | (array != np.round(array)), "category codes must be whole numbers >= 0"
+    else:
+        bad, rule = ~np.isin(array, (0.0, 1.0)), "values must be 0 or 1 (binarize the data first)"
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(f"{path}: line {line_numbers[r]}, column {c + 1} holds "
-                         f"{fields[r][c].strip()!r}; values must be 0 or 1 (binarize the data first)")
-    return array.astype(np.uint8)
+                         f"{fields[r][c].strip()!r}; {rule}")
+    return _CHECKS[values](array, f"{path}")
 
 
 def _as_binary_matrix(array: np.ndarray, where: str) -> np.ndarray:
     """The shared 0/1 check (nadefast._validation), errors naming the file."""
     return as_binary_matrix(array, name=where)
+
+
+def _as_code_matrix(array: np.ndarray, where: str) -> np.ndarray:
+    """The shared check of category codes (nadefast._validation), errors naming the file."""
+    return as_code_matrix(array, name=where)
+
+
+_CHECKS = {"binary": _as_binary_matrix, "codes": _as_code_matrix}

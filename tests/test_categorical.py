@@ -208,3 +208,60 @@ def test_codes_beyond_the_categories_are_refused(rng):
     # codes above 1 are not binary data
     with pytest.raises(ValueError, match="values must be 0 or 1"):
         NADE(3).fit(X, epochs=1)
+
+
+def test_one_hot_groups_decode_to_codes():
+    from nadefast.datasets import one_hot_to_codes
+
+    X = np.array([[1, 0, 0, 0, 0, 1], [0, 1, 0, 1, 0, 0]])
+    np.testing.assert_array_equal(one_hot_to_codes(X, 3, True), [[0, 2], [1, 0]])
+    Y = np.array([[0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0]])  # at most one: none is code 0
+    np.testing.assert_array_equal(one_hot_to_codes(Y, 3, False), [[0, 2], [1, 0]])
+    with pytest.raises(ValueError, match="row 0, group 0 .* holds 0 ones; the encoding has exactly one"):
+        one_hot_to_codes(Y, 3, True)
+    with pytest.raises(ValueError, match="row 1, group 1 .* holds 2 ones"):
+        one_hot_to_codes(np.array([[1, 0, 0, 0], [0, 1, 1, 1]]), 2, False)
+    with pytest.raises(ValueError, match="5 columns are not groups of 3"):
+        one_hot_to_codes(np.zeros((2, 5)), 3, True)
+
+
+def test_text_files_of_codes(tmp_path):
+    from nadefast.datasets import load_array
+
+    path = tmp_path / "codes.csv"
+    path.write_text("# three columns\n0,2,1\n3,0,1\n")
+    X = load_array(path, values="codes")
+    assert X.dtype == np.int32
+    np.testing.assert_array_equal(X, [[0, 2, 1], [3, 0, 1]])
+    path.write_text("0,2,1\n3,-1,1\n")
+    with pytest.raises(ValueError, match="line 2, column 2 holds '-1'; category codes must be whole"):
+        load_array(path, values="codes")
+    path.write_text("0,2,1\n3,1.5,1\n")
+    with pytest.raises(ValueError, match="line 2, column 2 holds '1.5'"):
+        load_array(path, values="codes")
+    with pytest.raises(ValueError, match="values must be one of"):
+        load_array(path, values="labels")
+
+
+def test_command_line_trains_evaluates_and_samples_categorical_models(tmp_path, capsys):
+    from nadefast.cli import main
+
+    rng = np.random.default_rng(3)
+    X = _data(rng, (3, 4, 2, 3), rows=120)
+    np.savez(tmp_path / "codes.npz", train=X[:80], valid=X[80:100], test=X[100:])
+    model = tmp_path / "m.npz"
+    argv = ["train", tmp_path / "codes.npz", "--output", "categorical", "--hidden", 6,
+            "--epochs", 3, "--seed", 1, "--backend", "numpy", "--quiet", "--out", model]
+    assert main([str(a) for a in argv]) == 0
+    expected = NADE(6, output="categorical", random_state=1, backend="numpy").fit(
+        X[:80], X[80:100], epochs=3)
+    loaded = NADE.load(model, backend="numpy")
+    np.testing.assert_array_equal(loaded.W_, expected.W_)
+    np.testing.assert_array_equal(loaded.n_categories_, [3, 4, 2, 3])
+    capsys.readouterr()
+    assert main(["eval", str(model), str(tmp_path / "codes.npz"), "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split()[2]) == pytest.approx(-expected.score(X[100:]), abs=1e-4)
+    assert main(["sample", str(model), "-n", "3", "--seed", "2", "--backend", "numpy"]) == 0
+    rows = [list(map(int, line.split())) for line in capsys.readouterr().out.splitlines()]
+    np.testing.assert_array_equal(rows, expected.sample(3, random_state=2))
