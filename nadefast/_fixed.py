@@ -8,11 +8,12 @@ from nadefast._validation import check_dtype, check_int, check_memory, check_ord
 
 
 class NADE(BaseNADE):
-    """Neural Autoregressive Distribution Estimator for binary vectors, one ordering.
+    """Neural Autoregressive Distribution Estimator, one ordering.
 
     p(x) = prod_k p(x_{o[k]} | x_{o[<k]}), each factor a logistic regression
-    on a sigmoid hidden layer shared by all positions, computed by the
-    O(n d) recurrence a_{k+1} = a_k + W[:, k] x_{o[k]}.  Log-likelihoods
+    (categorical data: a softmax) on a sigmoid hidden layer shared by all
+    positions, computed by the O(n d) recurrence a_{k+1} = a_k + W[:, k] x_{o[k]}
+    (docs/fixed_order.md; docs/categorical.md).  Log-likelihoods
     are exact, in nats.  Conditional inference (log_marginal,
     conditional_sample, impute) takes the first variables of the ordering
     as observed, in each row any number of them; for any other set of
@@ -22,6 +23,11 @@ class NADE(BaseNADE):
     ----------
     n_hidden : int, default 500
         Hidden units d.
+    output : "bernoulli" (default) or "categorical"
+        What each variable is: 0/1, or a category code 0..K_j - 1.
+    n_categories : None, int or array-like of n_features ints
+        Categorical only: K_j of every column (default: the largest code in
+        the training data + 1).
     ordering : None, "random" or array-like of shape (n_features,)
         ``ordering[k]`` is the feature at chain position k. None: the
         features' own order; "random": a permutation drawn from
@@ -52,6 +58,9 @@ class NADE(BaseNADE):
     b_ : ndarray (n_hidden,)              hidden bias
     V_ : ndarray (n_features, n_hidden)   output weights, row k for chain position k
     c_ : ndarray (n_features,)            output biases, c_[k] for chain position k
+        (categorical: W_ (n_hidden, sum K - 1), V_ (sum K, n_hidden), c_ (sum K),
+        blocks by chain position; docs/categorical.md §3)
+    n_categories_ : ndarray (n_features,) categorical only: K_j of every feature
     ordering_ : ndarray (n_features,)     ordering_[k] is the feature at chain position k
     n_features_in_ : int
     history_ : list of dict               per epoch of `fit`: epoch, train_nll,

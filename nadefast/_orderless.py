@@ -31,6 +31,7 @@ class OrderAgnosticNADE(BaseNADE):
         Units per hidden layer.
     n_layers : int, default 1
         Hidden layers (ReLU).
+    output, n_categories : as for NADE ("bernoulli" or "categorical").
     ordering : None, "random" or array-like of shape (n_features,)
         The ordering score_samples, conditionals, sample and the rest follow,
         and that ensembles start from.  None: the features' own order (a
@@ -62,6 +63,8 @@ class OrderAgnosticNADE(BaseNADE):
     b_hidden_ : ndarray (n_layers-1, n_hidden)             deeper layers' biases
     V_ : ndarray (n_features, n_hidden)   output weights, row j for feature j
     c_ : ndarray (n_features,)            output biases, c_[j] for feature j
+        (categorical: W_ (n_hidden, sum K - 1), V_ (sum K, n_hidden), c_ (sum K),
+        blocks by feature; n_categories_ (n_features,) the K_j)
     ordering_, n_features_in_, history_, best_epoch_ : as for NADE; history_'s
         valid_nll is the training objective on the validation rows, with
         masks fixed for the whole fit (an exact NLL costs n forward passes).
