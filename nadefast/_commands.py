@@ -199,7 +199,7 @@ def cmd_train(args):
     from nadefast import NADE, OrderAgnosticNADE
     from nadefast._atomic import check_writable
 
-    if args.layers > 1 and not args.order_agnostic:
+    if args.layers is not None and args.layers > 1 and not args.order_agnostic:
         raise CliError(f"--layers {args.layers} needs --order-agnostic (a fixed-order NADE has one "
                        f"hidden layer)")
     if args.momentum and args.optimizer != "sgd":
@@ -228,7 +228,8 @@ def cmd_train(args):
     common = dict(output=args.output, ordering=None if ordering == "identity" else "random",
                   dtype=args.dtype, random_state=seed, n_jobs=args.n_jobs, backend=args.backend)
     if args.order_agnostic:
-        model = OrderAgnosticNADE(args.hidden, n_layers=args.layers, **common)
+        layers = {} if args.layers is None else {"n_layers": args.layers}
+        model = OrderAgnosticNADE(args.hidden, **layers, **common)
     else:
         model = NADE(args.hidden, **common)
     if checkpoint is not None and os.path.exists(checkpoint):

@@ -29,8 +29,8 @@ class OrderAgnosticNADE(BaseNADE):
     ----------
     n_hidden : int, default 500
         Units per hidden layer.
-    n_layers : int, default 1
-        Hidden layers (ReLU).
+    n_layers : int, default 2
+        Hidden layers (ReLU); two gave the best likelihoods (results/README.md).
     output, n_categories : as for NADE ("bernoulli" or "categorical").
     ordering : None, "random" or array-like of shape (n_features,)
         The ordering score_samples, conditionals, sample and the rest follow,
@@ -72,7 +72,7 @@ class OrderAgnosticNADE(BaseNADE):
 
     _decayed = ("W", "M", "W_hidden", "V")
 
-    def __init__(self, n_hidden=500, *, n_layers=1, output="bernoulli", n_categories=None,
+    def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", n_categories=None,
                  ordering=None, dtype="float32", random_state=None, n_jobs=None,
                  warm_start=False, backend="compiled"):
         super().__init__(n_hidden, output=output, n_categories=n_categories, ordering=ordering,

@@ -154,8 +154,9 @@ def build_parser():
                    help="precision of the parameters")
     p.add_argument("--order-agnostic", action="store_true",
                    help="one network for every ordering (Uria et al. 2014; ReLU units)")
-    p.add_argument("--layers", type=_positive_int, default=1,
-                   help="hidden layers of an --order-agnostic model")
+    p.add_argument("--layers", type=_positive_int, default=None,
+                   help="hidden layers of an --order-agnostic model (default: "
+                        "OrderAgnosticNADE's, 2)")
     p.add_argument("--ordering", choices=("identity", "random"), default=None,
                    help="the model's ordering (default: identity; random with --order-agnostic)")
     p.add_argument("--seed", type=_seed, default=None,
