@@ -116,9 +116,10 @@ class Bernoulli(Output):
     # ---- the mathematics of variable j, rows at a time (z: (rows, 1) logits)
 
     @staticmethod
-    def input_column(j, x):
-        """Which of the variable's input columns the value x adds (-1: none)."""
-        return np.where(x == 1, 0, -1)
+    def input(j, x):
+        """What the values x add to the hidden layer: per row, which of the variable's
+        input columns (-1: none) and times what (docs/fixed_order.md §3)."""
+        return np.where(x == 1, 0, -1), np.ones(len(x))
 
     @staticmethod
     def log_prob(j, z, x):
@@ -218,8 +219,8 @@ class Categorical(Output):
     # ---- the mathematics of variable j, rows at a time (z: (rows, K_j) logits)
 
     @staticmethod
-    def input_column(j, x):
-        return x - 1  # value 0 adds nothing (-1)
+    def input(j, x):
+        return x - 1, np.ones(len(x))  # value v >= 1 adds column v - 1; value 0 nothing
 
     @staticmethod
     def log_prob(j, z, x):

@@ -93,9 +93,9 @@ class FixedKernels(_Kernels):
             h = _sigmoid(a)
             z = p["c"][out_off[k]:out_off[k + 1]] + h @ p["V"][out_off[k]:out_off[k + 1]].T
             x = on_position(k, j, a, h, z)
-            column = self.output.input_column(j, x)
+            column, times = self.output.input(j, x)
             adds = column >= 0
-            a[adds] += p["W"][:, in_off[k] + column[adds]].T
+            a[adds] += times[adds, None] * p["W"][:, in_off[k] + column[adds]].T
 
     def score(self, X, order, n_threads, cond=None, terms=None):
         loglik = np.zeros(X.shape[0])
@@ -137,16 +137,16 @@ class FixedKernels(_Kernels):
             block = slice(out_off[k], out_off[k + 1])
             exact["V"][block] += dz.T @ h
             exact["c"][block] += dz.sum(axis=0)
-            states.append((self.output.input_column(j, x), (dz @ p["V"][block]) * h * (1.0 - h)))
+            states.append((self.output.input(j, x), (dz @ p["V"][block]) * h * (1.0 - h)))
             return x
 
         self._sweep(X, order, on_position)
         # a_k holds the columns of the values before k: each collects the errors of later positions
         later = np.zeros((rows, p["b"].shape[0]))
         for k in range(n - 1, -1, -1):
-            column, error = states[k]
+            (column, times), error = states[k]
             adds = column >= 0
-            np.add.at(exact["W"].T, in_off[k] + column[adds], later[adds])
+            np.add.at(exact["W"].T, in_off[k] + column[adds], times[adds, None] * later[adds])
             later += error
         exact["b"] = later.sum(axis=0)
         for k, g in exact.items():
@@ -172,15 +172,15 @@ class OrderlessKernels(_Kernels):
         super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"), output)
 
     def _inputs(self, X, mask):
-        """The first layer's observed inputs: per row, a 1 in the column each observed value
-        adds (Bernoulli: x * m), (rows, n_in)."""
+        """The first layer's observed inputs: per row, the column each observed value adds,
+        times its coefficient (Bernoulli: x * m), (rows, n_in)."""
         rows, n = X.shape
         in_off = offsets(self.output.in_widths(n))
         inputs = np.zeros((rows, in_off[-1]))
         for j in range(n):
-            column = self.output.input_column(j, X[:, j])
+            column, times = self.output.input(j, X[:, j])
             adds = (column >= 0) & (mask[:, j] > 0)
-            inputs[np.flatnonzero(adds), in_off[j] + column[adds]] = 1.0
+            inputs[np.flatnonzero(adds), in_off[j] + column[adds]] = times[adds]
         return inputs
 
     def _layers(self, p, X, mask):
