@@ -39,7 +39,7 @@ from nadefast._estimator import EstimatorProtocol
 from nadefast._outputs import make_output
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
-from nadefast._streaming import data_digest, training_matrix, validation_matrix
+from nadefast._streaming import data_digest, is_out_of_core, training_matrix, validation_matrix
 from nadefast._atomic import check_writable
 from nadefast._training import FIT_DEFAULTS, Trainer, auto_batch_size, check_fit_arguments
 from nadefast._validation import (
@@ -60,7 +60,11 @@ def parameter_attribute(name, doc):
     assigning an array checks it and copies it in."""
 
     def get(self):
-        return self._fitted_kernels().public()[name]
+        public = self._fitted_kernels().public()
+        if name not in public:
+            raise AttributeError(f"{type(self).__name__} with output={self._output.name!r} has "
+                                 f"no {name}_")
+        return public[name]
 
     def set_(self, value):
         assign_checked(name + "_", self._fitted_kernels().public()[name], value)
@@ -74,11 +78,12 @@ class BaseNADE(EstimatorProtocol):
     _decayed = ()  # the weight matrices weight decay shrinks (not the biases)
     _models = {}  # model file kind -> class, filled by subclasses
 
-    def __init__(self, n_hidden, *, output, n_categories, ordering, dtype, random_state, n_jobs,
-                 warm_start, backend):
+    def __init__(self, n_hidden, *, output, n_categories, n_components, ordering, dtype,
+                 random_state, n_jobs, warm_start, backend):
         self.n_hidden = n_hidden
         self.output = output
         self.n_categories = n_categories
+        self.n_components = n_components
         self.ordering = ordering
         self.dtype = dtype
         self.random_state = random_state
@@ -124,21 +129,32 @@ class BaseNADE(EstimatorProtocol):
 
     def _check_X(self, X, *, allow_empty=True):
         self._check_fitted()
-        return self._output.check_X(X, self.n_features_in_, allow_empty=allow_empty)
+        output = self._output
+        return output.prepare(output.check_X(X, self.n_features_in_, allow_empty=allow_empty))
 
     # ------------------------------------------------------------- inference
 
     def score_samples(self, X):
-        """Exact log-likelihood log p(x) of each row, in nats.
+        """Exact log-likelihood log p(x) of each row, in nats: (n_samples,) float64.
 
-        X: (n_samples, n_features) of 0/1 (bool, int or float).  Returns
-        (n_samples,) float64.
+        X: (n_samples, n_features) of 0/1, category codes, or real numbers, as
+        the model's output is.  Real-valued models give the log-density in the
+        user's units: the standardisation's Jacobian is included.
         """
-        return self._score(self._check_X(X))
+        return self._in_user_units(self._score(self._check_X(X)))
+
+    def _in_user_units(self, loglik, observed=None):
+        """Log-densities of standardised data -> the user's units (discrete data: as they
+        are): add log |d standardised / d x| of every (observed) feature."""
+        jacobian = self._output.log_jacobian()
+        if jacobian is None:
+            return loglik
+        return loglik + (jacobian.sum() if observed is None else observed @ jacobian)
 
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of X, in nats (higher is better)."""
-        X = self._check_X(X, allow_empty=False)
+        self._check_fitted()
+        X = self._output.check_X(X, self.n_features_in_, allow_empty=False)
         return float(np.mean(self.score_samples(X)))
 
     def conditionals(self, X):
@@ -146,7 +162,9 @@ class BaseNADE(EstimatorProtocol):
 
         Bernoulli: P(x_i = 1 | .), (n_samples, n_features).  Categorical: the K_i
         probabilities of each variable, (n_samples, sum of n_categories_), a block
-        of K_i columns per feature.  Feature order, the model's dtype.
+        of K_i columns per feature.  Gaussian mixture: per feature a block of 3C
+        columns, the C weights, the C means and the C standard deviations, in the
+        user's units.  Feature order, the model's dtype.
         """
         X = self._check_X(X)
         dtype = self._fitted_kernels().dtype
@@ -188,7 +206,7 @@ class BaseNADE(EstimatorProtocol):
         check_memory(float(n_samples) * self.n_features_in_, f"sample({n_samples})")
         X = np.empty((n_samples, self.n_features_in_), dtype=self._output.sample_dtype)
         self._draw(X, key, row0=start)
-        return X
+        return self._output.to_user(X)
 
     def prefix_log_marginals(self, X):
         """log p(x_o[0], ..., x_o[k-1]) for k = 0 .. n_features, in one pass.
@@ -201,6 +219,9 @@ class BaseNADE(EstimatorProtocol):
         X = self._check_X(X)
         terms = np.empty(X.shape, dtype=np.float64)
         self._score(X, terms=terms)
+        jacobian = self._output.log_jacobian()
+        if jacobian is not None:  # (in chain order)
+            terms += jacobian[self.ordering_]
         out = np.zeros((X.shape[0], self.n_features_in_ + 1), dtype=np.float64)
         np.cumsum(terms, axis=1, out=out[:, 1:])
         return out
@@ -208,14 +229,14 @@ class BaseNADE(EstimatorProtocol):
     # ------------------------------------------------- conditional inference
 
     def _observed(self, X, observed):
-        """Checked (X, observed) -> X (uint8, unobserved entries 0), the per-row
-        orderings to follow (None: the model's own) and per row the number of
-        observed variables, which those orderings put first."""
+        """Checked (X, observed) -> X as the model computes with it (unobserved entries 0),
+        the per-row orderings to follow (None: the model's own), per row the number of
+        observed variables, which those orderings put first, and (the user's X, observed)."""
         self._check_fitted()
-        X, observed = check_observed(X, observed, self.n_features_in_)
-        X = self._output.check_X(X, self.n_features_in_)
+        user, observed = check_observed(X, observed, self.n_features_in_)
+        X = self._output.prepare(self._output.check_X(user, self.n_features_in_))
         orders, given = self._observed_first(observed)
-        return X, orders, given
+        return X, orders, given, (user, observed)
 
     def log_marginal(self, X, observed=None):
         """log p(x_observed) of each row, nats: (n_samples,) float64.
@@ -225,11 +246,12 @@ class BaseNADE(EstimatorProtocol):
         (n_features,) for every row), or None for "the entries of X that are
         not NaN"; unobserved entries of X are ignored.
         """
-        X, orders, given = self._observed(X, observed)
-        return self._log_marginal(X, orders, given)
+        X, orders, given, (_, observed) = self._observed(X, observed)
+        return self._in_user_units(self._log_marginal(X, orders, given), observed)
 
-    def _complete(self, X, orders, given, n_samples, key, greedy):
-        """Rows of X completed after their given prefixes, n_samples times each."""
+    def _complete(self, X, orders, given, n_samples, key, greedy, user):
+        """Rows of X completed after their given prefixes, n_samples times each, in the
+        user's units with the observed entries exactly as the user gave them."""
         rows, n = X.shape
         check_memory(float(n_samples) * rows * n, f"conditional_sample(n_samples={n_samples})")
         out = np.empty((n_samples, rows, n), dtype=self._output.sample_dtype)
@@ -238,6 +260,9 @@ class BaseNADE(EstimatorProtocol):
         if orders is not None and orders.shape[0] > 1:  # one ordering per row
             orders = np.tile(orders, (n_samples, 1))
         self._draw(flat, key, orders=orders, given=np.tile(given, n_samples), greedy=greedy)
+        if self._output.real_valued:  # back to the user's units; observed values unrounded
+            out = self._output.to_user(out)
+            np.copyto(out, user[0], where=user[1])
         return out
 
     def conditional_sample(self, X, observed=None, n_samples=1, *, random_state=None):
@@ -248,32 +273,37 @@ class BaseNADE(EstimatorProtocol):
         s * n_rows + r of the key from random_state (default: the estimator's).
         """
         n_samples = check_int(n_samples, "n_samples", minimum=0)
-        X, orders, given = self._observed(X, observed)
+        X, orders, given, user = self._observed(X, observed)
         key = philox_key(self.random_state if random_state is None else random_state)
-        return self._complete(X, orders, given, n_samples, key, greedy=False)
+        return self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
 
     def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
         """Fill in the unobserved entries of X.
 
         method="mode": sequential most-probable values -- each unobserved
-            variable in turn takes its more likely value given everything
-            before it (deterministic; (n_rows, n_features) uint8).
+            variable in turn takes its likeliest value (real-valued: the
+            highest point of its mixture) given everything before it
+            (deterministic; the sample dtype).
         method="mean": E[x | x_observed] estimated from `n_samples`
-            conditional samples ((n_rows, n_features) float64; standard error
-            at most 0.5 / sqrt(n_samples) per entry).
+            conditional samples ((n_rows, n_features) float64; binary data:
+            standard error at most 0.5 / sqrt(n_samples) per entry; not for
+            category codes).
         Observed entries are returned unchanged.
         """
         self._check_fitted()
         if method not in self._output.impute_methods:
             raise ValueError(f"method must be one of {list(self._output.impute_methods)} for "
                              f"output={self._output.name!r}, got {method!r}")
-        X, orders, given = self._observed(X, observed)
+        X, orders, given, user = self._observed(X, observed)
         if method == "mode":
-            return self._complete(X, orders, given, 1, np.empty(0, dtype=np.uint64), greedy=True)[0]
+            no_key = np.empty(0, dtype=np.uint64)
+            return self._complete(X, orders, given, 1, no_key, greedy=True, user=user)[0]
         n_samples = check_int(n_samples, "n_samples", minimum=1)
         key = philox_key(self.random_state if random_state is None else random_state)
-        draws = self._complete(X, orders, given, n_samples, key, greedy=False)
-        return draws.mean(axis=0, dtype=np.float64)
+        draws = self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
+        mean = draws.mean(axis=0, dtype=np.float64)
+        np.copyto(mean, user[0], where=user[1])  # a mean of copies can round: the user's values
+        return mean
 
     def loss_and_gradient(self, X, *, random_state=None):
         """Mean training loss of X and its gradient, arrays shaped like the
@@ -350,7 +380,7 @@ class BaseNADE(EstimatorProtocol):
                                    patience=patience, checkpoint_every=checkpoint_every)
         backend = get_backend(self.backend)
         n_threads = self._threads()
-        output = make_output(self.output, self.n_categories)
+        output = make_output(self.output, self.n_categories, self.n_components)
         if checkpoint is not None:
             check_writable(checkpoint, "checkpoint")  # now, not after the first epoch
         X = training_matrix(X, output)
@@ -364,11 +394,13 @@ class BaseNADE(EstimatorProtocol):
             training_matrix(X, output)
         else:
             output = output.fitted(X)
+        if not is_out_of_core(X):  # (streamed chunks are prepared as they are read)
+            X = output.prepare(X)
         structure["output_state"] = {k: v.tolist() for k, v in output.state().items()}
         if args["batch_size"] == "auto":
             args["batch_size"] = auto_batch_size(X.shape[0])
         if X_valid is not None:
-            X_valid = validation_matrix(X_valid, n, output)
+            X_valid = output.prepare(validation_matrix(X_valid, n, output))
         # parameters, gradients, optimizer moments, best and epoch-start copies
         shapes = self._parameter_shapes(n, structure, output)
         check_memory(6 * sum(math.prod(s) for s in shapes.values())

@@ -74,17 +74,20 @@ class NADE(BaseNADE):
 
     _decayed = ("W", "V")
 
-    def __init__(self, n_hidden=500, *, output="bernoulli", n_categories=None, ordering=None,
-                 dtype="float32", random_state=None, n_jobs=None, warm_start=False,
-                 backend="compiled"):
-        super().__init__(n_hidden, output=output, n_categories=n_categories, ordering=ordering,
-                         dtype=dtype, random_state=random_state, n_jobs=n_jobs,
-                         warm_start=warm_start, backend=backend)
+    def __init__(self, n_hidden=500, *, output="bernoulli", n_categories=None, n_components=10,
+                 ordering=None, dtype="float32", random_state=None, n_jobs=None,
+                 warm_start=False, backend="compiled"):
+        super().__init__(n_hidden, output=output, n_categories=n_categories,
+                         n_components=n_components, ordering=ordering, dtype=dtype,
+                         random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
+                         backend=backend)
 
     W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by chain position")
     b_ = parameter_attribute("b", "(n_hidden,) hidden bias")
     V_ = parameter_attribute("V", "(n_out, n_hidden) output weights, by chain position")
     c_ = parameter_attribute("c", "(n_out,) output biases, by chain position")
+    rho_ = parameter_attribute("rho", "(n_features,) gaussian_mixture only: RNADE's activation "
+                                      "rescaling, h_k = sigmoid(rho_k a_k), by chain position")
 
     @classmethod
     def _how_to_get_fitted(cls):
@@ -125,7 +128,9 @@ class NADE(BaseNADE):
     def _parameter_shapes(n, structure, output):
         d = structure["n_hidden"]
         n_in, n_out = int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
-        return {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,)}
+        shapes = {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,)}
+        shapes.update({name: (n,) for name in output.fixed_extras})  # per chain position
+        return shapes
 
     @staticmethod
     def _make_kernels(backend, params, output):
@@ -184,8 +189,10 @@ class NADE(BaseNADE):
         W = rng.normal(0.0, scale, size=(d, int(in_widths.sum())))
         V = rng.normal(0.0, scale, size=(int(out_widths.sum()), d))
         c = blocks_in_order(output.initial_biases(X), out_widths, order)  # by chain position
-        return {"W": W.astype(dtype), "b": np.zeros(d, dtype), "V": V.astype(dtype),
-                "c": c.astype(dtype)}
+        params = {"W": W.astype(dtype), "b": np.zeros(d, dtype), "V": V.astype(dtype),
+                  "c": c.astype(dtype)}
+        params.update({name: np.ones(n, dtype) for name in output.fixed_extras})  # rho: 1
+        return params
 
     def _objective(self, n_threads):
         return _FixedObjective(self._fitted_kernels(), self.ordering_, n_threads)

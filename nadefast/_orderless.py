@@ -73,11 +73,12 @@ class OrderAgnosticNADE(BaseNADE):
     _decayed = ("W", "M", "W_hidden", "V")
 
     def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", n_categories=None,
-                 ordering=None, dtype="float32", random_state=None, n_jobs=None,
-                 warm_start=False, backend="compiled"):
-        super().__init__(n_hidden, output=output, n_categories=n_categories, ordering=ordering,
-                         dtype=dtype, random_state=random_state, n_jobs=n_jobs,
-                         warm_start=warm_start, backend=backend)
+                 n_components=10, ordering=None, dtype="float32", random_state=None,
+                 n_jobs=None, warm_start=False, backend="compiled"):
+        super().__init__(n_hidden, output=output, n_categories=n_categories,
+                         n_components=n_components, ordering=ordering, dtype=dtype,
+                         random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
+                         backend=backend)
         self.n_layers = n_layers
 
     W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by feature")
@@ -99,7 +100,7 @@ class OrderAgnosticNADE(BaseNADE):
         X = self._check_X(X)
         n_orderings = check_int(n_orderings, "n_orderings", minimum=1)
         if n_orderings == 1:
-            return self._score(X)
+            return self._in_user_units(self._score(X))
         rng = make_rng(self.random_state if random_state is None else random_state)
         per_ordering = np.empty((n_orderings, X.shape[0]))
         per_ordering[0] = self._score(X)
@@ -107,7 +108,7 @@ class OrderAgnosticNADE(BaseNADE):
             order = rng.permutation(self.n_features_in_).astype(np.intp)[None]
             per_ordering[i] = self._score(X, orders=order)
         top = per_ordering.max(axis=0)
-        return top + np.log(np.mean(np.exp(per_ordering - top), axis=0))
+        return self._in_user_units(top + np.log(np.mean(np.exp(per_ordering - top), axis=0)))
 
     def with_ordering(self, ordering, *, random_state=None):
         """A copy of this model that follows another ordering.

@@ -12,6 +12,10 @@ that models never branch on the family themselves.  The families
 * ``Categorical``: x_j in {0, ..., K_j - 1}; K_j - 1 input columns per
   variable (value 0 adds nothing, so a binary variable is the Bernoulli
   case) and K_j logits, p(x_j = v | .) = softmax(z_j)[v].
+* ``GaussianMixture`` (nadefast/_mixture.py): x_j real; one input column
+  and 3C outputs per variable, a mixture of C Gaussians (RNADE).  Real
+  values are standardised with the training statistics (``prepare``,
+  ``to_user``, ``log_jacobian``); discrete outputs leave values as they are.
 
 Besides that, each family carries its mathematics per variable in plain
 float64 NumPy (log-probability, its gradient, the sampler, the mode, the
@@ -47,6 +51,21 @@ class Output:
     name = None
     sample_dtype = None
     impute_methods = ("mode",)
+    uniforms = 1  # uniforms a draw takes per position (docs/sampling.md)
+    real_valued = False  # values in other units inside the model (nadefast/_mixture.py)
+    fixed_extras = ()  # parameters a fixed-order NADE adds for this output (by chain position)
+
+    def prepare(self, X):
+        """Checked data as the fitted output computes with them (discrete: as they are)."""
+        return X
+
+    def to_user(self, X):
+        """Model values -> the user's (discrete: the same)."""
+        return X
+
+    def log_jacobian(self):
+        """Per feature, what a density in the user's units adds (discrete: None)."""
+        return None
 
     def in_widths(self, n_features):
         """Input columns (of W) per variable."""
@@ -132,7 +151,8 @@ class Bernoulli(Output):
 
     @staticmethod
     def draw(j, z, u):
-        """x = [z > log u - log(1 - u)] (docs/sampling.md §2)."""
+        """x = [z > log u - log(1 - u)] (docs/sampling.md §2); u (rows, 1)."""
+        u = u[:, 0]
         return (z[:, 0] > np.log(u) - np.log1p(-u)).astype(np.int64)
 
     @staticmethod
@@ -237,7 +257,7 @@ class Categorical(Output):
         """The smallest v with u < p_0 + ... + p_v (the last value when rounding leaves
         the sum short of u): inverse transform with one uniform (docs/sampling.md)."""
         cdf = np.cumsum(np.exp(_log_softmax(z)), axis=1)
-        return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
+        return np.minimum((cdf <= u).sum(axis=1), z.shape[1] - 1)
 
     @staticmethod
     def mode(j, z):
@@ -249,7 +269,14 @@ class Categorical(Output):
         return np.exp(_log_softmax(z))
 
 
-OUTPUTS = {"bernoulli": Bernoulli, "categorical": Categorical}
+def _mixture():
+    # nadefast/_mixture.py builds on this module, so it is imported when first needed
+    from nadefast._mixture import GaussianMixture
+
+    return GaussianMixture
+
+
+OUTPUTS = ("bernoulli", "categorical", "gaussian_mixture")  # the output= names
 
 
 def offsets(widths):
@@ -265,21 +292,28 @@ def blocks_in_order(values, widths, order):
     return values[index]
 
 
-def make_output(name, n_categories=None):
-    """The output distribution `name` (a key of OUTPUTS), not yet fitted."""
+def make_output(name, n_categories=None, n_components=10):
+    """The output distribution `name` (one of OUTPUTS), not yet fitted."""
     if not isinstance(name, str):
         raise TypeError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
     if name not in OUTPUTS:
         raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
+    if n_categories is not None and name != "categorical":
+        raise ValueError(f"n_categories applies to output='categorical', not {name!r}")
     if name == "categorical":
         return Categorical(n_categories)
-    if n_categories is not None:
-        raise ValueError(f"n_categories applies to output='categorical', not {name!r}")
-    return OUTPUTS[name]()
+    if name == "gaussian_mixture":
+        output = _mixture()(n_components)
+        output._C()  # checked now
+        return output
+    return Bernoulli()
 
 
 def output_from_state(name, state):
     """The fitted output a model file or a pickle describes."""
     if name == "categorical":
         return Categorical(np.asarray(state["n_categories"], dtype=np.intp))
+    if name == "gaussian_mixture":
+        return _mixture()(int(state["n_components"]), np.asarray(state["means"], np.float64),
+                          np.asarray(state["scales"], np.float64))
     return make_output(name)

@@ -77,6 +77,14 @@ def load_chunk(X, start, stop, output, name="X"):
         raise ValueError(f"{exc} (rows {start}..{stop - 1} of {name})") from None
 
 
+def training_rows(X, start, stop, output):
+    """Rows start..stop-1 of fit's X in the units the fitted output computes in: an
+    in-memory X was prepared whole; an out-of-core one is checked and prepared here."""
+    if not is_out_of_core(X):
+        return X[start:stop]
+    return output.prepare(load_chunk(X, start, stop, output))
+
+
 def _chunks(X, output):
     """The rows of X in memory, a chunk at a time (X itself when in memory)."""
     if not is_out_of_core(X):
@@ -84,6 +92,28 @@ def _chunks(X, output):
         return
     for start, stop in row_chunks(X, 1):
         yield load_chunk(X, start, stop, output)
+
+
+def column_moments(X, output, n_features):
+    """Mean and (population) standard deviation of every column, float64, streamed."""
+    total, squares, rows = np.zeros(n_features), np.zeros(n_features), 0
+    for part in _chunks(X, output):
+        part = np.asarray(part, dtype=np.float64)
+        total += part.sum(axis=0)
+        rows += part.shape[0]
+    mean = total / rows
+    for part in _chunks(X, output):  # a second pass: no cancellation in sum(x^2) - n mean^2
+        squares += ((np.asarray(part, dtype=np.float64) - mean) ** 2).sum(axis=0)
+    return mean, np.sqrt(squares / rows)
+
+
+def column_range(X, output, n_features):
+    """Smallest and largest value of every column, streamed."""
+    low, high = np.full(n_features, np.inf), np.full(n_features, -np.inf)
+    for part in _chunks(X, output):
+        np.minimum(low, part.min(axis=0), out=low)
+        np.maximum(high, part.max(axis=0), out=high)
+    return low, high
 
 
 def column_max(X, output, n_features):
@@ -124,7 +154,7 @@ def epoch_batches(X, batch_size, rng, output):
         return
     chunks = row_chunks(X, batch_size)
     for c in rng.permutation(len(chunks)):
-        rows = load_chunk(X, *chunks[c], output)
+        rows = training_rows(X, *chunks[c], output)
         perm = rng.permutation(rows.shape[0])
         for start in range(0, rows.shape[0], batch_size):
             yield rows[perm[start : start + batch_size]]

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from nadefast._checkpoint import save_checkpoint
-from nadefast._streaming import epoch_batches, load_chunk
+from nadefast._streaming import epoch_batches, training_rows
 from nadefast._validation import check_int, check_real
 from nadefast.optim import OPTIMIZERS
 
@@ -165,7 +165,7 @@ class Trainer:
             self.best_nll = None
             self.best_params = None
             # what a fit without validation rows must improve on: the loss of its first rows
-            self.head = load_chunk(X, 0, min(X.shape[0], INITIAL_LOSS_ROWS), output)
+            self.head = training_rows(X, 0, min(X.shape[0], INITIAL_LOSS_ROWS), output)
             self.initial_loss = objective.validation_loss(self.head)
         self.epoch_start = {k: v.copy() for k, v in self.params.items()}
 

@@ -151,6 +151,45 @@ def as_code_matrix(X, n_features=None, n_categories=None, *, name="X", allow_emp
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
+def as_real_matrix(X, n_features=None, *, name="X", allow_empty=True):
+    """`X` as a C-contiguous float64 array of finite real numbers, (n_samples, n_features).
+
+    Raises TypeError for strings, objects, complex numbers and sparse
+    matrices; ValueError for a wrong shape, NaN or infinities, naming the first.
+    """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(f"{name} is a sparse matrix; nadefast needs a dense array (use "
+                        f"{name}.toarray())")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, got a {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape "
+                         f"{arr.shape}.{hint}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the model has {n_features}")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} has 0 samples; at least 1 is required")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required.")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        value = arr[i, j].item()
+        what = "NaN" if value != value else f"infinity ({value})"
+        raise ValueError(f"{name} contains {what} at [{i}, {j}]; values must be finite "
+                         f"(mark missing values for log_marginal/impute, not for fit)")
+    return arr
+
+
 def _raise_first_bad(arr, bad, name, offset=0):
     i, j = np.argwhere(bad)[0]
     raise ValueError(

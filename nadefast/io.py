@@ -13,6 +13,10 @@ key                shape, dtype     meaning
 ``output``         (), str          the output distribution: ``"bernoulli"`` or
                                     ``"categorical"``
 ``n_categories``   (n,), int64      categorical only: K_j of every feature
+``n_components``   (), int64        gaussian_mixture only: C, components per variable
+``means``,         (n,), float64    gaussian_mixture only: the training data's column
+``scales``                          means and standard deviations (standardisation)
+``rho``            (n,), f          NADE with gaussian_mixture only: activation rescaling
 ``ordering``       (n,), int64      ``ordering[k]`` = feature at chain position k
 ``W``              (d, n_in), f     input weights
 ``b``              (d,), f          (first) hidden layer's bias
@@ -158,26 +162,26 @@ def load_model(path):
     if int(version) < 1:
         fail(f"format_version {int(version)} is invalid")
     model = _model_kind(data, int(version), fail)
-    names = ["W", "b", "V", "c"] + _EXTRA[model]
+    W = data["W"]
+    if W.ndim != 2 or 0 in W.shape:
+        fail(f"W has shape {W.shape}")
+    output, n = _output(data, int(version), W, fail)
+    names = ["W", "b", "V", "c"] + _EXTRA[model] + (list(output.fixed_extras)
+                                                    if model == "NADE" else [])
     missing = [k for k in names if k not in data]
     if missing:
         fail(f"missing {missing}")
     params = {k: data[k] for k in names}
-
-    W = params["W"]
     dtype = W.dtype
     if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in params.values()):
         fail(f"parameters must all be float32 or all float64, got "
              f"{[str(a.dtype) for a in params.values()]}")
-    if W.ndim != 2 or 0 in W.shape:
-        fail(f"W has shape {W.shape}")
-    output, n = _output(data, int(version), W, fail)
     try:
         ordering = check_ordering(data["ordering"], n)
     except (TypeError, ValueError) as exc:
         fail(str(exc))
     d, n_in, n_out = W.shape[0], int(output.in_widths(n).sum()), int(output.out_widths(n).sum())
-    shapes = {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,), "M": (d, n)}
+    shapes = {"W": (d, n_in), "b": (d,), "V": (n_out, d), "c": (n_out,), "M": (d, n), "rho": (n,)}
     if "W_hidden" in params:
         L1 = params["W_hidden"].shape[0] if params["W_hidden"].ndim == 3 else -1
         shapes.update({"W_hidden": (L1, d, d), "b_hidden": (L1, d)})
@@ -197,9 +201,19 @@ def _output(data, version, W, fail):
     """The fitted output distribution a file describes (Bernoulli before version 3) and
     the number of features n it implies."""
     name = str(data["output"]) if version >= 3 else "bernoulli"
-    if name != "categorical":
-        return output_from_state(name, {}), W.shape[1]
-    K = data.get("n_categories")
-    if K is None or K.ndim != 1 or K.size == 0 or K.dtype.kind not in "iu" or (K < 1).any():
-        fail("n_categories must be a 1-D array of integers >= 1")
-    return output_from_state(name, {"n_categories": K}), K.size
+    if name == "categorical":
+        K = data.get("n_categories")
+        if K is None or K.ndim != 1 or K.size == 0 or K.dtype.kind not in "iu" or (K < 1).any():
+            fail("n_categories must be a 1-D array of integers >= 1")
+        return output_from_state(name, {"n_categories": K}), K.size
+    if name == "gaussian_mixture":
+        state = {k: data.get(k) for k in ("n_components", "means", "scales")}
+        C, means, scales = state["n_components"], state["means"], state["scales"]
+        if C is None or C.shape != () or C.dtype.kind not in "iu" or int(C) < 1:
+            fail("n_components must be an integer >= 1")
+        if (means is None or scales is None or means.shape != (W.shape[1],)
+                or scales.shape != means.shape or not np.isfinite(means).all()
+                or not (np.isfinite(scales) & (scales > 0)).all()):
+            fail(f"means and scales must be {W.shape[1]} finite numbers (scales > 0)")
+        return output_from_state(name, state), W.shape[1]
+    return output_from_state(name, {}), W.shape[1]

@@ -196,3 +196,82 @@ def oa_categorical_log_likelihood(params, X, n_categories, ordering):
             out[r] += _log_softmax_at(z, x[j])
             mask[j] = 1.0
     return out
+
+
+SIGMA_FLOOR = 1e-3  # docs/mixture.md §2: sigma = exp(s) + 1e-3, standardised units
+
+
+def mixture_parts(z, C):
+    """A variable's 3C output units -> (weights, means, standard deviations), as docs/mixture.md
+    §2 lays them out: C weight logits, C means, C log-scale pre-activations."""
+    z = np.asarray(z, dtype=np.float64)
+    logits = z[:C] - z[:C].max()
+    weights = np.exp(logits) / np.exp(logits).sum()
+    return weights, z[C:2 * C], np.exp(z[2 * C:]) + SIGMA_FLOOR
+
+
+def mixture_log_density(z, C, x):
+    """log sum_c w_c N(x; m_c, s_c^2) for one scalar x, written out term by term."""
+    w, m, s = mixture_parts(z, C)
+    terms = np.log(w) - 0.5 * np.log(2 * np.pi) - np.log(s) - 0.5 * ((x - m) / s) ** 2
+    top = terms.max()
+    return top + np.log(np.exp(terms - top).sum())
+
+
+def mixture_cdf(z, C, x):
+    """P(X <= x) of the mixture: sum_c w_c Phi((x - m_c) / s_c)."""
+    from math import erf, sqrt
+
+    w, m, s = mixture_parts(z, C)
+    return sum(wc * 0.5 * (1.0 + erf((x - mc) / (sc * sqrt(2.0)))) for wc, mc, sc in zip(w, m, s))
+
+
+def rnade_position_outputs(P, z_row, order, k, C):
+    """Fixed-order RNADE: the 3C output units of chain position k for one standardised row,
+    masked form: a = b + sum_{i<k} W[:, i] z_o[i], h = sigmoid(rho_k a)."""
+    a = P["b"] + P["W"][:, :k] @ z_row[np.asarray(order)[:k]]
+    h = sigmoid(P["rho"][k] * a)
+    block = slice(3 * C * k, 3 * C * (k + 1))
+    return P["c"][block] + P["V"][block] @ h
+
+
+def rnade_log_density(params, X, means, scales, C, order, upto=None):
+    """log p(x) per row of a fixed-order RNADE in the user's units: the chain of mixture
+    conditionals on standardised values (x - means) / scales, minus sum log scales (the
+    Jacobian).  upto=k: only the first k positions (a prefix marginal)."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    Z = (np.asarray(X, dtype=np.float64) - means) / scales
+    n = Z.shape[1] if upto is None else upto
+    out = np.zeros(len(Z))
+    for r, z_row in enumerate(Z):
+        for k in range(n):
+            j = order[k]
+            z = rnade_position_outputs(P, z_row, order, k, C)
+            out[r] += mixture_log_density(z, C, z_row[j]) - np.log(scales[j])
+    return out
+
+
+def oa_rnade_position_outputs(P, z_row, mask, j, C):
+    """Order-agnostic RNADE: feature j's 3C output units given the features `mask` marks,
+    every rectified layer computed from the inputs (z * mask) and the mask itself."""
+    h = np.maximum(P["W"] @ (z_row * mask) + P["M"] @ mask + P["b"], 0.0)
+    for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+        h = np.maximum(Wl @ h + bl, 0.0)
+    block = slice(3 * C * j, 3 * C * (j + 1))
+    return P["c"][block] + P["V"][block] @ h
+
+
+def oa_rnade_log_density(params, X, means, scales, C, order, upto=None):
+    """log p(x) per row of an order-agnostic RNADE along `order`, the user's units; upto=k:
+    only the first k features of `order`."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    Z = (np.asarray(X, dtype=np.float64) - means) / scales
+    n = Z.shape[1] if upto is None else upto
+    out = np.zeros(len(Z))
+    for r, z_row in enumerate(Z):
+        mask = np.zeros(Z.shape[1])
+        for j in order[:n]:
+            z = oa_rnade_position_outputs(P, z_row, mask, j, C)
+            out[r] += mixture_log_density(z, C, z_row[j]) - np.log(scales[j])
+            mask[j] = 1.0
+    return out

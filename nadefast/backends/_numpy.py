@@ -38,10 +38,12 @@ def _uniform_bits(key, row, n):
     return bits[:n]
 
 
-def _uniforms(key, row0, rows, n):
-    """(rows, n) uniforms u = (bits + 1/2) / 2^32 of the rows' streams, one per position."""
-    u = np.array([_uniform_bits(key, row0 + r, n) for r in range(rows)], dtype=np.float64)
-    return (u.reshape(rows, n) + 0.5) / 2.0**32
+def _uniforms(key, row0, rows, n, per_position=1):
+    """(rows, n, per_position) uniforms u = (bits + 1/2) / 2^32 of the rows' streams: the
+    draws of position k are per_position consecutive ones, from draw k * per_position."""
+    m = n * per_position
+    u = np.array([_uniform_bits(key, row0 + r, m) for r in range(rows)], dtype=np.float64)
+    return (u.reshape(rows, n, per_position) + 0.5) / 2.0**32
 
 
 class _Kernels(Kernels):
@@ -73,7 +75,7 @@ class FixedKernels(_Kernels):
     blocks of W's columns and V's rows by chain position."""
 
     def __init__(self, params, output):
-        super().__init__(params, ("W", "b", "V", "c"), output)
+        super().__init__(params, ("W", "b", "V", "c") + output.fixed_extras, output)
 
     def _blocks(self, order):
         n = len(order)
@@ -89,8 +91,9 @@ class FixedKernels(_Kernels):
         p = self._float64()
         in_off, out_off = self._blocks(order)
         a = np.tile(p["b"], (X.shape[0], 1))
+        rho = p.get("rho", np.ones(len(order)))  # RNADE's activation rescaling (mixtures)
         for k, j in enumerate(order):
-            h = _sigmoid(a)
+            h = _sigmoid(rho[k] * a)
             z = p["c"][out_off[k]:out_off[k + 1]] + h @ p["V"][out_off[k]:out_off[k + 1]].T
             x = on_position(k, j, a, h, z)
             column, times = self.output.input(j, x)
@@ -114,7 +117,7 @@ class FixedKernels(_Kernels):
         return loglik
 
     def sample(self, X, order, key, row0, given, greedy, n_threads):
-        u = None if greedy else _uniforms(key, row0, *X.shape)
+        u = None if greedy else _uniforms(key, row0, *X.shape, self.output.uniforms)
         rows = np.arange(X.shape[0])
 
         def on_position(k, j, a, h, z):
@@ -137,7 +140,11 @@ class FixedKernels(_Kernels):
             block = slice(out_off[k], out_off[k + 1])
             exact["V"][block] += dz.T @ h
             exact["c"][block] += dz.sum(axis=0)
-            states.append((self.output.input(j, x), (dz @ p["V"][block]) * h * (1.0 - h)))
+            error = (dz @ p["V"][block]) * h * (1.0 - h)  # at rho_k a_k
+            if "rho" in p:
+                exact["rho"][k] = (error * a).sum()
+                error = error * p["rho"][k]
+            states.append((self.output.input(j, x), error))
             return x
 
         self._sweep(X, order, on_position)
@@ -230,7 +237,7 @@ class OrderlessKernels(_Kernels):
         return loglik
 
     def sample(self, X, orders, key, row0, given, greedy, n_threads):
-        u = None if greedy else _uniforms(key, row0, *X.shape)
+        u = None if greedy else _uniforms(key, row0, *X.shape, self.output.uniforms)
 
         def on_position(k, rows, j, z):
             return self._draw(X, rows, j, z, None if u is None else u[rows, k], given, k)
@@ -295,8 +302,10 @@ class NumpyBackend(Backend):
     one kernel class per model, for every output distribution."""
 
     name = "numpy"
-    fixed_kernels = {"bernoulli": FixedKernels, "categorical": FixedKernels}
-    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": OrderlessKernels}
+    fixed_kernels = {"bernoulli": FixedKernels, "categorical": FixedKernels,
+                     "gaussian_mixture": FixedKernels}
+    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": OrderlessKernels,
+                         "gaussian_mixture": OrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=1):
         """Per row a split s uniform in 0..n-1, then the first s entries of a partial
