@@ -1,5 +1,6 @@
 /*
- * nade.h -- the C kernels of nadefast: NADE for binary data (docs/README.md has the notation and
+ * nade.h -- the C kernels of nadefast: NADE for binary data, and for categorical data (the
+ * nade_cat_* kernels below; docs/README.md has the notation and
  * layouts, docs/fixed_order.md and docs/order_agnostic.md the mathematics).
  *
  * Every kernel works on one block of at most NADE_MAX_BLOCK_ROWS rows (the
