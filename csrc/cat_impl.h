@@ -126,7 +126,8 @@ static double FN(cat_sum_terms)(const REAL *restrict terms, ptrdiff_t n)
     ptrdiff_t k = 0;
     for (; k + 8 <= n; k += 8)
         for (int l = 0; l < 8; l++) acc[l] += (double)terms[k + l];
-    double total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    double total =
+        ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     for (; k < n; k++) total += (double)terms[k];
     return total;
 }
@@ -517,7 +518,8 @@ static void FN(oa_cat_forward)(const OACATPARAMS *p, const ptrdiff_t *order, ptr
                 ptrdiff_t r = 0;
                 for (; r + NADE_RT <= nrows; r += NADE_RT)
                     FN(oa_cat_logits)(p, j, top + r * dp, NADE_RT, s->Z + r * nzo, nzo);
-                for (; r < nrows; r++) FN(oa_cat_logits)(p, j, top + r * dp, 1, s->Z + r * nzo, nzo);
+                for (; r < nrows; r++)
+                    FN(oa_cat_logits)(p, j, top + r * dp, 1, s->Z + r * nzo, nzo);
             } else {
                 for (ptrdiff_t r = 0; r < nrows; r++) {
                     if (stop && k >= stop[r]) continue;

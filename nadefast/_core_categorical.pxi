@@ -412,7 +412,8 @@ def oa_cat_score(const floating[:, ::1] Win,      # IN (n_in, dp) input weights,
                  const int32_t[:, ::1] X,         # IN (n_samples, n) codes
                  const Py_ssize_t[::1] stop,      # IN (n_samples,) positions to evaluate, or (0,)
                  double[::1] loglik,              # OUT (n_samples,) log p of the evaluated prefix
-                 floating[:, ::1] cond,           # OUT (n_samples, n_out) at out_off[j] + v, or (0, 0)
+                 floating[:, ::1] cond,           # OUT (n_samples, n_out) p(x_j = v | .) at
+                                                  #     out_off[j] + v, or (0, 0)
                  double[:, ::1] terms,            # OUT (n_samples, n) chain order, or (0, 0)
                  int n_threads):
     """Exact log-likelihoods of an order-agnostic categorical NADE along the given orderings."""

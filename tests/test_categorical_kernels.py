@@ -185,7 +185,8 @@ def test_fixed_samples_match_numpy(rng, dtype):
     drawn = [np.full((rows, n), -7, np.int32) for _ in range(2)]  # every entry is drawn
     comp.sample(drawn[0], order, KEY, 3, None, False, 2)
     ref.sample(drawn[1], order, KEY, 3, None, False, 1)
-    _assert_same_draws(*drawn, chains, _uniforms(rows, n, 3), _probs(ref, False, drawn[1], chains, K), tie)
+    _assert_same_draws(*drawn, chains, _uniforms(rows, n, 3),
+                       _probs(ref, False, drawn[1], chains, K), tie)
     assert all(((drawn[0][:, j] >= 0) & (drawn[0][:, j] < K[j])).all() for j in range(n))
 
     greedy = [np.zeros((rows, n), np.int32) for _ in range(2)]
@@ -200,7 +201,8 @@ def test_fixed_samples_match_numpy(rng, dtype):
     ref.sample(completed[1], order, KEY, 0, given, False, 1)
     kept = np.arange(n)[None] < given[:, None]  # chain positions
     assert np.array_equal(completed[0][:, order][kept], X[:, order][kept])
-    _assert_same_draws(*completed, chains, _uniforms(rows, n), _probs(ref, False, completed[1], chains, K), tie)
+    _assert_same_draws(*completed, chains, _uniforms(rows, n),
+                       _probs(ref, False, completed[1], chains, K), tie)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -243,7 +245,8 @@ def test_order_agnostic_samples_match_numpy(rng, dtype):
         drawn = [np.full((rows, n), 99, np.int32) for _ in range(2)]
         comp.sample(drawn[0], orders, KEY, 0, None, False, 2)
         ref.sample(drawn[1], orders, KEY, 0, None, False, 1)
-        _assert_same_draws(*drawn, chains, _uniforms(rows, n), _probs(ref, True, drawn[1], chains, K), tie)
+        _assert_same_draws(*drawn, chains, _uniforms(rows, n),
+                           _probs(ref, True, drawn[1], chains, K), tie)
 
         given = rng.integers(0, n + 1, size=rows).astype(np.intp)
         X = _codes(rng, rows, K)
@@ -498,7 +501,8 @@ def _check_args(fn, dtype, order=None):
                      out_off=out_off, order=order)
         X = _valid_codes(order=order)
         if fn == "cat_score":
-            return {**model, "X": X, "loglik": np.empty(ROWS), "cond": np.empty((ROWS, n_out), dtype),
+            return {**model, "X": X, "loglik": np.empty(ROWS),
+                    "cond": np.empty((ROWS, n_out), dtype),
                     "feat_off": offsets(K_POS[np.argsort(order)]), "terms": np.empty((ROWS, N)),
                     "n_threads": 1}
         if fn == "cat_sample":
@@ -560,12 +564,14 @@ def _cases(dtype):
         cases += [
             (fn, {"X": np.zeros((ROWS, 3), np.int32)},
              f"{fn}: X.shape[1] = 3 does not match n = out_off.shape[0] - 1 = 5"),
-            (fn, {W: np.zeros((7, dp), dtype)}, f"{fn}: {W}.shape[0] = 7 does not match n_in = in_off[n] = 8"),
+            (fn, {W: np.zeros((7, dp), dtype)},
+             f"{fn}: {W}.shape[0] = 7 does not match n_in = in_off[n] = 8"),
             (fn, {W: np.zeros((8, 2 * dp), dtype)},
              f"{fn}: {W}.shape[1] = {2 * dp} does not match dp = V.shape[1] = {dp}"),
             (fn, {"V": np.zeros((n_out - 1, dp), dtype)},
              f"{fn}: V.shape[0] = {n_out - 1} does not match n_out = out_off[n] = {n_out}"),
-            (fn, {"c": np.zeros(N, dtype)}, f"{fn}: c.shape[0] = {N} does not match n_out = out_off[n] = {n_out}"),
+            (fn, {"c": np.zeros(N, dtype)},
+             f"{fn}: c.shape[0] = {N} does not match n_out = out_off[n] = {n_out}"),
             (fn, {"d": dp + 1}, f"{fn}: d = {dp + 1} must be in [1, dp = V.shape[1] = {dp}]"),
             (fn, {"in_off": offsets(K_POS - 1)[:-1]},
              f"{fn}: in_off.shape[0] = 5 does not match out_off.shape[0] = 6"),
@@ -573,7 +579,8 @@ def _cases(dtype):
              f"{fn}: out_off[2] - out_off[1] = 0 ({by} 1): every variable needs K >= 1 values"),
             (fn, {"in_off": bad_in},
              f"{fn}: in_off[3] - in_off[2] = 3 does not match K - 1 = 2 of out_off ({by} 2)"),
-            (fn, {"in_off": offsets(K_POS - 1) + 1}, f"{fn}: in_off[0] = 1 and out_off[0] = 0 must both be 0"),
+            (fn, {"in_off": offsets(K_POS - 1) + 1},
+             f"{fn}: in_off[0] = 1 and out_off[0] = 0 must both be 0"),
             (fn, {"out_off": np.zeros(1, np.intp), "in_off": np.zeros(1, np.intp)},
              f"{fn}: n = out_off.shape[0] - 1 = 0 must be at least 1"),
         ]
@@ -581,13 +588,15 @@ def _cases(dtype):
             every = {"stop": NO_INDEX} if fn == "oa_cat_score" else {}  # all positions evaluated
             cases += [(fn, {"X": X_bad, **every}, f"{fn}: X[2, 3] = 5 is not a code of feature 3, "
                                                   f"whose K = 5 values are 0 .. 4"),
-                      (fn, {"X": X_neg}, f"{fn}: X[1, 0] = -1 is not a code of feature 0, whose K = 2 "
+                      (fn, {"X": X_neg},
+                       f"{fn}: X[1, 0] = -1 is not a code of feature 0, whose K = 2 "
                                          f"values are 0 .. 1")]
         else:
             cases += [(fn, {"X": X_neg}, f"{fn}: X[1, 0] = -1 is not a code of feature 0"),
                       (fn, {"given": np.zeros(3, np.intp)},
                        f"{fn}: given.shape[0] = 3 does not match the rows of X = {ROWS}"),
-                      (fn, {"key": KEY[:1]}, f"{fn}: key.shape[0] = 1; expected a 2-word Philox key")]
+                      (fn, {"key": KEY[:1]},
+                       f"{fn}: key.shape[0] = 1; expected a 2-word Philox key")]
     cases += [
         ("cat_score", {"cond": np.empty((ROWS, N), dtype)},
          f"cat_score: cond.shape[1] = {N} does not match n_out = out_off[n] = {n_out}"),
@@ -599,25 +608,33 @@ def _cases(dtype):
         ("cat_score", {"feat_off": offsets(K_POS), "_order": np.array([3, 0, 4, 2, 1], np.intp)},
          "cat_score: feat_off[4] - feat_off[3] = 5 does not match K = 2 of feature 3 at chain "
          "position 0 (out_off)"),
-        ("cat_score", {"terms": np.empty((ROWS, N + 1))}, "cat_score: terms.shape[1] = 6 does not match n = 5"),
-        ("cat_score", {"loglik": np.empty(ROWS + 1)}, f"cat_score: loglik.shape[0] = 5 does not match"),
+        ("cat_score", {"terms": np.empty((ROWS, N + 1))},
+         "cat_score: terms.shape[1] = 6 does not match n = 5"),
+        ("cat_score", {"loglik": np.empty(ROWS + 1)},
+         "cat_score: loglik.shape[0] = 5 does not match"),
         ("cat_score", {"order": np.arange(4, dtype=np.intp)},
          "cat_score: order.shape[0] = 4 does not match n = out_off.shape[0] - 1 = 5"),
-        ("cat_grad", {"gWt": np.zeros((7, dp), dtype)}, "cat_grad: gWt.shape[0] = 7 does not match n_in = in_off[n] = 8"),
+        ("cat_grad", {"gWt": np.zeros((7, dp), dtype)},
+         "cat_grad: gWt.shape[0] = 7 does not match n_in = in_off[n] = 8"),
         ("cat_grad", {"gV": np.zeros((N, dp), dtype)},
          f"cat_grad: gV.shape[0] = {N} does not match n_out = out_off[n] = {n_out}"),
-        ("cat_grad", {"gc": np.zeros(N, dtype)}, f"cat_grad: gc.shape[0] = {N} does not match n_out"),
+        ("cat_grad", {"gc": np.zeros(N, dtype)},
+         f"cat_grad: gc.shape[0] = {N} does not match n_out"),
         ("cat_grad", {"gb": np.zeros(D, dtype)}, f"cat_grad: gb.shape[0] = {D} does not match dp"),
-        ("cat_grad", {"nll": np.empty(1)}, "cat_grad: nll.shape[0] = 1 does not match the rows of X"),
-        ("cat_hidden", {"out": np.empty((ROWS, N, D + 1), dtype)}, "cat_hidden: out.shape[2] = 4 does not match d = 3"),
+        ("cat_grad", {"nll": np.empty(1)},
+         "cat_grad: nll.shape[0] = 1 does not match the rows of X"),
+        ("cat_hidden", {"out": np.empty((ROWS, N, D + 1), dtype)},
+         "cat_hidden: out.shape[2] = 4 does not match d = 3"),
         ("oa_cat_score", {"Wmask": np.zeros((N + 1, dp), dtype)},
          "oa_cat_score: Wmask.shape[0] = 6 does not match n = out_off.shape[0] - 1 = 5"),
         ("oa_cat_score", {"order": np.zeros((2, N), np.intp)},
          f"oa_cat_score: order.shape[0] = 2 must be 1 (one ordering) or the rows of X = {ROWS}"),
         ("oa_cat_score", {"cond": np.empty((ROWS, N), dtype)},
          f"oa_cat_score: cond.shape[1] = {N} does not match n_out = out_off[n] = {n_out}"),
-        ("oa_cat_score", {"stop": np.zeros(2, np.intp)}, "oa_cat_score: stop.shape[0] = 2 does not match"),
-        ("oa_cat_score", {"Wdeep": np.zeros((1, D + 1, dp), dtype)}, "oa_cat_score: Wdeep.shape[1] = 4 does not match d = 3"),
+        ("oa_cat_score", {"stop": np.zeros(2, np.intp)},
+         "oa_cat_score: stop.shape[0] = 2 does not match"),
+        ("oa_cat_score", {"Wdeep": np.zeros((1, D + 1, dp), dtype)},
+         "oa_cat_score: Wdeep.shape[1] = 4 does not match d = 3"),
         ("oa_cat_sample", {"bdeep": np.zeros((2, D), dtype)},
          "oa_cat_sample: bdeep.shape[0] = 2 does not match layers - 1 = Wdeep.shape[0] = 1"),
     ]
@@ -709,7 +726,8 @@ def test_the_kernels_check_codes_and_blocks_themselves(isa):
         grad = _LIB.nade_cat_grad_f64
         grad.restype = ctypes.c_int
         bytes_ = _LIB.nade_cat_work_bytes
-        bytes_.restype, bytes_.argtypes = ctypes.c_size_t, [_ssize, _ssize, _ssize, ctypes.c_size_t, _ssize]
+        bytes_.restype = ctypes.c_size_t
+        bytes_.argtypes = [_ssize, _ssize, _ssize, ctypes.c_size_t, _ssize]
         assert bytes_(N, N - 1, 16, 8, ROWS) == 0  # n_out < n: some K would be 0
         work = np.zeros(bytes_(N, int(K_POS.sum()), 16, 8, ROWS) + 64, np.uint8)
         loglik = np.zeros(ROWS)
