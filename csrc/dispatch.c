@@ -94,6 +94,14 @@ size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t bl
     return nade_work_layout(n, dp, real_size, block_rows).total;
 }
 
+size_t nade_cat_work_bytes(ptrdiff_t n, ptrdiff_t n_out, ptrdiff_t dp, size_t real_size,
+                           ptrdiff_t block_rows)
+{
+    if (n < 1 || n_out < n || dp < 1 || nade_lanes(real_size) == 0 || !nade_block_ok(block_rows))
+        return 0;
+    return nade_cat_work_layout(n, n_out, dp, real_size, block_rows).total;
+}
+
 /* the public kernels: nade_<name> calls the active table's entry, for every
    entry NADE_KERNEL(name, (parameters), (arguments)) of nade_kernels.def */
 #define NADE_KERNEL(name, params, args)                                                            \

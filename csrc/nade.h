@@ -1,5 +1,6 @@
 /*
- * nade.h -- the C kernels of nadefast: NADE for binary data (docs/README.md has the notation and
+ * nade.h -- the C kernels of nadefast: NADE for binary data, and for categorical data (the
+ * nade_cat_* kernels below; docs/README.md has the notation and
  * layouts, docs/fixed_order.md and docs/order_agnostic.md the mathematics).
  *
  * Every kernel works on one block of at most NADE_MAX_BLOCK_ROWS rows (the
@@ -93,6 +94,59 @@ typedef struct {
     const double *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
 } nade_oa_params_f64;
 
+/* Categorical outputs (the nade_cat_* and nade_oa_cat_* kernels; docs/README.md §3-§4):
+ * variable k takes codes 0 .. K_k - 1 (K_k >= 1).  A value v >= 1 adds input row
+ * in_off[k] + v - 1 (value 0 adds nothing, so K = 2 is the Bernoulli case) and the
+ * variable has the K_k output rows out_off[k] .. out_off[k+1] - 1 of V and entries of c:
+ *   in_off, out_off (n + 1)   in_off[0] = out_off[0] = 0, out_off[k+1] - out_off[k] = K_k
+ *                             >= 1 and in_off[k+1] - in_off[k] = K_k - 1
+ *   Wt (n_in, dp), V (n_out, dp), b (dp), c (n_out); n_in = in_off[n], n_out = out_off[n]
+ *   (Wt may be NULL when n_in = 0)
+ * Fixed-order (nade_cat_params): k is a chain position, the blocks follow the chain.
+ * Order-agnostic (nade_oa_cat_params): k is a feature (the blocks of Win, V and c follow
+ * the features; Wmask, b1, Wdeep, bdeep as nade_oa_params).
+ * X holds int32 codes.  A code is an index, so it is checked like one: a code outside
+ * 0 .. K - 1 where the kernel reads it (every entry it scores, the given prefix it keeps
+ * when sampling) is NADE_EINVAL, the kernel having written nothing but its scratch.
+ *
+ * The softmax of a variable's logits z (K of them), with m = z[t] the first maximum,
+ * e_v = exp(z_v - m) and s = sum_{v != t} e_v in increasing v:
+ *   log p(x) = (z_x - m) - log1p(s)     (log1p(s) = log(1 + s) + (s - ((1 + s) - 1)) / (1 + s))
+ *   p_v = e_v / (1 + s)                 (K >= 3)
+ *   p_v = sigmoid(z_v - z_{1-v})        (K = 2)
+ *   K = 1: no logit is computed, log p = 0, p_0 = 1.
+ * With z_0 = 0 (V and c zero at value 0) K = 2 computes exactly what the Bernoulli kernels
+ * compute of the logit z_1: the same log p, conditionals, hidden states and gradients.
+ * Sampling: u = (bits_k + 1/2) / 2^32 with the 32-bit draw k of the row's stream (as the
+ * Bernoulli samplers, nade_uniform_bits); x = the smallest v with u < p_0 + ... + p_v
+ * (summed in double), K - 1 when rounding leaves the sum at or below u.  greedy: the first
+ * maximum of z.  (So a K = 2 variable's draw is 0 for small u, where a Bernoulli draw is 1:
+ * the same distribution, other samples.)
+ */
+typedef struct {
+    ptrdiff_t n, d, dp;
+    const float *Wt, *V, *b, *c;
+    const ptrdiff_t *in_off, *out_off;
+} nade_cat_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp;
+    const double *Wt, *V, *b, *c;
+    const ptrdiff_t *in_off, *out_off;
+} nade_cat_params_f64;
+
+typedef struct {
+    ptrdiff_t n, d, dp, layers;
+    const float *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+    const ptrdiff_t *in_off, *out_off;
+} nade_oa_cat_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp, layers;
+    const double *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+    const ptrdiff_t *in_off, *out_off;
+} nade_oa_cat_params_f64;
+
 /* Size queries: they return a size, and 0 for sizes no kernel accepts.
    real_size is sizeof(float) or sizeof(double). */
 
@@ -107,6 +161,11 @@ ptrdiff_t nade_block_rows(ptrdiff_t dp, size_t real_size);
 /* scratch bytes of one kernel call on up to block_rows rows (any kernel);
    n, dp >= 1, block_rows in [0, NADE_MAX_BLOCK_ROWS] */
 size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t block_rows);
+
+/* scratch bytes of one categorical kernel call on up to block_rows rows, for n variables
+   with n_out output units in all (n_out >= n >= 1, dp >= 1) */
+size_t nade_cat_work_bytes(ptrdiff_t n, ptrdiff_t n_out, ptrdiff_t dp, size_t real_size,
+                           ptrdiff_t block_rows);
 
 /* ---- nade_score_f32/f64: log p(x) and, optionally, the conditionals ------
  * loglik[r]              OUT  log p(X[r]) in nats (NULL to skip)
@@ -179,6 +238,19 @@ int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t n
 
 /* ---- nade_hidden_f32/f64: hidden states, out[(r*n + k)*d + j] = h_k[j] of
  * row r (chain order) */
+
+/* ---- the categorical kernels: as their Bernoulli counterparts above, with
+ * nade_cat_work_bytes of scratch and these differences:
+ * nade_cat_score: cond[r*ldc + feat_off[order[k]] + v] OUT p(x_k = v | x_<k), v < K_k:
+ *   feat_off (n + 1) the cumulative K by feature, checked against out_off through order;
+ *   ldc >= feat_off[n] (feat_off may be NULL when cond is)
+ * nade_cat_grad: g->Wt (n_in, dp), g->V (n_out, dp), g->c (n_out): with
+ *   delta = softmax(z_k) - onehot(x_k), row out_off[k] + v of V gets delta_v h_k,
+ *   c likewise, row in_off[k] + x_k - 1 of Wt (x_k >= 1, k < n - 1) the sum of
+ *   (V_k^T delta) h (1 - h) over the later positions; row order as nade_grad
+ * nade_oa_cat_score: cond[r*ldc + out_off[j] + v] for feature j; ldc >= out_off[n]
+ * nade_oa_cat_*: revealing feature j adds Wmask[j] and, when x_j >= 1, Win[in_off[j] + x_j - 1]
+ */
 
 /* ---- nade_adam_f32/f64, the optimizer: one Adam step on len parameters, in
  * place (element-wise):

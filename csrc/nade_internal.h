@@ -102,6 +102,81 @@ static inline nade_layout nade_work_layout(ptrdiff_t n, ptrdiff_t dp, size_t rea
     return L;
 }
 
+/* the categorical kernels' scratch (cat_impl.h): as nade_layout, with logits by output
+   unit and the codes as int32 */
+typedef struct {
+    size_t A, H, S, U, G; /* rows x dp reals each: state, sigmoid' (or deeper layers), ... */
+    size_t Z;             /* rows x nzo reals: logits, then deltas */
+    size_t T;             /* rows x nz doubles: the uniforms of the sampler */
+    size_t tmp;           /* nz reals: one row's per-position terms */
+    size_t P;             /* nzo reals: one variable's probabilities */
+    size_t bits;          /* nz uint32: one row's random bits */
+    size_t XB;            /* rows x nz int32: x in chain order */
+    size_t total;         /* bytes, including slack to align the base */
+    ptrdiff_t nz, nzo;    /* n and n_out rounded up to a multiple of 16 */
+} nade_cat_layout;
+
+static inline nade_cat_layout nade_cat_work_layout(ptrdiff_t n, ptrdiff_t n_out, ptrdiff_t dp,
+                                                   size_t real_size, ptrdiff_t rows)
+{
+    nade_cat_layout L;
+    const size_t B = (size_t)rows;
+    size_t off = 0;
+    L.nz = (ptrdiff_t)nade_round_up((size_t)n, 16);
+    L.nzo = (ptrdiff_t)nade_round_up((size_t)n_out, 16);
+#define NADE_TAKE(field, bytes)                                                                    \
+    do {                                                                                           \
+        L.field = off;                                                                             \
+        off += nade_round_up((bytes), NADE_ALIGN);                                                 \
+    } while (0)
+    NADE_TAKE(A, B * (size_t)dp * real_size);
+    NADE_TAKE(H, B * (size_t)dp * real_size);
+    NADE_TAKE(S, B * (size_t)dp * real_size);
+    NADE_TAKE(U, B * (size_t)dp * real_size);
+    NADE_TAKE(G, B * (size_t)dp * real_size);
+    NADE_TAKE(Z, B * (size_t)L.nzo * real_size);
+    NADE_TAKE(T, B * (size_t)L.nz * sizeof(double));
+    NADE_TAKE(tmp, (size_t)L.nz * real_size);
+    NADE_TAKE(P, (size_t)L.nzo * real_size);
+    NADE_TAKE(bits, (size_t)L.nz * sizeof(uint32_t));
+    NADE_TAKE(XB, B * (size_t)L.nz * sizeof(int32_t));
+#undef NADE_TAKE
+    L.total = off + NADE_ALIGN;
+    return L;
+}
+
+/* whether the categorical blocks are well formed (nade.h): in_off[0] = out_off[0] = 0,
+   every K = out_off[k+1] - out_off[k] >= 1 and in_off[k+1] - in_off[k] = K - 1.
+   (Both sequences start at 0 and increase, so no difference overflows.) */
+static inline int nade_cat_offsets_ok(const ptrdiff_t *in_off, const ptrdiff_t *out_off,
+                                      ptrdiff_t n)
+{
+    if (in_off == NULL || out_off == NULL || n < 1 || in_off[0] != 0 || out_off[0] != 0)
+        return 0;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        if (out_off[k + 1] <= out_off[k] || in_off[k + 1] < in_off[k]) return 0;
+        if (in_off[k + 1] - in_off[k] != out_off[k + 1] - out_off[k] - 1) return 0;
+    }
+    return 1;
+}
+
+/* whether feat_off (n + 1, by feature) gives feature order[k] the K of chain position k
+   (out_off) and fits rows of ldc; order must already lie in [0, n) */
+static inline int nade_cat_feature_offsets_ok(const ptrdiff_t *feat_off, const ptrdiff_t *order,
+                                              const ptrdiff_t *out_off, ptrdiff_t n,
+                                              ptrdiff_t ldc)
+{
+    if (feat_off == NULL || feat_off[0] != 0) return 0;
+    for (ptrdiff_t j = 0; j < n; j++)
+        if (feat_off[j + 1] <= feat_off[j]) return 0;
+    if (feat_off[n] > ldc) return 0;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        const ptrdiff_t j = order[k];
+        if (feat_off[j + 1] - feat_off[j] != out_off[k + 1] - out_off[k]) return 0;
+    }
+    return 1;
+}
+
 static inline char *nade_align_base(void *work)
 {
     uintptr_t p = (uintptr_t)work;

@@ -1,7 +1,8 @@
 /*
  * nade_isa.h -- one instruction set's copy of every kernel, float and
  * double, from the single sources nade_impl.h (fixed-order NADE),
- * oa_impl.h (order-agnostic, deep NADE), oa_train_impl.h (its training
+ * oa_impl.h (order-agnostic, deep NADE), cat_impl.h (categorical outputs of
+ * both), oa_train_impl.h (its training
  * objective's element-wise parts) and adam_impl.h (the optimizer's step),
  * plus its kernel table.  Which kernels exist, and their signatures, comes
  * from the one list nade_kernels.def.
@@ -37,6 +38,7 @@
 #endif
 #include "nade_impl.h"
 #include "oa_impl.h"
+#include "cat_impl.h"
 #include "oa_train_impl.h"
 #include "adam_impl.h"
 #undef FN
@@ -61,6 +63,7 @@
 #endif
 #include "nade_impl.h"
 #include "oa_impl.h"
+#include "cat_impl.h"
 #include "oa_train_impl.h"
 #include "adam_impl.h"
 #undef FN

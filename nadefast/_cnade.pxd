@@ -4,7 +4,7 @@
 # Cython does not read C headers: a kernel added to csrc/nade_kernels.def is
 # declared here by hand, as it appears in nade.h.
 
-from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, int32_t, uint32_t, int64_t, uint64_t
 
 
 cdef extern from "nade.h" nogil:
@@ -62,6 +62,48 @@ cdef extern from "nade.h" nogil:
         double *b
         double *c
 
+    ctypedef struct nade_cat_params_f32:
+        Py_ssize_t n, d, dp
+        const float *Wt
+        const float *V
+        const float *b
+        const float *c
+        const Py_ssize_t *in_off
+        const Py_ssize_t *out_off
+
+    ctypedef struct nade_cat_params_f64:
+        Py_ssize_t n, d, dp
+        const double *Wt
+        const double *V
+        const double *b
+        const double *c
+        const Py_ssize_t *in_off
+        const Py_ssize_t *out_off
+
+    ctypedef struct nade_oa_cat_params_f32:
+        Py_ssize_t n, d, dp, layers
+        const float *Win
+        const float *Wmask
+        const float *b1
+        const float *Wdeep
+        const float *bdeep
+        const float *V
+        const float *c
+        const Py_ssize_t *in_off
+        const Py_ssize_t *out_off
+
+    ctypedef struct nade_oa_cat_params_f64:
+        Py_ssize_t n, d, dp, layers
+        const double *Win
+        const double *Wmask
+        const double *b1
+        const double *Wdeep
+        const double *bdeep
+        const double *V
+        const double *c
+        const Py_ssize_t *in_off
+        const Py_ssize_t *out_off
+
     Py_ssize_t nade_lanes(size_t real_size)
     Py_ssize_t nade_block_rows(Py_ssize_t dp, size_t real_size)
     size_t nade_work_bytes(Py_ssize_t n, Py_ssize_t dp, size_t real_size, Py_ssize_t block_rows)
@@ -108,6 +150,53 @@ cdef extern from "nade.h" nogil:
                         Py_ssize_t ldx, Py_ssize_t nrows, float *out, void *work)
     int nade_hidden_f64(const nade_params_f64 *p, const Py_ssize_t *order, const uint8_t *X,
                         Py_ssize_t ldx, Py_ssize_t nrows, double *out, void *work)
+
+    int nade_cat_score_f32(const nade_cat_params_f32 *p, const Py_ssize_t *order, const int32_t *X,
+                           Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, float *cond,
+                           Py_ssize_t ldc, const Py_ssize_t *feat_off, double *terms,
+                           Py_ssize_t ldt, void *work)
+    int nade_cat_score_f64(const nade_cat_params_f64 *p, const Py_ssize_t *order, const int32_t *X,
+                           Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, double *cond,
+                           Py_ssize_t ldc, const Py_ssize_t *feat_off, double *terms,
+                           Py_ssize_t ldt, void *work)
+    int nade_cat_sample_f32(const nade_cat_params_f32 *p, const Py_ssize_t *order,
+                            const uint64_t *key, uint64_t row0, int32_t *X, Py_ssize_t ldx,
+                            Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                            double *loglik, void *work)
+    int nade_cat_sample_f64(const nade_cat_params_f64 *p, const Py_ssize_t *order,
+                            const uint64_t *key, uint64_t row0, int32_t *X, Py_ssize_t ldx,
+                            Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                            double *loglik, void *work)
+    int nade_cat_grad_f32(const nade_cat_params_f32 *p, const Py_ssize_t *order, const int32_t *X,
+                          Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f32 *g,
+                          const int64_t *prev, int64_t *progress, void *work)
+    int nade_cat_grad_f64(const nade_cat_params_f64 *p, const Py_ssize_t *order, const int32_t *X,
+                          Py_ssize_t ldx, Py_ssize_t nrows, double *nll, const nade_gradsum_f64 *g,
+                          const int64_t *prev, int64_t *progress, void *work)
+    int nade_cat_hidden_f32(const nade_cat_params_f32 *p, const Py_ssize_t *order,
+                            const int32_t *X, Py_ssize_t ldx, Py_ssize_t nrows, float *out,
+                            void *work)
+    int nade_cat_hidden_f64(const nade_cat_params_f64 *p, const Py_ssize_t *order,
+                            const int32_t *X, Py_ssize_t ldx, Py_ssize_t nrows, double *out,
+                            void *work)
+    int nade_oa_cat_score_f32(const nade_oa_cat_params_f32 *p, const Py_ssize_t *order,
+                              Py_ssize_t ldo, const int32_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                              const Py_ssize_t *stop, double *loglik, float *cond, Py_ssize_t ldc,
+                              double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_cat_score_f64(const nade_oa_cat_params_f64 *p, const Py_ssize_t *order,
+                              Py_ssize_t ldo, const int32_t *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                              const Py_ssize_t *stop, double *loglik, double *cond, Py_ssize_t ldc,
+                              double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_cat_sample_f32(const nade_oa_cat_params_f32 *p, const Py_ssize_t *order,
+                               Py_ssize_t ldo, const uint64_t *key, uint64_t row0, int32_t *X,
+                               Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
+                               int greedy, double *loglik, void *work)
+    int nade_oa_cat_sample_f64(const nade_oa_cat_params_f64 *p, const Py_ssize_t *order,
+                               Py_ssize_t ldo, const uint64_t *key, uint64_t row0, int32_t *X,
+                               Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
+                               int greedy, double *loglik, void *work)
+    size_t nade_cat_work_bytes(Py_ssize_t n, Py_ssize_t n_out, Py_ssize_t dp, size_t real_size,
+                               Py_ssize_t block_rows)
 
     int nade_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t length,
                       float b1, float c1, float b2, float c2, float lr_t, float eps_t)

@@ -25,15 +25,16 @@ Arguments are marked ``# IN`` (read), ``# OUT`` (overwritten) or
 
 The source is split by topic into the files included at the end:
 _core_checks.pxi (argument checks, statuses, blocks of rows),
-_core_fixed.pxi (fixed-order kernels, Adam, random numbers) and
-_core_orderless.pxi (order-agnostic kernels).
+_core_fixed.pxi (fixed-order kernels, Adam, random numbers),
+_core_orderless.pxi (order-agnostic kernels) and _core_categorical.pxi (both
+models' kernels for categorical outputs: int32 codes, blocks of K values).
 """
 
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport uint8_t, uint32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, int32_t, uint32_t, int64_t, uint64_t
 
 from nadefast._cnade cimport *
 
@@ -142,3 +143,4 @@ _select_isa_from_environment()
 include "_core_checks.pxi"
 include "_core_fixed.pxi"
 include "_core_orderless.pxi"
+include "_core_categorical.pxi"

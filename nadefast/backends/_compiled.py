@@ -14,11 +14,17 @@ input weights of chain position k; V (n, dp); b (dp,); c (n,).
 Order-agnostic layout (docs/order_agnostic.md §1): W, M (n, dp) row j = the
 input and mask weights of feature j; b (dp,); W_hidden (L-1, d, dp) row i of
 layer l = W_l[i, :]; b_hidden (L-1, d); V (n, dp) row j = feature j; c (n,).
+Categorical outputs (csrc/nade.h, "Categorical outputs"): the same with a block
+of rows per variable -- W (n_in, dp), K_j - 1 rows per variable (values 1 ..
+K_j - 1), V (n_out, dp) and c (n_out,), K_j rows per variable -- in blocks by
+chain position (fixed-order) or by feature (order-agnostic), as the public
+layout's blocks (docs/README.md).
 """
 
 import numpy as np
 
 from nadefast import _core
+from nadefast._outputs import offsets
 from nadefast.backends import Backend, Kernels
 
 MAX_BLOCK_ROWS = _core.MAX_BLOCK_ROWS
@@ -223,12 +229,193 @@ class OrderlessKernels(_Kernels):
         return loss
 
 
+class CategoricalFixedKernels(FixedKernels):
+    """A fixed-order NADE with categorical outputs on the compiled core: the arrays of
+    FixedKernels with a block of rows per chain position (W (n_in, dp), V (n_out, dp),
+    c (n_out,)); X holds int32 codes."""
+
+    def __init__(self, params, output):
+        W, V = params["W"], params["V"]
+        d, n_in = W.shape
+        n_out = V.shape[0]
+        dp = padded_width(d, W.dtype)
+        self.d, self.output = d, output
+        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "V": np.zeros((n_out, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype), "c": np.zeros(n_out, W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def _blocks(self, order):
+        """in_off, out_off by chain position for this ordering."""
+        K = np.asarray(self.output.out_widths(len(order)), dtype=np.intp)[order]
+        return offsets(K - 1), offsets(K)
+
+    def _args(self, order):
+        a = self.arrays
+        return (a["W"], a["V"], a["b"], a["c"], self.d, *self._blocks(order),
+                np.ascontiguousarray(order, dtype=np.intp))
+
+    def score(self, X, order, n_threads, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        feature_off = offsets(self.output.out_widths(X.shape[1]))
+        _core.cat_score(*self._args(order), X, loglik, self._cond(cond), feature_off,
+                        _NO_TERMS if terms is None else terms, n_threads)
+        return loglik
+
+    def sample(self, X, order, key, row0, given, greedy, n_threads):
+        _core.cat_sample(*self._args(order), key, row0, X,
+                         _NO_INDEX if given is None else given, greedy, _NO_LOGLIK, n_threads)
+
+    def gradient(self, X, order, grads, n_threads):
+        """Mean NLL of X; its gradient (mean over rows) into `grads` (this layout)."""
+        for g in grads.values():
+            g.fill(0)
+        nll = np.empty(X.shape[0], dtype=np.float64)
+        _core.cat_grad(*self._args(order), X, nll, grads["W"], grads["V"], grads["b"],
+                       grads["c"], n_threads)
+        scale = grads["V"].dtype.type(1.0 / X.shape[0])
+        for g in grads.values():
+            g *= scale
+        return float(np.mean(nll))
+
+    def hidden(self, X, order, n_threads):
+        out = np.empty((X.shape[0], X.shape[1], self.d), dtype=self.dtype)
+        _core.cat_hidden(*self._args(order), X, out, n_threads)
+        return out
+
+
+class CategoricalOrderlessKernels(OrderlessKernels):
+    """An order-agnostic NADE with categorical outputs on the compiled core: the arrays
+    of OrderlessKernels with a block of rows per feature (W (n_in, dp), V (n_out, dp),
+    c (n_out,)); X holds int32 codes."""
+
+    def __init__(self, params, output):
+        W, M, V = params["W"], params["M"], params["V"]
+        d, n = M.shape
+        n_in, n_out = W.shape[1], V.shape[0]
+        layers = params["W_hidden"].shape[0] + 1
+        dp = padded_width(d, W.dtype)
+        self.d, self.output = d, output
+        K = np.asarray(output.out_widths(n), dtype=np.intp)
+        self.in_off, self.out_off = offsets(K - 1), offsets(K)  # by feature
+        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype),
+                       "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
+                       "b_hidden": np.zeros((layers - 1, d), W.dtype),
+                       "V": np.zeros((n_out, dp), W.dtype), "c": np.zeros(n_out, W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def _args(self):
+        return (*super()._args(), self.in_off, self.out_off)
+
+    def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        _core.oa_cat_score(*self._args(), orders, X, _NO_INDEX if stop is None else stop,
+                           loglik, self._cond(cond), _NO_TERMS if terms is None else terms,
+                           n_threads)
+        return loglik
+
+    def sample(self, X, orders, key, row0, given, greedy, n_threads):
+        _core.oa_cat_sample(*self._args(), orders, key, row0, X,
+                            _NO_INDEX if given is None else given, greedy, _NO_LOGLIK,
+                            n_threads)
+
+    def objective(self, X, masks, grads=None, n_threads=TRAINING_KERNEL_THREADS):
+        """The rescaled order-agnostic NLL of (X, masks), mean over rows
+        (docs/order_agnostic.md §3), and its gradient into `grads` (this layout)
+        when given: OrderlessKernels.objective with categorical inputs and outputs.
+
+        X (rows, n) int32 codes; masks (rows, n) bool, at least one False per row.
+        The first layer's observed inputs are one-hot: an observed value v >= 1 of
+        feature j is a 1 in column in_off[j] + v - 1 (added as weight rows when sparse,
+        as OrderlessKernels does); the output layer is a softmax per feature block, in
+        NumPy, in the model's dtype (the loss summed in float64).
+        """
+        p, d = self.arrays, self.d
+        dtype = p["W"].dtype
+        X32 = np.ascontiguousarray(X, dtype=np.int32)
+        M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+        rows, n = X32.shape
+        n_in = p["W"].shape[0]
+        in_off, out_off = self.in_off, self.out_off
+        K = np.diff(out_off)
+        layers = p["W_hidden"].shape[0] + 1
+        Mf = M8.astype(dtype)
+        free = 1 - Mf
+        unobserved = n - M8.sum(axis=1, dtype=np.int64)
+        if rows and unobserved.min() == 0:
+            raise ValueError("objective: a row of masks observes every feature; the objective "
+                             "needs at least one unobserved feature per row")
+        weight = n / unobserved  # float64, n / (n - s)
+
+        # the observed inputs, one-hot: IN[r, in_off[j] + x_rj - 1] = 1 where observed, x >= 1
+        r_idx, j_idx = np.nonzero((X32 >= 1) & (M8 != 0))
+        IN = np.zeros((rows, n_in), dtype=np.uint8)
+        IN[r_idx, in_off[j_idx] + X32[r_idx, j_idx] - 1] = 1
+        sparse = r_idx.size <= SPARSE_INPUT_FRACTION * IN.size
+        INf = None if sparse or n_in == 0 else IN.astype(dtype)
+
+        # forward
+        A = [Mf @ p["M"]]
+        A[0] += p["b"]
+        if n_in and sparse:
+            _core.oa_input_add(p["W"], IN, IN, A[0], n_threads)  # IN & IN = IN
+        elif n_in:
+            A[0] += INf @ p["W"]
+        H = [np.maximum(A[0], 0)]
+        for l in range(layers - 1):
+            a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
+            h = np.zeros_like(H[-1])
+            h[:, :d] = np.maximum(a, 0)
+            A.append(a)
+            H.append(h)
+        Z = H[-1] @ p["V"].T
+        Z += p["c"]
+        # the output layer: a softmax per feature block (every block has K >= 1 entries)
+        feature = np.repeat(np.arange(n), K)  # the feature of each output unit
+        Z -= np.maximum.reduceat(Z, out_off[:-1], axis=1)[:, feature]  # z - max, <= 0
+        observed = out_off[:-1] + X32  # (rows, n): the output unit of each row's value
+        log_p = np.take_along_axis(Z, observed, axis=1)
+        np.exp(Z, out=Z)  # 1 at each block's maximum
+        total = np.add.reduceat(Z, out_off[:-1], axis=1)  # (rows, n), >= 1
+        log_p -= np.log(total)
+        row_loss = weight * -np.sum(free * log_p, axis=1, dtype=np.float64)
+        loss = float(row_loss.mean())
+        if grads is None:
+            return loss
+
+        # d loss / dZ = (free * weight / rows) * (softmax - onehot), written into Z
+        Z /= total[:, feature]
+        np.put_along_axis(Z, observed, np.take_along_axis(Z, observed, axis=1) - 1, axis=1)
+        Z *= (free * (weight / rows).astype(dtype)[:, None])[:, feature]
+
+        # backward
+        dZ = Z
+        np.matmul(dZ.T, H[-1], out=grads["V"])
+        grads["c"][...] = dZ.sum(axis=0)
+        dH = dZ @ p["V"]
+        for l in range(layers - 2, -1, -1):
+            dA = dH[:, :d] * (A[l + 1] > 0)
+            np.matmul(dA.T, H[l], out=grads["W_hidden"][l])
+            grads["b_hidden"][l] = dA.sum(axis=0)
+            dH = dA @ p["W_hidden"][l]
+        dA1 = dH * (A[0] > 0)
+        if n_in and sparse:
+            _core.oa_input_grad(dA1, IN, IN, grads["W"], n_threads)
+        elif n_in:
+            np.matmul(INf.T, dA1, out=grads["W"])
+        np.matmul(Mf.T, dA1, out=grads["M"])
+        grads["b"][...] = dA1.sum(axis=0)
+        return loss
+
+
 class CompiledBackend(Backend):
     """The compiled CPU backend (see the package docstring of nadefast.backends)."""
 
     name = "compiled"
-    fixed_kernels = {"bernoulli": FixedKernels}
-    orderless_kernels = {"bernoulli": OrderlessKernels}
+    fixed_kernels = {"bernoulli": FixedKernels, "categorical": CategoricalFixedKernels}
+    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": CategoricalOrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=TRAINING_KERNEL_THREADS):
         """The order-agnostic objective's masks, (rows, n) bool (docs/order_agnostic.md §3);
