@@ -35,23 +35,37 @@ def _nll_summary(model, X, n_orderings=1, seed=None):
     return float(nll.mean()), float(se)
 
 
-def _load_data(spec, output="bernoulli"):
+_VALUES = {"bernoulli": "binary", "categorical": "codes", "gaussian_mixture": "real"}
+
+
+def _load_data(spec, output="bernoulli", fold=None):
     """DATA argument: 'demo', a benchmark name (in NADEFAST_DATA) or a file, read as the
-    model's `output` wants it (binary, or category codes: one-hot benchmarks decoded).
+    model's `output` wants it (binary; category codes, one-hot benchmarks decoded; real
+    values, red_wine's fold `fold`).
 
     Returns (splits, named): a dict of splits, and whether they have names of
     their own (a file holding one array gives {"train": it}, named False).
     """
     from nadefast import datasets
 
-    categorical = output == "categorical"
+    values = _VALUES[output]
+    is_name = not os.path.exists(spec)
+    if fold is not None and not (is_name and spec in datasets.REAL_DATASETS):
+        raise CliError(f"--fold applies to the folds of {', '.join(datasets.REAL_DATASETS)}, "
+                       f"not to {spec!r}")
     if spec == "demo":
-        if categorical:
+        if output != "bernoulli":
             raise CliError("the demo digits are binary: use --output bernoulli")
         return datasets.load_demo(), True
-    if spec in datasets.KNOWN_DATASETS and not os.path.exists(spec):
-        return datasets.load_dataset(spec, categorical=categorical), True
-    loaded = datasets.load_array(spec, values="codes" if categorical else "binary")
+    if spec in datasets.REAL_DATASETS and is_name:
+        if output != "gaussian_mixture":
+            raise CliError(f"{spec} holds real values: use --output gaussian_mixture")
+        return datasets.load_red_wine(1 if fold is None else fold), True
+    if spec in datasets.KNOWN_DATASETS and is_name:
+        if output == "gaussian_mixture":
+            raise CliError(f"{spec} is binary data: a gaussian_mixture output is for real values")
+        return datasets.load_dataset(spec, categorical=output == "categorical"), True
+    loaded = datasets.load_array(spec, values=values)
     return (loaded, True) if isinstance(loaded, dict) else ({"train": loaded}, False)
 
 
@@ -209,7 +223,9 @@ def cmd_train(args):
     check_writable(args.out, "model file (--out)")  # before any work is done
     if checkpoint is not None:
         check_writable(checkpoint, "checkpoint")
-    data, _ = _load_data(args.data, args.output)
+    if args.components is not None and args.output != "gaussian_mixture":
+        raise CliError("--components applies to --output gaussian_mixture only")
+    data, _ = _load_data(args.data, args.output, args.fold)
     if "train" not in data:
         raise CliError(f"{args.data}: no 'train' split (found {sorted(data)})")
     if args.valid:
@@ -225,7 +241,9 @@ def cmd_train(args):
     # an order-agnostic model is scored along a random ordering unless told otherwise:
     # the identity (raster) ordering is a poor one for a model trained on all of them
     ordering = args.ordering or ("random" if args.order_agnostic else "identity")
-    common = dict(output=args.output, ordering=None if ordering == "identity" else "random",
+    components = {} if args.components is None else {"n_components": args.components}
+    common = dict(output=args.output, **components,
+                  ordering=None if ordering == "identity" else "random",
                   dtype=args.dtype, random_state=seed, n_jobs=args.n_jobs, backend=args.backend)
     if args.order_agnostic:
         layers = {} if args.layers is None else {"n_layers": args.layers}
@@ -280,7 +298,7 @@ def cmd_eval(args):
 
     model = nadefast.load(args.model, backend=args.backend)
     model.n_jobs = args.n_jobs
-    data, named = _load_data(args.data, model.output)
+    data, named = _load_data(args.data, model.output, args.fold)
     if not named:  # a file of rows without split names: score them all
         data = {"all rows": data["train"]}
         split = args.split or "all rows"
@@ -310,13 +328,15 @@ def cmd_sample(args):
     note = f"seed {seed} (--seed {seed} draws the same samples)"
     if args.out:
         np.save(args.out, samples)
-        say(f"wrote {args.out}: {samples.shape[0]} x {samples.shape[1]} uint8; {note}")
+        say(f"wrote {args.out}: {samples.shape[0]} x {samples.shape[1]} {samples.dtype}; {note}")
     if args.png:
         if len(samples) == 0:
             raise CliError("no samples to draw (-n 0)")
         _write_png_grid(args.png, samples, shape, scale=args.scale)
         say(f"wrote {args.png}")
     if not args.out and not args.png:  # the samples alone on stdout, nothing on stderr
-        # 0/1 rows as strings of digits; category codes separated by spaces
-        np.savetxt(sys.stdout, samples, fmt="%d", delimiter="" if model.output == "bernoulli" else " ")
+        # 0/1 rows as strings of digits; category codes and real values separated by spaces
+        # (reals with 17 significant digits: they read back as the same float64)
+        fmt = "%.17g" if samples.dtype.kind == "f" else "%d"
+        np.savetxt(sys.stdout, samples, fmt=fmt, delimiter="" if model.output == "bernoulli" else " ")
     return 0

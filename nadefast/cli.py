@@ -65,6 +65,12 @@ _nonnegative_int = _int_where(lambda v: v >= 0, "an integer >= 0")
 _seed = _int_where(lambda v: v >= 0, "a non-negative integer")
 
 
+def _fold(text):
+    from nadefast.datasets import RED_WINE_FOLDS
+
+    return _int_where(lambda v: 1 <= v <= RED_WINE_FOLDS, f"a fold 1..{RED_WINE_FOLDS}")(text)
+
+
 def _batch_size(text):
     return "auto" if text == "auto" else _positive_int(text)
 _n_jobs = _int_where(lambda v: v != 0, lambda v: "0 is not a thread count (use -1 for all CPUs)")
@@ -95,7 +101,8 @@ def build_parser():
     from nadefast._training import FIT_DEFAULTS, LR_SCHEDULES
     from nadefast.optim import OPTIMIZERS
 
-    parser = _Parser(prog="nadefast", description="Fast NADE density estimation for binary data.")
+    parser = _Parser(prog="nadefast", description="Fast NADE density estimation for binary, "
+                                                  "categorical and real-valued data.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -136,8 +143,14 @@ def build_parser():
     p.add_argument("--test", help="test rows (file), if DATA has no test split")
     p.add_argument("--hidden", type=_positive_int, default=500, help="hidden units (per layer)")
     p.add_argument("--output", choices=sorted(OUTPUTS), default="bernoulli",
-                   help="what each variable is: 0/1 (bernoulli) or a category code 0..K-1 "
-                        "(categorical; one-hot benchmarks such as connect4 and dna are decoded)")
+                   help="what each variable is: 0/1 (bernoulli), a category code 0..K-1 "
+                        "(categorical; one-hot benchmarks such as connect4 and dna are decoded) "
+                        "or a real number (gaussian_mixture: RNADE)")
+    p.add_argument("--components", type=_positive_int, default=None, metavar="C",
+                   help="Gaussians per variable of --output gaussian_mixture (default: the "
+                        "model's, 10)")
+    p.add_argument("--fold", type=_fold, default=None, metavar="K",
+                   help="red_wine only: which of its 10 folds to train on (default 1)")
     fit_options(p)
     p.add_argument("--batch-size", type=_batch_size, default=FIT_DEFAULTS["batch_size"],
                    help="rows per step, or 'auto': about 40 steps per epoch, 10 to 100 rows")
@@ -175,6 +188,8 @@ def build_parser():
     p = command("eval", cmd_eval, "mean NLL (nats) of a saved model on DATA, with its standard error")
     p.add_argument("model", metavar="MODEL", help="a model file")
     p.add_argument("data", metavar="DATA", help="as for train")
+    p.add_argument("--fold", type=_fold, default=None, metavar="K",
+                   help="red_wine only: which of its 10 folds to score (default 1)")
     p.add_argument("--split", help="split of DATA to score (default: test if present, else train; "
                                    "all rows of a file without splits)")
     p.add_argument("--orderings", type=_positive_int, default=1, metavar="K",

