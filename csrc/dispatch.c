@@ -102,6 +102,16 @@ size_t nade_cat_work_bytes(ptrdiff_t n, ptrdiff_t n_out, ptrdiff_t dp, size_t re
     return nade_cat_work_layout(n, n_out, dp, real_size, block_rows).total;
 }
 
+size_t nade_mix_work_bytes(ptrdiff_t n, ptrdiff_t C, ptrdiff_t dp, size_t real_size,
+                           ptrdiff_t block_rows)
+{
+    /* C and n bounded so that 3 C n and the scratch's sizes cannot overflow */
+    if (n < 1 || C < 1 || dp < 1 || C > (PTRDIFF_MAX / 2048) / n || nade_lanes(real_size) == 0 ||
+        !nade_block_ok(block_rows))
+        return 0;
+    return nade_mix_work_layout(n, C, dp, real_size, block_rows).total;
+}
+
 /* the public kernels: nade_<name> calls the active table's entry, for every
    entry NADE_KERNEL(name, (parameters), (arguments)) of nade_kernels.def */
 #define NADE_KERNEL(name, params, args)                                                            \

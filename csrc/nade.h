@@ -1,7 +1,8 @@
 /*
- * nade.h -- the C kernels of nadefast: NADE for binary data, and for categorical data (the
- * nade_cat_* kernels below; docs/README.md has the notation and
- * layouts, docs/fixed_order.md and docs/order_agnostic.md the mathematics).
+ * nade.h -- the C kernels of nadefast: NADE for binary data, for categorical data (the
+ * nade_cat_* kernels below) and for real values (the nade_mix_* kernels, mixtures of
+ * Gaussians); docs/README.md has the notation and layouts, docs/fixed_order.md,
+ * docs/order_agnostic.md and docs/mixture.md the mathematics).
  *
  * Every kernel works on one block of at most NADE_MAX_BLOCK_ROWS rows (the
  * caller picks nade_block_rows(), sized so the block's hidden states stay in
@@ -147,6 +148,64 @@ typedef struct {
     const ptrdiff_t *in_off, *out_off;
 } nade_oa_cat_params_f64;
 
+/* Real-valued outputs, a mixture of C Gaussians per variable (RNADE; the nade_mix_* and
+ * nade_oa_mix_* kernels; docs/mixture.md): x_k is a real number, in the model's
+ * standardised units (the caller standardises and maps back).  Variable k adds x_k times
+ * its input row to the state and owns the 3C output rows 3Ck .. 3C(k+1) - 1 of V and
+ * entries of c, in this order: C weight logits, C means, C scale pre-activations:
+ *   Wt (n, dp), V (3 C n, dp), b (dp), c (3 C n); C >= 1
+ *   rho (n)   fixed-order only: RNADE's activation rescaling, h_k = sigmoid(rho_k a_k)
+ * Fixed-order (nade_mix_params): k is a chain position, a_{k+1} = a_k + x_k Wt[k].
+ * Order-agnostic (nade_oa_mix_params): k is a feature; revealing feature j adds
+ * Wmask[j] + x_j Win[j] to the first layer (ReLU layers as nade_oa_params; no rho).
+ * X holds doubles.  A value the kernel reads (every entry it scores, the given prefix it
+ * keeps when sampling) that is not finite is NADE_EINVAL, the kernel having written
+ * nothing but its scratch.
+ *
+ * One variable's conditional (mix_math.h; computed in double from the units y of the
+ * model's type, whatever REAL is):
+ *   log alpha = log-softmax(y[0:C]) (log1p of the sum of the others), mu = y[C:2C],
+ *   sigma = exp(y[2C:3C]) + 1e-3,
+ *   log p(x) = logsumexp_c [log alpha_c - log sqrt(2 pi) - log sigma_c - t_c^2 / 2],
+ *   t_c = (x - mu_c) / sigma_c (log1p of the sum of the others after the largest).
+ * Never NaN or infinite from finite parameters and values: units are clamped to +-1e300,
+ * scale pre-activations to at most 300, t to +-1e150 (beyond what any fitted model reaches).
+ * Sampling: three uniforms per chain position, u_i = (bits_{3k+i} + 1/2) / 2^32 with the
+ * 32-bit draws 3k, 3k+1, 3k+2 of the row's stream (nade_uniform_bits): the component is
+ * the smallest c with u_0 < alpha_0 + ... + alpha_c (summed in double; C - 1 when rounding
+ * leaves the sum at or below u_0), x = mu_c + sigma_c sqrt(-2 log u_1) cos(2 pi u_2).
+ * greedy: the highest point of the mixture, 50 mean-shift steps from every component's
+ * mean, the end point of highest density (the first of equals).
+ */
+typedef struct {
+    ptrdiff_t n, d, dp, C;
+    const float *Wt, *V, *b, *c, *rho;
+} nade_mix_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp, C;
+    const double *Wt, *V, *b, *c, *rho;
+} nade_mix_params_f64;
+
+/* the fixed-order mixture gradient's sums (over rows), layout as nade_mix_params */
+typedef struct {
+    float *Wt, *V, *b, *c, *rho;
+} nade_mix_gradsum_f32;
+
+typedef struct {
+    double *Wt, *V, *b, *c, *rho;
+} nade_mix_gradsum_f64;
+
+typedef struct {
+    ptrdiff_t n, d, dp, layers, C;
+    const float *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+} nade_oa_mix_params_f32;
+
+typedef struct {
+    ptrdiff_t n, d, dp, layers, C;
+    const double *Win, *Wmask, *b1, *Wdeep, *bdeep, *V, *c;
+} nade_oa_mix_params_f64;
+
 /* Size queries: they return a size, and 0 for sizes no kernel accepts.
    real_size is sizeof(float) or sizeof(double). */
 
@@ -165,6 +224,11 @@ size_t nade_work_bytes(ptrdiff_t n, ptrdiff_t dp, size_t real_size, ptrdiff_t bl
 /* scratch bytes of one categorical kernel call on up to block_rows rows, for n variables
    with n_out output units in all (n_out >= n >= 1, dp >= 1) */
 size_t nade_cat_work_bytes(ptrdiff_t n, ptrdiff_t n_out, ptrdiff_t dp, size_t real_size,
+                           ptrdiff_t block_rows);
+
+/* scratch bytes of one mixture kernel call on up to block_rows rows, for n variables of
+   C components (n, C, dp >= 1) */
+size_t nade_mix_work_bytes(ptrdiff_t n, ptrdiff_t C, ptrdiff_t dp, size_t real_size,
                            ptrdiff_t block_rows);
 
 /* ---- nade_score_f32/f64: log p(x) and, optionally, the conditionals ------
@@ -250,6 +314,20 @@ int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t n
  *   (V_k^T delta) h (1 - h) over the later positions; row order as nade_grad
  * nade_oa_cat_score: cond[r*ldc + out_off[j] + v] for feature j; ldc >= out_off[n]
  * nade_oa_cat_*: revealing feature j adds Wmask[j] and, when x_j >= 1, Win[in_off[j] + x_j - 1]
+ */
+
+/* ---- the mixture kernels: as their Bernoulli counterparts above, with
+ * nade_mix_work_bytes of scratch, X of doubles, and these differences:
+ * nade_mix_score: cond[r*ldc + 3C*order[k] + i] OUT, i < 3C: the C weights alpha_c, the C
+ *   means and the C scales sigma_c of position k's conditional (standardised units; the
+ *   caller converts); ldc >= 3 C n
+ * nade_mix_sample: X INOUT doubles; given values are kept bit for bit
+ * nade_mix_grad: with dy_k the 3C derivatives of -log p(x_k | .) (docs/mixture.md §3),
+ *   row 3Ck + i of V gets dy_k[i] h_k, c likewise; with u = (V_k^T dy_k) h_k (1 - h_k),
+ *   rho[k] gets u . a_k and e_k = rho_k u passes back: row k of Wt (k < n - 1) gets
+ *   x_k times the sum of e over the later positions, b the sum of e over all; row order
+ *   as nade_grad
+ * nade_oa_mix_score: cond[r*ldc + 3C*j + i] for feature j; ldc >= 3 C n
  */
 
 /* ---- nade_adam_f32/f64, the optimizer: one Adam step on len parameters, in

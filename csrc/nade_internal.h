@@ -145,6 +145,51 @@ static inline nade_cat_layout nade_cat_work_layout(ptrdiff_t n, ptrdiff_t n_out,
     return L;
 }
 
+/* the mixture kernels' scratch (mix_impl.h): as nade_cat_layout, with real values (x in
+   chain order, per-position terms) in double, three uniforms per position and one
+   variable's mixture in double (its 3C units, then NADE_MIX_DOUBLES(C) of mix_math.h) */
+typedef struct {
+    size_t A, H, S, U, G; /* rows x dp reals each: state, hidden (or deeper layers), ... */
+    size_t Z;             /* rows x nzo reals: the 3C output units of every variable, deltas */
+    size_t T;             /* rows x nu doubles: the sampler's uniforms, 3 per position */
+    size_t XB;            /* rows x nz doubles: x in chain order */
+    size_t tmp;           /* nz doubles: one row's per-position terms */
+    size_t M;             /* 10 C doubles: one variable's units and its mixture */
+    size_t bits;          /* nu uint32: one row's random bits */
+    size_t total;         /* bytes, including slack to align the base */
+    ptrdiff_t nz, nzo, nu; /* n, 3 C n and 3 n rounded up to a multiple of 16 */
+} nade_mix_layout;
+
+static inline nade_mix_layout nade_mix_work_layout(ptrdiff_t n, ptrdiff_t C, ptrdiff_t dp,
+                                                   size_t real_size, ptrdiff_t rows)
+{
+    nade_mix_layout L;
+    const size_t B = (size_t)rows;
+    size_t off = 0;
+    L.nz = (ptrdiff_t)nade_round_up((size_t)n, 16);
+    L.nzo = (ptrdiff_t)nade_round_up(3 * (size_t)C * (size_t)n, 16);
+    L.nu = (ptrdiff_t)nade_round_up(3 * (size_t)n, 16);
+#define NADE_TAKE(field, bytes)                                                                    \
+    do {                                                                                           \
+        L.field = off;                                                                             \
+        off += nade_round_up((bytes), NADE_ALIGN);                                                 \
+    } while (0)
+    NADE_TAKE(A, B * (size_t)dp * real_size);
+    NADE_TAKE(H, B * (size_t)dp * real_size);
+    NADE_TAKE(S, B * (size_t)dp * real_size);
+    NADE_TAKE(U, B * (size_t)dp * real_size);
+    NADE_TAKE(G, B * (size_t)dp * real_size);
+    NADE_TAKE(Z, B * (size_t)L.nzo * real_size);
+    NADE_TAKE(T, B * (size_t)L.nu * sizeof(double));
+    NADE_TAKE(XB, B * (size_t)L.nz * sizeof(double));
+    NADE_TAKE(tmp, (size_t)L.nz * sizeof(double));
+    NADE_TAKE(M, 10 * (size_t)C * sizeof(double));
+    NADE_TAKE(bits, (size_t)L.nu * sizeof(uint32_t));
+#undef NADE_TAKE
+    L.total = off + NADE_ALIGN;
+    return L;
+}
+
 /* whether the categorical blocks are well formed (nade.h): in_off[0] = out_off[0] = 0,
    every K = out_off[k+1] - out_off[k] >= 1 and in_off[k+1] - in_off[k] = K - 1.
    (Both sequences start at 0 and increase, so no difference overflows.) */

@@ -2,9 +2,9 @@
  * nade_isa.h -- one instruction set's copy of every kernel, float and
  * double, from the single sources nade_impl.h (fixed-order NADE),
  * oa_impl.h (order-agnostic, deep NADE), cat_impl.h (categorical outputs of
- * both), oa_train_impl.h (its training
- * objective's element-wise parts) and adam_impl.h (the optimizer's step),
- * plus its kernel table.  Which kernels exist, and their signatures, comes
+ * both), mix_impl.h (real-valued outputs of both: mixtures of Gaussians),
+ * oa_train_impl.h (its training objective's element-wise parts) and
+ * adam_impl.h (the optimizer's step), plus its kernel table.  Which kernels exist, and their signatures, comes
  * from the one list nade_kernels.def.
  * Included by isa_*.c after they set the target; expects ISA_SFX,
  * NADE_ISA_NAME, NADE_FMA, NADE_RT and NADE_VEC_BYTES (the vector width of
@@ -39,6 +39,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "cat_impl.h"
+#include "mix_impl.h"
 #include "oa_train_impl.h"
 #include "adam_impl.h"
 #undef FN
@@ -64,6 +65,7 @@
 #include "nade_impl.h"
 #include "oa_impl.h"
 #include "cat_impl.h"
+#include "mix_impl.h"
 #include "oa_train_impl.h"
 #include "adam_impl.h"
 #undef FN

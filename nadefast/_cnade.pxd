@@ -104,6 +104,56 @@ cdef extern from "nade.h" nogil:
         const Py_ssize_t *in_off
         const Py_ssize_t *out_off
 
+    ctypedef struct nade_mix_params_f32:
+        Py_ssize_t n, d, dp, C
+        const float *Wt
+        const float *V
+        const float *b
+        const float *c
+        const float *rho
+
+    ctypedef struct nade_mix_params_f64:
+        Py_ssize_t n, d, dp, C
+        const double *Wt
+        const double *V
+        const double *b
+        const double *c
+        const double *rho
+
+    ctypedef struct nade_mix_gradsum_f32:
+        float *Wt
+        float *V
+        float *b
+        float *c
+        float *rho
+
+    ctypedef struct nade_mix_gradsum_f64:
+        double *Wt
+        double *V
+        double *b
+        double *c
+        double *rho
+
+    ctypedef struct nade_oa_mix_params_f32:
+        Py_ssize_t n, d, dp, layers, C
+        const float *Win
+        const float *Wmask
+        const float *b1
+        const float *Wdeep
+        const float *bdeep
+        const float *V
+        const float *c
+
+    ctypedef struct nade_oa_mix_params_f64:
+        Py_ssize_t n, d, dp, layers, C
+        const double *Win
+        const double *Wmask
+        const double *b1
+        const double *Wdeep
+        const double *bdeep
+        const double *V
+        const double *c
+
     Py_ssize_t nade_lanes(size_t real_size)
     Py_ssize_t nade_block_rows(Py_ssize_t dp, size_t real_size)
     size_t nade_work_bytes(Py_ssize_t n, Py_ssize_t dp, size_t real_size, Py_ssize_t block_rows)
@@ -196,6 +246,53 @@ cdef extern from "nade.h" nogil:
                                Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
                                int greedy, double *loglik, void *work)
     size_t nade_cat_work_bytes(Py_ssize_t n, Py_ssize_t n_out, Py_ssize_t dp, size_t real_size,
+                               Py_ssize_t block_rows)
+
+    int nade_mix_score_f32(const nade_mix_params_f32 *p, const Py_ssize_t *order, const double *X,
+                           Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, float *cond,
+                           Py_ssize_t ldc, double *terms, Py_ssize_t ldt, void *work)
+    int nade_mix_score_f64(const nade_mix_params_f64 *p, const Py_ssize_t *order, const double *X,
+                           Py_ssize_t ldx, Py_ssize_t nrows, double *loglik, double *cond,
+                           Py_ssize_t ldc, double *terms, Py_ssize_t ldt, void *work)
+    int nade_mix_sample_f32(const nade_mix_params_f32 *p, const Py_ssize_t *order,
+                            const uint64_t *key, uint64_t row0, double *X, Py_ssize_t ldx,
+                            Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                            double *loglik, void *work)
+    int nade_mix_sample_f64(const nade_mix_params_f64 *p, const Py_ssize_t *order,
+                            const uint64_t *key, uint64_t row0, double *X, Py_ssize_t ldx,
+                            Py_ssize_t nrows, const Py_ssize_t *given, int greedy,
+                            double *loglik, void *work)
+    int nade_mix_grad_f32(const nade_mix_params_f32 *p, const Py_ssize_t *order, const double *X,
+                          Py_ssize_t ldx, Py_ssize_t nrows, double *nll,
+                          const nade_mix_gradsum_f32 *g, const int64_t *prev, int64_t *progress,
+                          void *work)
+    int nade_mix_grad_f64(const nade_mix_params_f64 *p, const Py_ssize_t *order, const double *X,
+                          Py_ssize_t ldx, Py_ssize_t nrows, double *nll,
+                          const nade_mix_gradsum_f64 *g, const int64_t *prev, int64_t *progress,
+                          void *work)
+    int nade_mix_hidden_f32(const nade_mix_params_f32 *p, const Py_ssize_t *order,
+                            const double *X, Py_ssize_t ldx, Py_ssize_t nrows, float *out,
+                            void *work)
+    int nade_mix_hidden_f64(const nade_mix_params_f64 *p, const Py_ssize_t *order,
+                            const double *X, Py_ssize_t ldx, Py_ssize_t nrows, double *out,
+                            void *work)
+    int nade_oa_mix_score_f32(const nade_oa_mix_params_f32 *p, const Py_ssize_t *order,
+                              Py_ssize_t ldo, const double *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                              const Py_ssize_t *stop, double *loglik, float *cond, Py_ssize_t ldc,
+                              double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_mix_score_f64(const nade_oa_mix_params_f64 *p, const Py_ssize_t *order,
+                              Py_ssize_t ldo, const double *X, Py_ssize_t ldx, Py_ssize_t nrows,
+                              const Py_ssize_t *stop, double *loglik, double *cond,
+                              Py_ssize_t ldc, double *terms, Py_ssize_t ldt, void *work)
+    int nade_oa_mix_sample_f32(const nade_oa_mix_params_f32 *p, const Py_ssize_t *order,
+                               Py_ssize_t ldo, const uint64_t *key, uint64_t row0, double *X,
+                               Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
+                               int greedy, double *loglik, void *work)
+    int nade_oa_mix_sample_f64(const nade_oa_mix_params_f64 *p, const Py_ssize_t *order,
+                               Py_ssize_t ldo, const uint64_t *key, uint64_t row0, double *X,
+                               Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
+                               int greedy, double *loglik, void *work)
+    size_t nade_mix_work_bytes(Py_ssize_t n, Py_ssize_t C, Py_ssize_t dp, size_t real_size,
                                Py_ssize_t block_rows)
 
     int nade_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t length,

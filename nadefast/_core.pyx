@@ -26,8 +26,10 @@ Arguments are marked ``# IN`` (read), ``# OUT`` (overwritten) or
 The source is split by topic into the files included at the end:
 _core_checks.pxi (argument checks, statuses, blocks of rows),
 _core_fixed.pxi (fixed-order kernels, Adam, random numbers),
-_core_orderless.pxi (order-agnostic kernels) and _core_categorical.pxi (both
-models' kernels for categorical outputs: int32 codes, blocks of K values).
+_core_orderless.pxi (order-agnostic kernels), _core_categorical.pxi (both
+models' kernels for categorical outputs: int32 codes, blocks of K values) and
+_core_mixture.pxi (both models' kernels for real values: mixtures of Gaussians,
+3C output units per variable).
 """
 
 import numpy as np
@@ -144,3 +146,4 @@ include "_core_checks.pxi"
 include "_core_fixed.pxi"
 include "_core_orderless.pxi"
 include "_core_categorical.pxi"
+include "_core_mixture.pxi"

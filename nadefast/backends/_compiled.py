@@ -19,6 +19,9 @@ of rows per variable -- W (n_in, dp), K_j - 1 rows per variable (values 1 ..
 K_j - 1), V (n_out, dp) and c (n_out,), K_j rows per variable -- in blocks by
 chain position (fixed-order) or by feature (order-agnostic), as the public
 layout's blocks (docs/README.md).
+Real-valued outputs (mixtures of C Gaussians, csrc/nade.h "Real-valued outputs"): W (n, dp),
+V (3 C n, dp) and c (3 C n,), 3C rows per variable (C weight logits, C means, C scale
+pre-activations), and for the fixed-order model rho (n,); X holds standardised float64 values.
 """
 
 import numpy as np
@@ -410,12 +413,204 @@ class CategoricalOrderlessKernels(OrderlessKernels):
         return loss
 
 
+def _cond_to_user(cond, output, written=None):
+    """Conditionals as the mixture kernels write them (per feature the C weights, means and
+    scales, standardised) -> the user's units, in place: means m_j + s_j mu, scales s_j sigma
+    (GaussianMixture.distribution).  written (rows, n) bool, or None for all: the features
+    whose blocks the kernel wrote (the others are left as they were)."""
+    C, n = output.n_components, output.means.shape[0]
+    blocks = cond.reshape(cond.shape[0], n, 3 * C)
+    mu = blocks[:, :, C:2 * C] * output.scales[:, None] + output.means[:, None]
+    sigma = blocks[:, :, 2 * C:] * output.scales[:, None]
+    if written is None:
+        blocks[:, :, C:2 * C], blocks[:, :, 2 * C:] = mu, sigma
+    else:
+        np.copyto(blocks[:, :, C:2 * C], mu, where=written[:, :, None], casting="unsafe")
+        np.copyto(blocks[:, :, 2 * C:], sigma, where=written[:, :, None], casting="unsafe")
+
+
+def _values(X):
+    """Real values for the mixture kernels: float64, C-contiguous (a copy only if needed)."""
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+class MixtureFixedKernels(FixedKernels):
+    """A fixed-order NADE with mixture-of-Gaussians outputs (RNADE) on the compiled core: the
+    arrays of FixedKernels with 3C rows of V and entries of c per chain position (V (3 C n,
+    dp), c (3 C n,)) and rho (n,), the activation rescaling; X holds standardised float64
+    values (the estimator standardises; `score` turns the conditionals into the user's units,
+    as the NumPy backend's do)."""
+
+    def __init__(self, params, output):
+        W, V = params["W"], params["V"]
+        d, n = W.shape
+        dp = padded_width(d, W.dtype)
+        self.d, self.output, self.C = d, output, int(output.n_components)
+        self.arrays = {"W": np.zeros((n, dp), W.dtype), "V": np.zeros((V.shape[0], dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype), "c": np.zeros(V.shape[0], W.dtype),
+                       "rho": np.zeros(n, W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def public(self, arrays=None):
+        a = self.arrays if arrays is None else arrays
+        return dict(super().public(a), rho=a["rho"])
+
+    def _args(self):
+        a = self.arrays
+        return a["W"], a["V"], a["b"], a["c"], a["rho"], self.d, self.C
+
+    def score(self, X, order, n_threads, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        _core.mix_score(*self._args(), order, _values(X), loglik, self._cond(cond),
+                        _NO_TERMS if terms is None else terms, n_threads)
+        if cond is not None:
+            _cond_to_user(cond, self.output)
+        return loglik
+
+    def sample(self, X, order, key, row0, given, greedy, n_threads):
+        _core.mix_sample(*self._args(), order, key, row0, X,
+                         _NO_INDEX if given is None else given, greedy, _NO_LOGLIK, n_threads)
+
+    def gradient(self, X, order, grads, n_threads):
+        """Mean NLL of X; its gradient (mean over rows) into `grads` (this layout)."""
+        for g in grads.values():
+            g.fill(0)
+        nll = np.empty(X.shape[0], dtype=np.float64)
+        _core.mix_grad(*self._args(), order, _values(X), nll, grads["W"], grads["V"],
+                       grads["b"], grads["c"], grads["rho"], n_threads)
+        scale = grads["V"].dtype.type(1.0 / X.shape[0])
+        for g in grads.values():
+            g *= scale
+        return float(np.mean(nll))
+
+    def hidden(self, X, order, n_threads):
+        out = np.empty((X.shape[0], X.shape[1], self.d), dtype=self.dtype)
+        _core.mix_hidden(*self._args(), order, _values(X), out, n_threads)
+        return out
+
+
+class MixtureOrderlessKernels(OrderlessKernels):
+    """An order-agnostic NADE with mixture-of-Gaussians outputs on the compiled core: the
+    arrays of OrderlessKernels with 3C rows of V and entries of c per feature (V (3 C n, dp),
+    c (3 C n,)); X holds standardised float64 values."""
+
+    def __init__(self, params, output):
+        W, V = params["W"], params["V"]
+        d, n = W.shape
+        layers = params["W_hidden"].shape[0] + 1
+        dp = padded_width(d, W.dtype)
+        self.d, self.output, self.C = d, output, int(output.n_components)
+        self.arrays = {"W": np.zeros((n, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype),
+                       "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
+                       "b_hidden": np.zeros((layers - 1, d), W.dtype),
+                       "V": np.zeros((V.shape[0], dp), W.dtype),
+                       "c": np.zeros(V.shape[0], W.dtype)}
+        for name, view in self.public().items():
+            view[...] = params[name]
+
+    def _args(self):
+        return (*super()._args(), self.C)
+
+    def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
+        loglik = np.empty(X.shape[0], dtype=np.float64)
+        _core.oa_mix_score(*self._args(), orders, _values(X),
+                           _NO_INDEX if stop is None else stop, loglik, self._cond(cond),
+                           _NO_TERMS if terms is None else terms, n_threads)
+        if cond is not None:
+            written = None
+            if stop is not None:  # the features of each row's first stop[r] positions
+                rows, n = X.shape
+                written = np.zeros((rows, n), dtype=bool)
+                np.put_along_axis(written, np.broadcast_to(orders, (rows, n)),
+                                  np.arange(n) < stop[:, None], axis=1)
+            _cond_to_user(cond, self.output, written)
+        return loglik
+
+    def sample(self, X, orders, key, row0, given, greedy, n_threads):
+        _core.oa_mix_sample(*self._args(), orders, key, row0, X,
+                            _NO_INDEX if given is None else given, greedy, _NO_LOGLIK,
+                            n_threads)
+
+    def objective(self, X, masks, grads=None, n_threads=TRAINING_KERNEL_THREADS):
+        """The rescaled order-agnostic NLL of (X, masks), mean over rows
+        (docs/order_agnostic.md §3), and its gradient into `grads` (this layout)
+        when given: OrderlessKernels.objective with real inputs and mixture outputs.
+
+        X (rows, n) standardised values; masks (rows, n) bool, at least one False per row.
+        The first layer's observed inputs x * m are dense (a product); the output layer,
+        a mixture per feature block, is the NumPy mathematics of GaussianMixture
+        (nadefast/_mixture.py) on all blocks at once, in float64, its derivatives rounded
+        to the model's dtype for the backward products.
+        """
+        p, d = self.arrays, self.d
+        dtype = p["W"].dtype
+        X = _values(X)
+        M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+        rows, n = X.shape
+        W3 = 3 * self.C
+        layers = p["W_hidden"].shape[0] + 1
+        Mf = M8.astype(dtype)
+        free = 1 - M8.astype(np.float64)
+        unobserved = n - M8.sum(axis=1, dtype=np.int64)
+        if rows and unobserved.min() == 0:
+            raise ValueError("objective: a row of masks observes every feature; the objective "
+                             "needs at least one unobserved feature per row")
+        weight = n / unobserved  # float64, n / (n - s)
+        XM = (X * M8).astype(dtype)  # the observed values, 0 elsewhere
+
+        # forward
+        A = [Mf @ p["M"]]
+        A[0] += p["b"]
+        A[0] += XM @ p["W"]
+        H = [np.maximum(A[0], 0)]
+        for l in range(layers - 1):
+            a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
+            h = np.zeros_like(H[-1])
+            h[:, :d] = np.maximum(a, 0)
+            A.append(a)
+            H.append(h)
+        Z = H[-1] @ p["V"].T
+        Z += p["c"]
+        # the output layer: every feature's mixture at once, (rows * n, 3C) blocks
+        units = Z.reshape(rows * n, W3).astype(np.float64)
+        values = X.reshape(-1)
+        log_p = self.output.log_prob(None, units, values).reshape(rows, n)
+        row_loss = weight * -np.sum(free * log_p, axis=1)
+        loss = float(row_loss.mean())
+        if grads is None:
+            return loss
+
+        # d loss / dZ = (free * weight / rows) * d(-log p) / dZ, in the model's dtype
+        dZ = self.output.grad_logits(None, units, values).reshape(rows, n, W3)
+        dZ *= (free * (weight / rows)[:, None])[:, :, None]
+        dZ = dZ.reshape(rows, n * W3).astype(dtype)
+
+        # backward
+        np.matmul(dZ.T, H[-1], out=grads["V"])
+        grads["c"][...] = dZ.sum(axis=0)
+        dH = dZ @ p["V"]
+        for l in range(layers - 2, -1, -1):
+            dA = dH[:, :d] * (A[l + 1] > 0)
+            np.matmul(dA.T, H[l], out=grads["W_hidden"][l])
+            grads["b_hidden"][l] = dA.sum(axis=0)
+            dH = dA @ p["W_hidden"][l]
+        dA1 = dH * (A[0] > 0)
+        np.matmul(XM.T, dA1, out=grads["W"])
+        np.matmul(Mf.T, dA1, out=grads["M"])
+        grads["b"][...] = dA1.sum(axis=0)
+        return loss
+
+
 class CompiledBackend(Backend):
     """The compiled CPU backend (see the package docstring of nadefast.backends)."""
 
     name = "compiled"
-    fixed_kernels = {"bernoulli": FixedKernels, "categorical": CategoricalFixedKernels}
-    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": CategoricalOrderlessKernels}
+    fixed_kernels = {"bernoulli": FixedKernels, "categorical": CategoricalFixedKernels,
+                     "gaussian_mixture": MixtureFixedKernels}
+    orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": CategoricalOrderlessKernels,
+                         "gaussian_mixture": MixtureOrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=TRAINING_KERNEL_THREADS):
         """The order-agnostic objective's masks, (rows, n) bool (docs/order_agnostic.md §3);
