@@ -780,3 +780,33 @@ def test_the_kernels_check_values_and_sizes_themselves(isa):
         assert progress[0] == -1
     finally:
         _core.select_isa(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_objective_output_layer_checks_its_arguments(dtype):
+    """oa_mix_output (the objective's fused output layer): shapes and C named; of X, only the
+    unobserved values are read, so only they must be finite; a full row of masks refused."""
+    rng = np.random.default_rng(6)
+    rows, n, C = 5, 4, 2
+    Z = rng.normal(size=(rows, 3 * C * n)).astype(dtype)
+    X = rng.normal(size=(rows, n))
+    mask = np.zeros((rows, n), np.uint8)
+    mask[:, 0] = 1
+    X[:, 0] = np.nan  # observed: never read
+    loss = np.empty(rows)
+    _core.oa_mix_output(Z.copy(), X, mask, C, 1.0, loss, 1)
+    assert np.isfinite(loss).all()
+    cases = [({"Z": Z[:, :-1].copy()}, f"oa_mix_output: Z.shape[1] = {3 * C * n - 1} does not "
+                                       f"match 3 C n = {3 * C * n}"),
+             ({"C": 0}, "oa_mix_output: C = 0 must be at least 1"),
+             ({"mask": mask[:, :3].copy()}, "oa_mix_output: mask.shape[1] = 3 does not match"),
+             ({"loss": np.empty(2)}, "oa_mix_output: loss.shape[0] = 2 does not match"),
+             ({"X": np.where(np.arange(n) == 2, np.inf, X)},
+              "oa_mix_output: X[0, 2] = inf is not a finite number"),
+             ({"mask": np.where(np.arange(rows)[:, None] == 3, 1, mask).astype(np.uint8)},
+              "a row of mask observes every feature")]
+    for replace, message in cases:
+        args = dict(Z=Z.copy(), X=X, mask=mask, C=C, scale=1.0, loss=loss, n_threads=1)
+        args.update(replace)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            _core.oa_mix_output(*args.values())
