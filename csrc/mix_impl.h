@@ -1,11 +1,11 @@
 /*
  * mix_impl.h -- NADE with real-valued outputs, a mixture of C Gaussians per variable (RNADE;
  * nade.h, "Real-valued outputs"; docs/mixture.md): the fixed-order kernels (score, sample,
- * grad, hidden) and the order-agnostic ones along orderings (score, sample), for one real
- * type and one instruction set.  Included by nade_isa.h after nade_impl.h, oa_impl.h and
- * cat_impl.h, whose helpers it shares: the canonical dot products (dot_rows), the deeper
- * layers (oa_top), the first state (cat_init), the sampler's uniforms (uniforms_row) and
- * the gradient hand-off.
+ * grad, hidden), the order-agnostic ones along orderings (score, sample) and the output layer
+ * of the order-agnostic objective (oa_mix_output), for one real type and one instruction
+ * set.  Included by nade_isa.h after nade_impl.h, oa_impl.h and cat_impl.h, whose helpers it
+ * shares: the canonical dot products (dot_rows), the deeper layers (oa_top), the first state
+ * (cat_init), the sampler's uniforms (uniforms_row) and the gradient hand-off.
  *
  * The kernels have the shape of their categorical counterparts (blocks of rows, chain
  * positions outer, 3C output units per variable as 3C dot products of the canonical

@@ -162,7 +162,9 @@ static double nade_mix_mode(nade_mix *m)
                 num += w * m->mu[c];
                 den += w; /* > 0: the top component's weight is 1 / sigma^2 */
             }
-            z = num / den;
+            const double next = num / den;
+            if (next == z) break; /* a fixed point: the remaining steps would stay there */
+            z = next;
         }
         const double lp = nade_mix_logp(m, z);
         if (lp > best) {
