@@ -1,11 +1,11 @@
 /*
  * mix_impl.h -- NADE with real-valued outputs, a mixture of C Gaussians per variable (RNADE;
  * nade.h, "Real-valued outputs"; docs/mixture.md): the fixed-order kernels (score, sample,
- * grad, hidden) and the order-agnostic ones along orderings (score, sample), for one real
- * type and one instruction set.  Included by nade_isa.h after nade_impl.h, oa_impl.h and
- * cat_impl.h, whose helpers it shares: the canonical dot products (dot_rows), the deeper
- * layers (oa_top), the first state (cat_init), the sampler's uniforms (uniforms_row) and
- * the gradient hand-off.
+ * grad, hidden), the order-agnostic ones along orderings (score, sample) and the output layer
+ * of the order-agnostic objective (oa_mix_output), for one real type and one instruction
+ * set.  Included by nade_isa.h after nade_impl.h, oa_impl.h and cat_impl.h, whose helpers it
+ * shares: the canonical dot products (dot_rows), the deeper layers (oa_top), the first state
+ * (cat_init), the sampler's uniforms (uniforms_row) and the gradient hand-off.
  *
  * The kernels have the shape of their categorical counterparts (blocks of rows, chain
  * positions outer, 3C output units per variable as 3C dot products of the canonical
@@ -21,6 +21,11 @@
 #define MIXGRAD NADE_XPASTE2(nade_mix_gradsum, RSFX)
 #define OAMIXPARAMS NADE_XPASTE2(nade_oa_mix_params, RSFX)
 #define OAPARAMS_ NADE_XPASTE2(nade_oa_params, RSFX)
+#if NADE_REAL_IS_DOUBLE
+#define MIX_REAL_MAX DBL_MAX
+#else
+#define MIX_REAL_MAX FLT_MAX
+#endif
 
 /* the scratch of one mixture call (nade_mix_layout) */
 typedef struct {
@@ -91,10 +96,10 @@ static double FN(mix_row)(ptrdiff_t C, ptrdiff_t m, const ptrdiff_t *o, int by_f
         tmp[k] = nade_mix_logp(&mx, x[k]);
         if (out) {
             REAL *c = out + j * W3;
-            for (ptrdiff_t i = 0; i < C; i++) {
+            for (ptrdiff_t i = 0; i < C; i++) { /* (means and scales within REAL's range) */
                 c[i] = (REAL)exp(mx.la[i]);
-                c[C + i] = (REAL)mx.mu[i];
-                c[2 * C + i] = (REAL)mx.sg[i];
+                c[C + i] = (REAL)nade_mix_clamp(mx.mu[i], MIX_REAL_MAX);
+                c[2 * C + i] = (REAL)nade_mix_clamp(mx.sg[i], MIX_REAL_MAX);
             }
         }
     }
@@ -201,7 +206,7 @@ static void FN(mix_forward)(const MIXPARAMS *p, ptrdiff_t nrows, int draw, int g
             if (draw && (given == NULL || k >= given[r]))
                 *x = FN(mix_value)(s->Z + r * nzo + k * W3, C,
                                    greedy ? NULL : s->T + r * nu + 3 * k, s->M);
-            if (k + 1 < n) FN(mix_step)(s->A + r * dp, w, (REAL)*x, dp);
+            if (k + 1 < n) FN(mix_step)(s->A + r * dp, w, (REAL)nade_mix_input(*x), dp);
         }
     }
 }
@@ -306,7 +311,8 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         for (ptrdiff_t r = 0; r < nrows; r++) {
             REAL *restrict a = s.A + r * dp, *restrict h = s.H + r * dp, *restrict e = s.U + r * dp;
             const REAL *delta = s.Z + r * nzo + k * W3;
-            if (k + 1 < n) FN(mix_step)(a, w, -(REAL)s.XB[r * nz + k], dp); /* a_k */
+            if (k + 1 < n) /* a_k */
+                FN(mix_step)(a, w, -(REAL)nade_mix_input(s.XB[r * nz + k]), dp);
             FN(mix_activate)(a, rho, dp, h);
             memset(e, 0, sizeof(REAL) * (size_t)dp);
             for (ptrdiff_t v = 0; v < W3; v++) { /* e = V_k^T delta */
@@ -335,7 +341,7 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         if (k + 1 < n) { /* x_{n-1} enters no state */
             REAL *gw = g->Wt + k * dp;
             for (ptrdiff_t r = 0; r < nrows; r++) {
-                const REAL xk = (REAL)s.XB[r * nz + k];
+                const REAL xk = (REAL)nade_mix_input(s.XB[r * nz + k]);
                 const REAL *restrict gr = s.G + r * dp;
                 for (ptrdiff_t j = 0; j < dp; j++) gw[j] = MADD(xk, gr[j], gw[j]);
             }
@@ -375,7 +381,7 @@ int FN(mix_hidden)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, 
         for (ptrdiff_t k = 0; k < n; k++) {
             FN(mix_activate)(s.A, p->rho[k], dp, s.H);
             memcpy(out + (r * n + k) * d, s.H, sizeof(REAL) * (size_t)d);
-            if (k + 1 < n) FN(mix_step)(s.A, p->Wt + k * dp, (REAL)x[k], dp);
+            if (k + 1 < n) FN(mix_step)(s.A, p->Wt + k * dp, (REAL)nade_mix_input(x[k]), dp);
         }
     }
     return NADE_OK;
@@ -444,7 +450,7 @@ static void FN(oa_mix_forward)(const OAMIXPARAMS *p, const ptrdiff_t *order, ptr
             if (k + 1 == n) continue; /* the last value changes no state */
             REAL *restrict a = s->A + r * dp, *restrict h = s->H + r * dp;
             const REAL *restrict wm = p->Wmask + j * dp, *restrict wi = p->Win + j * dp;
-            const REAL xr = (REAL)*x;
+            const REAL xr = (REAL)nade_mix_input(*x);
             for (ptrdiff_t i = 0; i < dp; i++) {
                 REAL t = MADD(xr, wi[i], a[i] + wm[i]);
                 a[i] = t;
@@ -508,7 +514,47 @@ int FN(oa_mix_sample)(const OAMIXPARAMS *p, const ptrdiff_t *order, ptrdiff_t ld
     return NADE_OK;
 }
 
+/* ---- the order-agnostic objective's output layer (oa_train_impl.h's oa_output) ---------- */
+
+int FN(oa_mix_output)(REAL *Z, ptrdiff_t ldz, const double *X, ptrdiff_t ldx,
+                      const uint8_t *mask, ptrdiff_t ldm, ptrdiff_t n, ptrdiff_t C,
+                      ptrdiff_t nrows, double scale, double *loss, double *work)
+{
+    if (n < 1 || C < 1 || C > (PTRDIFF_MAX / 2048) / n || nrows < 0 || Z == NULL ||
+        X == NULL || mask == NULL || loss == NULL || work == NULL || ldz < 3 * C * n ||
+        ldx < n || ldm < n)
+        return NADE_EINVAL;
+    const ptrdiff_t W3 = 3 * C;
+    for (ptrdiff_t r = 0; r < nrows; r++) {
+        REAL *z = Z + r * ldz;
+        const double *x = X + r * ldx;
+        const uint8_t *m = mask + r * ldm;
+        ptrdiff_t s = 0;
+        for (ptrdiff_t j = 0; j < n; j++) s += m[j] != 0;
+        if (s >= n) return NADE_EINVAL;
+        const double w = (double)n / (double)(n - s); /* the objective's rescaling */
+        const double coef = scale * w;
+        double total = 0.0;
+        for (ptrdiff_t j = 0; j < n; j++) {
+            REAL *zj = z + j * W3;
+            if (m[j] != 0) {
+                for (ptrdiff_t i = 0; i < W3; i++) zj[i] = (REAL)0;
+                continue;
+            }
+            if (!isfinite(x[j])) return NADE_EINVAL;
+            nade_mix mx = FN(mix_at)(zj, C, work);
+            const double lp = nade_mix_logp(&mx, x[j]);
+            total -= lp;
+            nade_mix_grad(&mx, lp, work); /* the units' doubles are free after mix_at */
+            for (ptrdiff_t i = 0; i < W3; i++) zj[i] = (REAL)(coef * work[i]);
+        }
+        loss[r] = w * total;
+    }
+    return NADE_OK;
+}
+
 #undef MIXPARAMS
 #undef MIXGRAD
 #undef OAMIXPARAMS
 #undef OAPARAMS_
+#undef MIX_REAL_MAX

@@ -9,9 +9,10 @@
  *
  * Never NaN or infinite from finite arguments: the 3C units are clamped to +-1e300 (a
  * float32 dot product can overflow to infinity), a scale pre-activation to at most
- * NADE_MIX_MAX_LOG_SIGMA (so sigma, 1 / sigma^2 and log sigma stay finite and normal) and a
- * standardised distance (x - mu) / sigma to +-1e150 (so its square stays finite).  The
- * clamps only act on values no fitted model reaches.
+ * NADE_MIX_MAX_LOG_SIGMA (so sigma, 1 / sigma^2 and log sigma stay finite and normal), a
+ * standardised distance (x - mu) / sigma to +-1e150 (so its square stays finite) and a value
+ * entering the hidden layer to +-1e15 (nade_mix_input).  The clamps only act on values no
+ * fitted model reaches.
  *
  * Included once per instruction-set unit (nade_isa.h, through mix_impl.h); no REAL.
  */
@@ -53,6 +54,11 @@ static inline double nade_mix_clamp(double v, double lim)
 {
     return v > lim ? lim : (v < -lim ? -lim : v);
 }
+
+/* what a value adds to the hidden layer is x times its weights, x clamped to +-1e15: the
+   states of a float32 model stay finite, so the gradient's backward sweep, which subtracts
+   what the forward one added, never meets inf - inf */
+static inline double nade_mix_input(double x) { return nade_mix_clamp(x, 1e15); }
 
 /* the 3C units y (weight logits, means, scale pre-activations) -> m */
 static void nade_mix_unpack(const double *y, nade_mix *m)
@@ -156,7 +162,9 @@ static double nade_mix_mode(nade_mix *m)
                 num += w * m->mu[c];
                 den += w; /* > 0: the top component's weight is 1 / sigma^2 */
             }
-            z = num / den;
+            const double next = num / den;
+            if (next == z) break; /* a fixed point: the remaining steps would stay there */
+            z = next;
         }
         const double lp = nade_mix_logp(m, z);
         if (lp > best) {

@@ -328,6 +328,11 @@ int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t n
  *   x_k times the sum of e over the later positions, b the sum of e over all; row order
  *   as nade_grad
  * nade_oa_mix_score: cond[r*ldc + 3C*j + i] for feature j; ldc >= 3 C n
+ * nade_oa_mix_output_f32/f64: nade_oa_output for mixtures, in place on rows of units
+ *   Z (nrows, ldz >= 3 C n), 3C per feature: loss[r] OUT = w_r sum_{j unobserved}
+ *   -log p(x_j | .), and Z's block of unobserved j OUT = scale w_r d(-log p) / d(units),
+ *   of observed j 0; X (nrows, ldx) doubles (an unobserved one not finite: NADE_EINVAL);
+ *   work: 10 C doubles of scratch
  */
 
 /* ---- nade_adam_f32/f64, the optimizer: one Adam step on len parameters, in

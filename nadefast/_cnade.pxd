@@ -292,6 +292,12 @@ cdef extern from "nade.h" nogil:
                                Py_ssize_t ldo, const uint64_t *key, uint64_t row0, double *X,
                                Py_ssize_t ldx, Py_ssize_t nrows, const Py_ssize_t *given,
                                int greedy, double *loglik, void *work)
+    int nade_oa_mix_output_f32(float *Z, Py_ssize_t ldz, const double *X, Py_ssize_t ldx,
+                               const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n, Py_ssize_t C,
+                               Py_ssize_t nrows, double scale, double *loss, double *work)
+    int nade_oa_mix_output_f64(double *Z, Py_ssize_t ldz, const double *X, Py_ssize_t ldx,
+                               const uint8_t *mask, Py_ssize_t ldm, Py_ssize_t n, Py_ssize_t C,
+                               Py_ssize_t nrows, double scale, double *loss, double *work)
     size_t nade_mix_work_bytes(Py_ssize_t n, Py_ssize_t C, Py_ssize_t dp, size_t real_size,
                                Py_ssize_t block_rows)
 

@@ -460,3 +460,49 @@ def oa_mix_sample(const floating[:, ::1] Win, const floating[:, ::1] Wmask,
                                                  gptr, greedy, lptr,
                                                  P.base + threadid() * P.stride)
     _check_status(status, "oa_mix_sample")
+
+
+def oa_mix_output(floating[:, ::1] Z,          # INOUT (rows, 3 C n) units in, scale * dloss/dZ out
+                  const double[:, ::1] X,      # IN    (rows, n) standardised values
+                  const uint8_t[:, ::1] mask,  # IN    (rows, n) 1 = observed
+                  Py_ssize_t C,
+                  double scale,
+                  double[::1] loss,            # OUT   (rows,) rescaled NLL of the unobserved
+                  int n_threads):
+    """The order-agnostic objective's output layer for mixtures, in place
+    (nade_oa_mix_output in nade.h)."""
+    cdef:
+        Py_ssize_t nrows = X.shape[0], n = X.shape[1], r, j
+        Py_ssize_t nchunks = (nrows + _CHUNK_ROWS - 1) // _CHUNK_ROWS, i, r0, nr
+        int status = 0, nt = _threads_for(nchunks, n_threads)
+        double[:, ::1] work
+    _at_least("oa_mix_output", "n = X.shape[1]", n, 1)
+    _check_components("oa_mix_output", C, n)
+    _expect("oa_mix_output", "Z.shape[0]", Z.shape[0], "the rows of X", nrows)
+    _expect("oa_mix_output", "Z.shape[1]", Z.shape[1], "3 C n", 3 * C * n)
+    _expect("oa_mix_output", "mask.shape[0]", mask.shape[0], "the rows of X", nrows)
+    _expect("oa_mix_output", "mask.shape[1]", mask.shape[1], "n = X.shape[1]", n)
+    _expect("oa_mix_output", "loss.shape[0]", loss.shape[0], "the rows of X", nrows)
+    if nrows == 0:
+        return
+    for r in range(nrows):  # the values the kernel reads: the unobserved ones
+        for j in range(n):
+            if mask[r, j] == 0 and not isfinite(X[r, j]):
+                raise ValueError(f"oa_mix_output: X[{r}, {j}] = {X[r, j]} is not a finite number")
+    work = np.empty((nt, 10 * C), dtype=np.float64)  # one variable's mixture per thread
+    with nogil:
+        for i in prange(nchunks, schedule="static", num_threads=nt):
+            r0 = i * _CHUNK_ROWS
+            nr = min(_CHUNK_ROWS, nrows - r0)
+            if floating is float:
+                status |= nade_oa_mix_output_f32(&Z[r0, 0], 3 * C * n, &X[r0, 0], n,
+                                                 &mask[r0, 0], n, n, C, nr, scale, &loss[r0],
+                                                 &work[threadid(), 0])
+            else:
+                status |= nade_oa_mix_output_f64(&Z[r0, 0], 3 * C * n, &X[r0, 0], n,
+                                                 &mask[r0, 0], n, n, C, nr, scale, &loss[r0],
+                                                 &work[threadid(), 0])
+    # the shapes and values being checked, the kernel's one refusal left is a full row
+    _check_status(status, "oa_mix_output", "a row of mask observes every feature; the "
+                                           "objective needs at least one unobserved feature "
+                                           "per row")

@@ -420,8 +420,9 @@ def _cond_to_user(cond, output, written=None):
     whose blocks the kernel wrote (the others are left as they were)."""
     C, n = output.n_components, output.means.shape[0]
     blocks = cond.reshape(cond.shape[0], n, 3 * C)
-    mu = blocks[:, :, C:2 * C] * output.scales[:, None] + output.means[:, None]
-    sigma = blocks[:, :, 2 * C:] * output.scales[:, None]
+    top = np.finfo(cond.dtype).max  # (float32: within its range, as the kernels write them)
+    mu = np.clip(blocks[:, :, C:2 * C] * output.scales[:, None] + output.means[:, None], -top, top)
+    sigma = np.minimum(blocks[:, :, 2 * C:] * output.scales[:, None], top)
     if written is None:
         blocks[:, :, C:2 * C], blocks[:, :, 2 * C:] = mu, sigma
     else:
@@ -539,26 +540,22 @@ class MixtureOrderlessKernels(OrderlessKernels):
         when given: OrderlessKernels.objective with real inputs and mixture outputs.
 
         X (rows, n) standardised values; masks (rows, n) bool, at least one False per row.
-        The first layer's observed inputs x * m are dense (a product); the output layer,
-        a mixture per feature block, is the NumPy mathematics of GaussianMixture
-        (nadefast/_mixture.py) on all blocks at once, in float64, its derivatives rounded
-        to the model's dtype for the backward products.
+        The first layer's observed inputs x * m are dense (a product; values clamped to
+        +-1e15 as the kernels clamp them, csrc/mix_math.h); the output layer, a mixture per
+        feature block, is the compiled kernel oa_mix_output (loss in float64, derivatives
+        in the model's dtype).
         """
         p, d = self.arrays, self.d
         dtype = p["W"].dtype
         X = _values(X)
         M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
         rows, n = X.shape
-        W3 = 3 * self.C
         layers = p["W_hidden"].shape[0] + 1
-        Mf = M8.astype(dtype)
-        free = 1 - M8.astype(np.float64)
-        unobserved = n - M8.sum(axis=1, dtype=np.int64)
-        if rows and unobserved.min() == 0:
+        if rows and (M8.sum(axis=1, dtype=np.int64) == n).any():
             raise ValueError("objective: a row of masks observes every feature; the objective "
                              "needs at least one unobserved feature per row")
-        weight = n / unobserved  # float64, n / (n - s)
-        XM = (X * M8).astype(dtype)  # the observed values, 0 elsewhere
+        Mf = M8.astype(dtype)
+        XM = (np.clip(X, -1e15, 1e15) * M8).astype(dtype)  # the observed values, 0 elsewhere
 
         # forward
         A = [Mf @ p["M"]]
@@ -573,21 +570,15 @@ class MixtureOrderlessKernels(OrderlessKernels):
             H.append(h)
         Z = H[-1] @ p["V"].T
         Z += p["c"]
-        # the output layer: every feature's mixture at once, (rows * n, 3C) blocks
-        units = Z.reshape(rows * n, W3).astype(np.float64)
-        values = X.reshape(-1)
-        log_p = self.output.log_prob(None, units, values).reshape(rows, n)
-        row_loss = weight * -np.sum(free * log_p, axis=1)
+        # the output layer, fused: per-row losses, and Z overwritten by dloss/dZ
+        row_loss = np.empty(rows)
+        _core.oa_mix_output(Z, X, M8, self.C, 1.0 / rows, row_loss, n_threads)
         loss = float(row_loss.mean())
         if grads is None:
             return loss
 
-        # d loss / dZ = (free * weight / rows) * d(-log p) / dZ, in the model's dtype
-        dZ = self.output.grad_logits(None, units, values).reshape(rows, n, W3)
-        dZ *= (free * (weight / rows)[:, None])[:, :, None]
-        dZ = dZ.reshape(rows, n * W3).astype(dtype)
-
         # backward
+        dZ = Z
         np.matmul(dZ.T, H[-1], out=grads["V"])
         grads["c"][...] = dZ.sum(axis=0)
         dH = dZ @ p["V"]
