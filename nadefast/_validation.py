@@ -19,6 +19,50 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a model is used before it is fitted (or loaded)."""
 
 
+def _as_2d_numbers(X, n_features, name, allow_empty, *, dense, values, dtype_error,
+                   complex_error=None):
+    """The checks every data matrix shares: a dense numeric 2-D array with the model's
+    number of features, rows where rows are required.  `dense` and `values` name what the
+    caller wants ("a dense array of 0/1", "0/1"); `dtype_error(arr)` is the TypeError's
+    message for a non-numeric dtype, `complex_error(arr)` (if given) a ValueError's for
+    complex numbers (scikit-learn's convention for binary data).  Returns np.asarray(X)."""
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(f"{name} is a sparse matrix; nadefast needs {dense} (use "
+                        f"{name}.toarray())")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of {values}, got a {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
+    if arr.dtype.kind == "c" and complex_error is not None:
+        raise ValueError(complex_error(arr))
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(dtype_error(arr))
+    if arr.ndim != 2:
+        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape "
+                         f"{arr.shape}.{hint}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the model has {n_features}")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} has 0 samples; at least 1 is required")
+    if arr.shape[0] > 0 and arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required.")
+    return arr
+
+
+def _raise_if_not_finite(arr, name, rule, offset=0):
+    """ValueError naming the first NaN or infinity of a float array, and `rule`."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        value = arr[i, j].item()
+        what = "NaN" if value != value else f"infinity ({value})"
+        raise ValueError(f"{name} contains {what} at [{offset + i}, {j}]; {rule}")
+
+
 def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
     """Return `X` as a C-contiguous uint8 array of 0/1, shape (n_samples, n_features).
 
@@ -30,42 +74,15 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
     matrices; ValueError for a wrong number of dimensions or features, NaN,
     infinities, or any value other than 0 and 1.
     """
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError(
-            f"{name} is a sparse matrix; nadefast needs a dense array of 0/1 "
-            f"(use {name}.toarray())"
-        )
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name} must be an array of 0/1, got a {type(X).__name__}")
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
-    kind = arr.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}; "
-                         f"values must be 0 or 1")
-    if kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold numbers 0/1 (bool, integer or float), got dtype {arr.dtype}"
-        )
-    if arr.ndim != 2:
-        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape {arr.shape}.{hint}"
-        )
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {arr.shape[1]} features, but the model has {n_features}"
-        )
+    arr = _as_2d_numbers(
+        X, n_features, name, allow_empty, dense="a dense array of 0/1", values="0/1",
+        dtype_error=lambda a: f"{name} must hold numbers 0/1 (bool, integer or float), got "
+                              f"dtype {a.dtype}",
+        complex_error=lambda a: f"Complex data not supported: {name} has dtype {a.dtype}; "
+                                f"values must be 0 or 1")
     if arr.shape[0] == 0:
-        if not allow_empty:
-            raise ValueError(f"{name} has 0 samples; at least 1 is required")
         return np.zeros((0, arr.shape[1]), dtype=np.uint8)
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
-                         f"required.")
-
+    kind = arr.dtype.kind
     if kind == "b":
         # a bool's byte can be anything but 0 when built from raw memory; the
         # kernels need exactly 1
@@ -79,11 +96,8 @@ def as_binary_matrix(X, n_features=None, *, name="X", allow_empty=True):
     step = max(1, (1 << 23) // max(1, arr.shape[1] * arr.itemsize))
     for start in range(0, arr.shape[0], step):
         part = arr[start : start + step]
-        if kind == "f" and not np.isfinite(part).all():
-            i, j = np.argwhere(~np.isfinite(part))[0]
-            value = part[i, j].item()
-            what = "NaN" if value != value else f"infinity ({value})"
-            raise ValueError(f"{name} contains {what} at [{start + i}, {j}]; values must be 0 or 1")
+        if kind == "f":
+            _raise_if_not_finite(part, name, "values must be 0 or 1", offset=start)
         bad = (part != 0) & (part != 1)
         if bad.any():
             _raise_first_bad(part, bad, name, offset=start)
@@ -99,39 +113,15 @@ def as_code_matrix(X, n_features=None, n_categories=None, *, name="X", allow_emp
     and sparse matrices; ValueError for a wrong shape, NaN, infinities,
     fractions, negative codes or codes out of range, naming the first.
     """
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError(f"{name} is a sparse matrix; nadefast needs a dense array of codes "
-                        f"(use {name}.toarray())")
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name} must be an array of category codes, got a {type(X).__name__}")
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold integer category codes 0, 1, 2, ...; got dtype "
-                        f"{arr.dtype} (encode labels as codes first)")
-    if arr.ndim != 2:
-        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape "
-                         f"{arr.shape}.{hint}")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features, but the model has {n_features}")
+    arr = _as_2d_numbers(
+        X, n_features, name, allow_empty, dense="a dense array of codes",
+        values="category codes",
+        dtype_error=lambda a: f"{name} must hold integer category codes 0, 1, 2, ...; got dtype "
+                              f"{a.dtype} (encode labels as codes first)")
     if arr.shape[0] == 0:
-        if not allow_empty:
-            raise ValueError(f"{name} has 0 samples; at least 1 is required")
         return np.zeros((0, arr.shape[1]), dtype=np.int32)
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
-                         f"required.")
     if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if not finite.all():
-            i, j = np.argwhere(~finite)[0]
-            value = arr[i, j].item()
-            what = "NaN" if value != value else f"infinity ({value})"
-            raise ValueError(f"{name} contains {what} at [{i}, {j}]; category codes must be "
-                             f"whole numbers >= 0")
+        _raise_if_not_finite(arr, name, "category codes must be whole numbers >= 0")
         if (arr != np.round(arr)).any():
             i, j = np.argwhere(arr != np.round(arr))[0]
             raise ValueError(f"{name} contains {arr[i, j].item()!r} at [{i}, {j}]; category codes "
@@ -157,36 +147,12 @@ def as_real_matrix(X, n_features=None, *, name="X", allow_empty=True):
     Raises TypeError for strings, objects, complex numbers and sparse
     matrices; ValueError for a wrong shape, NaN or infinities, naming the first.
     """
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError(f"{name} is a sparse matrix; nadefast needs a dense array (use "
-                        f"{name}.toarray())")
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name} must be an array of real numbers, got a {type(X).__name__}")
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} cannot be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        hint = " Reshape a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D shape "
-                         f"{arr.shape}.{hint}")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features, but the model has {n_features}")
-    if arr.shape[0] == 0 and not allow_empty:
-        raise ValueError(f"{name} has 0 samples; at least 1 is required")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
-                         f"required.")
+    arr = _as_2d_numbers(
+        X, n_features, name, allow_empty, dense="a dense array", values="real numbers",
+        dtype_error=lambda a: f"{name} must hold real numbers, got dtype {a.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        i, j = np.argwhere(~finite)[0]
-        value = arr[i, j].item()
-        what = "NaN" if value != value else f"infinity ({value})"
-        raise ValueError(f"{name} contains {what} at [{i}, {j}]; values must be finite "
-                         f"(mark missing values for log_marginal/impute, not for fit)")
+    _raise_if_not_finite(arr, name, "values must be finite (mark missing values for "
+                                    "log_marginal/impute, not for fit)")
     return arr
 
 
