@@ -80,15 +80,20 @@ class _Kernels(Kernels):
 
 class FixedKernels(_Kernels):
     """A fixed-order NADE with Bernoulli outputs on the compiled core (see the module
-    docstring for the layout)."""
+    docstring for the layout).  Subclasses for other outputs keep the layout with the
+    widths their parameters have, plus the per-position arrays named in _extras."""
+
+    _extras = ()
 
     def __init__(self, params, output=None):
-        W = params["W"]
-        d, n = W.shape
+        W, V = params["W"], params["V"]
+        d, n_in = W.shape  # n_in, n_out: input columns and output units (n for Bernoulli)
+        n_out = V.shape[0]
         dp = padded_width(d, W.dtype)
-        self.d = d
-        self.arrays = {"W": np.zeros((n, dp), W.dtype), "V": np.zeros((n, dp), W.dtype),
-                       "b": np.zeros(dp, W.dtype), "c": np.zeros(n, W.dtype)}
+        self.d, self.output = d, output
+        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "V": np.zeros((n_out, dp), W.dtype),
+                       "b": np.zeros(dp, W.dtype), "c": np.zeros(n_out, W.dtype)}
+        self.arrays.update({k: np.zeros(np.shape(params[k]), W.dtype) for k in self._extras})
         for name, view in self.public().items():
             view[...] = params[name]
 
@@ -134,16 +139,17 @@ class OrderlessKernels(_Kernels):
     docstring for the layout)."""
 
     def __init__(self, params, output=None):
-        W = params["W"]
-        d, n = W.shape
+        W, M, V = params["W"], params["M"], params["V"]
+        d, n_in = W.shape  # n_in, n_out: input columns and output units (n for Bernoulli)
+        n, n_out = M.shape[1], V.shape[0]
         layers = params["W_hidden"].shape[0] + 1
         dp = padded_width(d, W.dtype)
-        self.d = d
-        self.arrays = {"W": np.zeros((n, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
+        self.d, self.output = d, output
+        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
                        "b": np.zeros(dp, W.dtype),
                        "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
                        "b_hidden": np.zeros((layers - 1, d), W.dtype),
-                       "V": np.zeros((n, dp), W.dtype), "c": np.zeros(n, W.dtype)}
+                       "V": np.zeros((n_out, dp), W.dtype), "c": np.zeros(n_out, W.dtype)}
         for name, view in self.public().items():
             view[...] = params[name]
 
@@ -179,23 +185,34 @@ class OrderlessKernels(_Kernels):
         gradient and, when x * m is sparse, for the first layer's observed
         inputs.  The products' bits depend on BLAS's thread count.
         """
-        p, d = self.arrays, self.d
-        dtype = p["W"].dtype
         X8 = np.ascontiguousarray(X, dtype=np.uint8)
         M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)  # no copy for bool masks
         rows = X8.shape[0]
+
+        def output_layer(Z, need_grad):  # fused: per-row losses, Z overwritten by dloss/dZ
+            row_loss = np.empty(rows)
+            _core.oa_output(Z, X8, M8, 1.0 / rows, row_loss, n_threads)
+            return float(row_loss.mean())
+
+        inputs = _BinaryInputs(self.arrays["W"], X8, M8, n_threads)
+        return self._through_layers(M8, inputs, output_layer, grads)
+
+    def _through_layers(self, M8, inputs, output_layer, grads):
+        """The order-agnostic objective's pass shared by every output: the first layer
+        A_1 = m M + b + (its observed inputs, `inputs.add`), ReLU layers, the output units
+        Z = H_L V^T + c; output_layer(Z, need_grad) returns the mean loss and, if
+        need_grad, overwrites Z with dloss/dZ; then, with grads, the backward pass through
+        the layers into grads (this layout), the first layer's input weights by
+        `inputs.grad`.  Returns the loss."""
+        p, d = self.arrays, self.d
+        dtype = p["W"].dtype
         layers = p["W_hidden"].shape[0] + 1
         Mf = M8.astype(dtype)
-        sparse = np.count_nonzero(X8 & M8) <= SPARSE_INPUT_FRACTION * X8.size
-        XM = None if sparse else (X8 & M8).astype(dtype)
 
         # forward
         A = [Mf @ p["M"]]
         A[0] += p["b"]
-        if sparse:
-            _core.oa_input_add(p["W"], X8, M8, A[0], n_threads)
-        else:
-            A[0] += XM @ p["W"]
+        inputs.add(A[0])
         H = [np.maximum(A[0], 0)]
         for l in range(layers - 1):
             a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
@@ -205,10 +222,7 @@ class OrderlessKernels(_Kernels):
             H.append(h)
         Z = H[-1] @ p["V"].T
         Z += p["c"]
-        # the output layer, fused: per-row losses, and Z overwritten by dloss/dZ
-        row_loss = np.empty(rows)
-        _core.oa_output(Z, X8, M8, 1.0 / rows, row_loss, n_threads)
-        loss = float(row_loss.mean())
+        loss = output_layer(Z, grads is not None)
         if grads is None:
             return loss
 
@@ -223,30 +237,56 @@ class OrderlessKernels(_Kernels):
             grads["b_hidden"][l] = dA.sum(axis=0)
             dH = dA @ p["W_hidden"][l]
         dA1 = dH * (A[0] > 0)
-        if sparse:
-            _core.oa_input_grad(dA1, X8, M8, grads["W"], n_threads)
-        else:
-            np.matmul(XM.T, dA1, out=grads["W"])
+        inputs.grad(dA1, grads["W"])
         np.matmul(Mf.T, dA1, out=grads["M"])
         grads["b"][...] = dA1.sum(axis=0)
         return loss
+
+
+class _BinaryInputs:
+    """The first layer's observed 0/1 inputs x & m of the order-agnostic objective: weight
+    rows added by compiled kernels when they are sparse, BLAS products when dense."""
+
+    def __init__(self, W, X8, M8, n_threads):
+        self.W, self.X8, self.M8, self.n_threads = W, X8, M8, n_threads
+        self.sparse = np.count_nonzero(X8 & M8) <= SPARSE_INPUT_FRACTION * X8.size
+        self.dense = None if self.sparse else (X8 & M8).astype(W.dtype)
+
+    def add(self, A):
+        if self.X8.shape[1] == 0:  # (categorical models whose every K_j is 1)
+            return
+        if self.sparse:
+            _core.oa_input_add(self.W, self.X8, self.M8, A, self.n_threads)
+        else:
+            A += self.dense @ self.W
+
+    def grad(self, dA, out):
+        if self.X8.shape[1] == 0:
+            return
+        if self.sparse:
+            _core.oa_input_grad(dA, self.X8, self.M8, out, self.n_threads)
+        else:
+            np.matmul(self.dense.T, dA, out=out)
+
+
+class _DenseInputs:
+    """The first layer's observed inputs as a dense (rows, n_in) matrix in the model's
+    dtype (real values: x * m)."""
+
+    def __init__(self, W, values):
+        self.W, self.values = W, values
+
+    def add(self, A):
+        A += self.values @ self.W
+
+    def grad(self, dA, out):
+        np.matmul(self.values.T, dA, out=out)
 
 
 class CategoricalFixedKernels(FixedKernels):
     """A fixed-order NADE with categorical outputs on the compiled core: the arrays of
     FixedKernels with a block of rows per chain position (W (n_in, dp), V (n_out, dp),
     c (n_out,)); X holds int32 codes."""
-
-    def __init__(self, params, output):
-        W, V = params["W"], params["V"]
-        d, n_in = W.shape
-        n_out = V.shape[0]
-        dp = padded_width(d, W.dtype)
-        self.d, self.output = d, output
-        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "V": np.zeros((n_out, dp), W.dtype),
-                       "b": np.zeros(dp, W.dtype), "c": np.zeros(n_out, W.dtype)}
-        for name, view in self.public().items():
-            view[...] = params[name]
 
     def _blocks(self, order):
         """in_off, out_off by chain position for this ordering."""
@@ -293,21 +333,9 @@ class CategoricalOrderlessKernels(OrderlessKernels):
     c (n_out,)); X holds int32 codes."""
 
     def __init__(self, params, output):
-        W, M, V = params["W"], params["M"], params["V"]
-        d, n = M.shape
-        n_in, n_out = W.shape[1], V.shape[0]
-        layers = params["W_hidden"].shape[0] + 1
-        dp = padded_width(d, W.dtype)
-        self.d, self.output = d, output
-        K = np.asarray(output.out_widths(n), dtype=np.intp)
+        super().__init__(params, output)
+        K = np.asarray(output.out_widths(params["M"].shape[1]), dtype=np.intp)
         self.in_off, self.out_off = offsets(K - 1), offsets(K)  # by feature
-        self.arrays = {"W": np.zeros((n_in, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
-                       "b": np.zeros(dp, W.dtype),
-                       "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
-                       "b_hidden": np.zeros((layers - 1, d), W.dtype),
-                       "V": np.zeros((n_out, dp), W.dtype), "c": np.zeros(n_out, W.dtype)}
-        for name, view in self.public().items():
-            view[...] = params[name]
 
     def _args(self):
         return (*super()._args(), self.in_off, self.out_off)
@@ -335,7 +363,7 @@ class CategoricalOrderlessKernels(OrderlessKernels):
         as OrderlessKernels does); the output layer is a softmax per feature block, in
         NumPy, in the model's dtype (the loss summed in float64).
         """
-        p, d = self.arrays, self.d
+        p = self.arrays
         dtype = p["W"].dtype
         X32 = np.ascontiguousarray(X, dtype=np.int32)
         M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
@@ -343,9 +371,7 @@ class CategoricalOrderlessKernels(OrderlessKernels):
         n_in = p["W"].shape[0]
         in_off, out_off = self.in_off, self.out_off
         K = np.diff(out_off)
-        layers = p["W_hidden"].shape[0] + 1
-        Mf = M8.astype(dtype)
-        free = 1 - Mf
+        free = 1 - M8.astype(dtype)
         unobserved = n - M8.sum(axis=1, dtype=np.int64)
         if rows and unobserved.min() == 0:
             raise ValueError("objective: a row of masks observes every feature; the objective "
@@ -356,61 +382,27 @@ class CategoricalOrderlessKernels(OrderlessKernels):
         r_idx, j_idx = np.nonzero((X32 >= 1) & (M8 != 0))
         IN = np.zeros((rows, n_in), dtype=np.uint8)
         IN[r_idx, in_off[j_idx] + X32[r_idx, j_idx] - 1] = 1
-        sparse = r_idx.size <= SPARSE_INPUT_FRACTION * IN.size
-        INf = None if sparse or n_in == 0 else IN.astype(dtype)
 
-        # forward
-        A = [Mf @ p["M"]]
-        A[0] += p["b"]
-        if n_in and sparse:
-            _core.oa_input_add(p["W"], IN, IN, A[0], n_threads)  # IN & IN = IN
-        elif n_in:
-            A[0] += INf @ p["W"]
-        H = [np.maximum(A[0], 0)]
-        for l in range(layers - 1):
-            a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
-            h = np.zeros_like(H[-1])
-            h[:, :d] = np.maximum(a, 0)
-            A.append(a)
-            H.append(h)
-        Z = H[-1] @ p["V"].T
-        Z += p["c"]
-        # the output layer: a softmax per feature block (every block has K >= 1 entries)
-        feature = np.repeat(np.arange(n), K)  # the feature of each output unit
-        Z -= np.maximum.reduceat(Z, out_off[:-1], axis=1)[:, feature]  # z - max, <= 0
-        observed = out_off[:-1] + X32  # (rows, n): the output unit of each row's value
-        log_p = np.take_along_axis(Z, observed, axis=1)
-        np.exp(Z, out=Z)  # 1 at each block's maximum
-        total = np.add.reduceat(Z, out_off[:-1], axis=1)  # (rows, n), >= 1
-        log_p -= np.log(total)
-        row_loss = weight * -np.sum(free * log_p, axis=1, dtype=np.float64)
-        loss = float(row_loss.mean())
-        if grads is None:
-            return loss
+        def output_layer(Z, need_grad):
+            """A softmax per feature block (every block has K >= 1 entries)."""
+            feature = np.repeat(np.arange(n), K)  # the feature of each output unit
+            Z -= np.maximum.reduceat(Z, out_off[:-1], axis=1)[:, feature]  # z - max, <= 0
+            observed = out_off[:-1] + X32  # (rows, n): the output unit of each row's value
+            log_p = np.take_along_axis(Z, observed, axis=1)
+            np.exp(Z, out=Z)  # 1 at each block's maximum
+            total = np.add.reduceat(Z, out_off[:-1], axis=1)  # (rows, n), >= 1
+            log_p -= np.log(total)
+            row_loss = weight * -np.sum(free * log_p, axis=1, dtype=np.float64)
+            if need_grad:  # dloss/dZ = (free * weight / rows) * (softmax - onehot)
+                Z /= total[:, feature]
+                np.put_along_axis(Z, observed, np.take_along_axis(Z, observed, axis=1) - 1,
+                                  axis=1)
+                Z *= (free * (weight / rows).astype(dtype)[:, None])[:, feature]
+            return float(row_loss.mean())
 
-        # d loss / dZ = (free * weight / rows) * (softmax - onehot), written into Z
-        Z /= total[:, feature]
-        np.put_along_axis(Z, observed, np.take_along_axis(Z, observed, axis=1) - 1, axis=1)
-        Z *= (free * (weight / rows).astype(dtype)[:, None])[:, feature]
-
-        # backward
-        dZ = Z
-        np.matmul(dZ.T, H[-1], out=grads["V"])
-        grads["c"][...] = dZ.sum(axis=0)
-        dH = dZ @ p["V"]
-        for l in range(layers - 2, -1, -1):
-            dA = dH[:, :d] * (A[l + 1] > 0)
-            np.matmul(dA.T, H[l], out=grads["W_hidden"][l])
-            grads["b_hidden"][l] = dA.sum(axis=0)
-            dH = dA @ p["W_hidden"][l]
-        dA1 = dH * (A[0] > 0)
-        if n_in and sparse:
-            _core.oa_input_grad(dA1, IN, IN, grads["W"], n_threads)
-        elif n_in:
-            np.matmul(INf.T, dA1, out=grads["W"])
-        np.matmul(Mf.T, dA1, out=grads["M"])
-        grads["b"][...] = dA1.sum(axis=0)
-        return loss
+        # IN & IN = IN: the one-hot inputs are their own mask
+        inputs = _BinaryInputs(p["W"], IN, IN, n_threads)
+        return self._through_layers(M8, inputs, output_layer, grads)
 
 
 def _cond_to_user(cond, output, written=None):
@@ -442,16 +434,11 @@ class MixtureFixedKernels(FixedKernels):
     values (the estimator standardises; `score` turns the conditionals into the user's units,
     as the NumPy backend's do)."""
 
+    _extras = ("rho",)
+
     def __init__(self, params, output):
-        W, V = params["W"], params["V"]
-        d, n = W.shape
-        dp = padded_width(d, W.dtype)
-        self.d, self.output, self.C = d, output, int(output.n_components)
-        self.arrays = {"W": np.zeros((n, dp), W.dtype), "V": np.zeros((V.shape[0], dp), W.dtype),
-                       "b": np.zeros(dp, W.dtype), "c": np.zeros(V.shape[0], W.dtype),
-                       "rho": np.zeros(n, W.dtype)}
-        for name, view in self.public().items():
-            view[...] = params[name]
+        super().__init__(params, output)
+        self.C = int(output.n_components)
 
     def public(self, arrays=None):
         a = self.arrays if arrays is None else arrays
@@ -497,19 +484,8 @@ class MixtureOrderlessKernels(OrderlessKernels):
     c (3 C n,)); X holds standardised float64 values."""
 
     def __init__(self, params, output):
-        W, V = params["W"], params["V"]
-        d, n = W.shape
-        layers = params["W_hidden"].shape[0] + 1
-        dp = padded_width(d, W.dtype)
-        self.d, self.output, self.C = d, output, int(output.n_components)
-        self.arrays = {"W": np.zeros((n, dp), W.dtype), "M": np.zeros((n, dp), W.dtype),
-                       "b": np.zeros(dp, W.dtype),
-                       "W_hidden": np.zeros((layers - 1, d, dp), W.dtype),
-                       "b_hidden": np.zeros((layers - 1, d), W.dtype),
-                       "V": np.zeros((V.shape[0], dp), W.dtype),
-                       "c": np.zeros(V.shape[0], W.dtype)}
-        for name, view in self.public().items():
-            view[...] = params[name]
+        super().__init__(params, output)
+        self.C = int(output.n_components)
 
     def _args(self):
         return (*super()._args(), self.C)
@@ -545,53 +521,21 @@ class MixtureOrderlessKernels(OrderlessKernels):
         feature block, is the compiled kernel oa_mix_output (loss in float64, derivatives
         in the model's dtype).
         """
-        p, d = self.arrays, self.d
-        dtype = p["W"].dtype
         X = _values(X)
         M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
         rows, n = X.shape
-        layers = p["W_hidden"].shape[0] + 1
         if rows and (M8.sum(axis=1, dtype=np.int64) == n).any():
             raise ValueError("objective: a row of masks observes every feature; the objective "
                              "needs at least one unobserved feature per row")
-        Mf = M8.astype(dtype)
-        XM = (np.clip(X, -1e15, 1e15) * M8).astype(dtype)  # the observed values, 0 elsewhere
+        W = self.arrays["W"]
+        observed = (np.clip(X, -1e15, 1e15) * M8).astype(W.dtype)  # x * m
 
-        # forward
-        A = [Mf @ p["M"]]
-        A[0] += p["b"]
-        A[0] += XM @ p["W"]
-        H = [np.maximum(A[0], 0)]
-        for l in range(layers - 1):
-            a = H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l]  # (rows, d)
-            h = np.zeros_like(H[-1])
-            h[:, :d] = np.maximum(a, 0)
-            A.append(a)
-            H.append(h)
-        Z = H[-1] @ p["V"].T
-        Z += p["c"]
-        # the output layer, fused: per-row losses, and Z overwritten by dloss/dZ
-        row_loss = np.empty(rows)
-        _core.oa_mix_output(Z, X, M8, self.C, 1.0 / rows, row_loss, n_threads)
-        loss = float(row_loss.mean())
-        if grads is None:
-            return loss
+        def output_layer(Z, need_grad):  # fused: per-row losses, Z overwritten by dloss/dZ
+            row_loss = np.empty(rows)
+            _core.oa_mix_output(Z, X, M8, self.C, 1.0 / rows, row_loss, n_threads)
+            return float(row_loss.mean())
 
-        # backward
-        dZ = Z
-        np.matmul(dZ.T, H[-1], out=grads["V"])
-        grads["c"][...] = dZ.sum(axis=0)
-        dH = dZ @ p["V"]
-        for l in range(layers - 2, -1, -1):
-            dA = dH[:, :d] * (A[l + 1] > 0)
-            np.matmul(dA.T, H[l], out=grads["W_hidden"][l])
-            grads["b_hidden"][l] = dA.sum(axis=0)
-            dH = dA @ p["W_hidden"][l]
-        dA1 = dH * (A[0] > 0)
-        np.matmul(XM.T, dA1, out=grads["W"])
-        np.matmul(Mf.T, dA1, out=grads["M"])
-        grads["b"][...] = dA1.sum(axis=0)
-        return loss
+        return self._through_layers(M8, _DenseInputs(W, observed), output_layer, grads)
 
 
 class CompiledBackend(Backend):
