@@ -92,6 +92,10 @@ SIZES = [
     Size("8x8 patches", "gaussian_mixture", 64, 500, 10, ("float32", "float64")),
     Size("n=64, d=500", "bernoulli", 64, 500),
 ]
+# The fixed cost of a call, at batch 1 on models too small for their arithmetic to count:
+# how much of the batch-1 figures is the call itself (Python, checks, dispatch).
+TINY = [Size("tiny", output, 2, 32, k) for output, k in
+        (("categorical", 4), ("gaussian_mixture", 10), ("bernoulli", None))]
 
 
 # ---------------------------------------------------------------------- data
@@ -500,11 +504,11 @@ def parse_args(argv=None):
     return a
 
 
-def build_and_check(rng):
+def build_and_check(sizes, rng):
     """Per size: the implementations (nadefast float32/64, PyTorch cumsum/loop float32/64,
     all on the same parameters) and the timed rows.  Returns (setups, checks, data notes)."""
     setups, checks, data_notes = [], [], []
-    for size in SIZES:
+    for size in sizes:
         X_fit, X, what = benchmark_rows(size, max(BATCHES), rng)
         data_notes.append(f"- {size.label}: {what}")
         ref, params = nadefast_model(size, X_fit, "float64")
@@ -520,8 +524,9 @@ def build_and_check(rng):
     return setups, checks, data_notes
 
 
-def time_all(setups, args):
-    """One row per (size, dtype, op, batch): seconds per call of each implementation."""
+def time_all(setups, args, batches=BATCHES, beside_binary=True):
+    """One row per (size, dtype, op, batch): seconds per call of each implementation (and
+    of the binary kernel at the same size if beside_binary)."""
     rows = []
     for size, X, impls in setups:
         # the binary kernel at the same n, d on rows with the same fraction of state moves
@@ -529,9 +534,11 @@ def time_all(setups, args):
         Xb = (np.random.default_rng(5).random(X.shape) < p).astype(np.uint8)
         bsize = Size("binary", "bernoulli", size.n, size.d)
         for dtype in ("float32",) if args.no_float64 else size.dtypes:
-            binary = None if size.output == "bernoulli" else nadefast_model(bsize, Xb, dtype)[0]
+            binary = None
+            if beside_binary and size.output != "bernoulli":
+                binary = nadefast_model(bsize, Xb, dtype)[0]
             for op in OPS:
-                for batch in BATCHES:
+                for batch in batches:
                     fns = {"ours": operation(impls[f"nadefast {dtype}"], op, X, batch)}
                     # sampling is a loop over positions in either PyTorch form: timed once
                     for form in ("cumsum", "loop") if op != "sample" else ("loop",):
@@ -551,7 +558,7 @@ def time_all(setups, args):
     return rows
 
 
-def report(args, header, data_notes, checks, rows):
+def report(args, header, data_notes, checks, rows, tiny):
     out = ["# Categorical and mixture outputs: nadefast vs PyTorch (issue 17, Speed)", "",
            "`python benchmarks/output_speed.py" + (" --quick" if args.quick else "") + "`", ""]
     out += header
@@ -575,6 +582,17 @@ def report(args, header, data_notes, checks, rows):
             "faults per call in the same order (ours / cumsum / loop / binary, those measured).",
             ""]
     out += results_table(rows)
+    out += ["", "## The fixed cost of a call", "",
+            "Batch 1 on models of n=2 positions, d=32 hidden units (float32), too small for "
+            "their arithmetic to count: what every call costs whatever the size (Python, input "
+            "checks, dispatch; for PyTorch also its per-operation overhead, once per position "
+            "in the loop form and the sampler).", "",
+            "| model | operation | ours µs | PyTorch cumsum µs | PyTorch loop µs |",
+            "|---|---|---|---|---|"]
+    for r in tiny:
+        sec = r["sec"]
+        out.append(f"| {r['label']} | {r['op']} | {fmt(sec['ours'] * 1e6)} "
+                   f"| {fmt(sec.get('cumsum', math.nan) * 1e6)} | {fmt(sec['loop'] * 1e6)} |")
     return "\n".join(out) + "\n"
 
 
@@ -589,20 +607,24 @@ def main(argv=None):
     start_load, start = os.getloadavg(), bu.cpu_snapshot()
 
     # every implementation is checked before anything is timed
-    setups, checks, data_notes = build_and_check(np.random.default_rng(2026))
+    rng = np.random.default_rng(2026)
+    setups, checks, data_notes = build_and_check(SIZES, rng)
+    tiny_setups, tiny_checks, _ = build_and_check(TINY, rng)
+    checks += tiny_checks
     failed = [c for c in checks if not c[2]]
     for c in failed:
         log(f"CHECK FAILED: {c[0]}: {c[1]}")
     if failed:
         return 1
     rows = time_all(setups, args)
+    tiny = time_all(tiny_setups, args, batches=(1,), beside_binary=False)
 
     end_load, share = os.getloadavg(), bu.others_share(start, bu.cpu_snapshot())
     header = machine_lines(start_load)
     header.append(f"- load average at the end {', '.join(f'{x:.2f}' for x in end_load)}; other "
                   f"processes used {share:.0%} of the machine's CPU time during the run"
                   + (" (**shared machine: noisy figures**)" if share > 0.05 else ""))
-    text = report(args, header, data_notes, checks, rows)
+    text = report(args, header, data_notes, checks, rows, tiny)
     print(text)
     if args.out:
         with open(args.out, "w") as fh:
