@@ -560,7 +560,8 @@ def time_all(setups, args, batches=BATCHES, beside_binary=True):
 
 def report(args, header, data_notes, checks, rows, tiny):
     out = ["# Categorical and mixture outputs: nadefast vs PyTorch (issue 17, Speed)", "",
-           "`python benchmarks/output_speed.py" + (" --quick" if args.quick else "") + "`", ""]
+           f"`python benchmarks/output_speed.py {' '.join(sys.argv[1:])}`".replace(" `", "`"),
+           ""]
     out += header
     out.append(f"- timing: {args.repeats} interleaved rounds of ~{args.min_time:g} s per "
                f"implementation after two warm-up calls; medians")
