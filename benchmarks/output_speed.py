@@ -101,10 +101,10 @@ TINY = [Size("tiny", output, 2, 32, k) for output, k in
 # ---------------------------------------------------------------------- data
 
 def benchmark_rows(size, rows, rng):
-    """(X_fit, X) for a size: X_fit fixes what fit(epochs=0) learns from data (the
-    categories, the standardisation, the initial output biases), X (rows, n) is what
-    is timed.  Real benchmark rows when the data folder has them, else synthetic (said
-    in the returned description)."""
+    """(X_fit, X, description) for a size: X_fit fixes what fit(epochs=0) learns from
+    data (the categories, the standardisation, the initial output biases), X (rows, n)
+    is what is checked and timed.  Real benchmark rows when the data folder has them,
+    else synthetic rows (the description says which)."""
     from nadefast.datasets import load_dataset, load_red_wine
 
     n = size.n
