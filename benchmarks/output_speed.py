@@ -107,7 +107,7 @@ def benchmark_rows(size, rows, rng):
     else synthetic rows (the description says which)."""
     from nadefast.datasets import load_dataset, load_red_wine
 
-    n = size.n
+    n, missing = size.n, ""
     try:
         if size.name in ("connect4", "dna"):
             data = load_dataset(size.name, bu.data_dir(), categorical=True)
@@ -117,14 +117,16 @@ def benchmark_rows(size, rows, rng):
             return data["train"], data["train"][:rows], f"red wine fold 1 train ({bu.data_dir()})"
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log(f"  {size.name}: data not found ({exc}); synthetic rows instead")
+        missing = f" ({size.name} data not found)"
     if size.output == "categorical":
         X = rng.integers(0, size.k, size=(rows + 512, n)).astype(np.int32)
-        return X[rows:], X[:rows], f"uniform random codes 0..{size.k - 1}"
+        return X[rows:], X[:rows], f"uniform random codes 0..{size.k - 1}{missing}"
     if size.output == "gaussian_mixture":  # correlated, unequal scales: patch-like enough
         X = rng.normal(size=(rows + 512, n))
         X[:, 1:] += 0.8 * X[:, :-1]
         X = X * (0.5 + 0.1 * np.arange(n)) + np.arange(n)
-        return X[rows:], X[:rows], "synthetic correlated Gaussian rows (no patch data here)"
+        return X[rows:], X[:rows], ("synthetic correlated Gaussian rows"
+                                    + (missing or " (no patch data here)"))
     X = (rng.random((rows + 512, n)) < 0.5).astype(np.uint8)
     return X[rows:], X[:rows], "Bernoulli(0.5) rows"
 
