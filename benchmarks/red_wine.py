@@ -10,6 +10,7 @@ sum_j log sd_j of the protocol's statistics gives the standardised space (docs/m
 """
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -31,25 +32,59 @@ def gaussian_test_loglik(train, test):
                   - 0.5 * Z.shape[1] * np.log(2 * np.pi)).mean())
 
 
+def values(text, kind):
+    """'1,2,3' -> [1, 2, 3] of `kind`."""
+    return [kind(v) for v in str(text).split(",")]
+
+
+def fit_one(args, data, hidden, components, weight_decay, lr, layers):
+    """One model fitted on data's train split (early stopping on valid): the model and its
+    mean validation and test log-densities in the user's units."""
+    common = dict(output="gaussian_mixture", n_components=components,
+                  random_state=args.seed, backend=args.backend, n_jobs=args.n_jobs)
+    if args.model == "nade":
+        model = nadefast.NADE(hidden, **common)
+        score = model.score_samples
+    else:
+        model = nadefast.OrderAgnosticNADE(hidden, n_layers=layers, ordering="random", **common)
+
+        def score(X):
+            return model.score_samples(X, args.orderings, random_state=args.seed)
+    model.fit(data["train"], data["valid"], learning_rate=lr, weight_decay=weight_decay,
+              epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+              lr_schedule=args.lr_schedule)
+    return model, float(score(data["valid"]).mean()), float(score(data["test"]).mean())
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=("gaussian", "nade", "oa"), required=True)
-    p.add_argument("--hidden", type=int, default=50)
-    p.add_argument("--layers", type=int, default=2, help="oa only")
-    p.add_argument("--components", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--hidden", default="50", help="hidden units (per layer); a list selects")
+    p.add_argument("--layers", default="2", help="oa only; a list selects")
+    p.add_argument("--components", default="10", help="a list selects")
+    p.add_argument("--lr", default="1e-3", help="a list selects")
+    p.add_argument("--weight-decay", default="0", help="a list selects")
+    p.add_argument("--epochs", type=int, default=1000)
+    p.add_argument("--patience", type=int, default=30)
+    p.add_argument("--batch-size", default="auto")
+    p.add_argument("--lr-schedule", default="plateau", choices=("plateau", "constant", "linear"))
     p.add_argument("--orderings", type=int, default=16, help="oa only: ensemble size")
     p.add_argument("--folds", default="1-10", help="e.g. 1-10 or 1,2,3")
-    p.add_argument("--backend", default="numpy")
+    p.add_argument("--backend", default="compiled")
+    p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the record here (JSON)")
     args = p.parse_args(argv)
+    if args.batch_size != "auto":
+        args.batch_size = int(args.batch_size)
     if "-" in args.folds:
         a, b = (int(v) for v in args.folds.split("-"))
         folds = list(range(a, b + 1))
     else:
         folds = [int(v) for v in args.folds.split(",")]
+    grid = list(itertools.product(values(args.hidden, int), values(args.components, int),
+                                  values(args.weight_decay, float), values(args.lr, float),
+                                  values(args.layers, int)))
     records = []
     for k in folds:
         data = load_red_wine(k)
@@ -57,27 +92,29 @@ def main(argv=None):
         to_standardised = float(np.log(seen.std(axis=0)).sum())
         t0 = time.perf_counter()
         if args.model == "gaussian":
-            test, epochs = gaussian_test_loglik(seen, data["test"]), None
+            record = {"test_loglik": gaussian_test_loglik(seen, data["test"])}
         else:
-            common = dict(output="gaussian_mixture", n_components=args.components,
-                          random_state=args.seed, backend=args.backend)
-            if args.model == "nade":
-                model = nadefast.NADE(args.hidden, **common)
-            else:
-                model = nadefast.OrderAgnosticNADE(args.hidden, n_layers=args.layers,
-                                                   ordering="random", **common)
-            model.fit(data["train"], data["valid"], learning_rate=args.lr,
-                      weight_decay=args.weight_decay)
-            ll = (model.score_samples(data["test"]) if args.model == "nade" else
-                  model.score_samples(data["test"], args.orderings, random_state=args.seed))
-            test, epochs = float(ll.mean()) + to_standardised, (len(model.history_),
-                                                                 model.best_epoch_)
-        records.append({"fold": k, "test_loglik": test, "epochs": epochs,
-                        "seconds": time.perf_counter() - t0})
-        print(f"fold {k:2d}: test log-likelihood {test:.3f}"
-              + (f" (epochs {epochs[0]}, kept {epochs[1]})" if epochs else ""), flush=True)
+            best = None
+            for setting in grid:
+                model, valid, test = fit_one(args, data, *setting)
+                if best is None or valid > best[1]:
+                    best = (setting, valid, test, len(model.history_), model.best_epoch_)
+            setting, valid, test, epochs, kept = best
+            record = {"test_loglik": test + to_standardised,
+                      "valid_loglik": valid + to_standardised,
+                      "selected": dict(zip(("hidden", "components", "weight_decay", "lr",
+                                            "layers"), setting)),
+                      "epochs": [epochs, kept]}
+        record.update(fold=k, seconds=time.perf_counter() - t0)
+        records.append(record)
+        print(f"fold {k:2d}: test log-likelihood {record['test_loglik']:.3f}"
+              + (f" (valid {record['valid_loglik']:.3f}, epochs {record['epochs'][0]}, kept "
+                 f"{record['epochs'][1]}, {record['selected']})" if "selected" in record else ""),
+              flush=True)
     mean = float(np.mean([r["test_loglik"] for r in records]))
-    print(f"mean over {len(records)} folds: {mean:.3f}")
+    valid = [r["valid_loglik"] for r in records if "valid_loglik" in r]
+    print(f"mean over {len(records)} folds: {mean:.3f}"
+          + (f" (validation {np.mean(valid):.3f})" if valid else ""))
     if args.out:
         with open(args.out, "w") as fh:
             json.dump({"settings": vars(args), "folds": records, "mean_test_loglik": mean,
