@@ -211,7 +211,10 @@ class _Categorical:
 
 class _Mixture:
     """nadefast._mixture.GaussianMixture in torch: 3C outputs per variable (weight logits,
-    means, scale pre-activations), values standardised float64."""
+    means, scale pre-activations), values standardised float64.  With the compiled kernels'
+    bounds on what no fitted model reaches (csrc/mix_math.h, docs/mixture.md §2), so that
+    finite parameters never give NaN: units to +-1e300, scale pre-activations to at most
+    300 (d sigma / d s then 0), standardised distances to +-1e150, inputs to +-1e15."""
 
     value_dtype = torch.float64
 
@@ -226,14 +229,15 @@ class _Mixture:
 
     def _split(self, z):
         C = self.C
-        return z[..., :C], z[..., C:2 * C], torch.exp(z[..., 2 * C:]) + self.floor
+        return (z[..., :C].clamp(-1e300, 1e300), z[..., C:2 * C].clamp(-1e300, 1e300),
+                torch.exp(z[..., 2 * C:].clamp_max(_MAX_LOG_SIGMA)) + self.floor)
 
     def encode(self, x, j, dtype):
-        return x.to(dtype)[..., None]
+        return x.clamp(-1e15, 1e15).to(dtype)[..., None]
 
     def _terms(self, z, x):
         logits, mu, sigma = self._split(z)
-        t = (x[..., None] - mu) / sigma
+        t = ((x[..., None] - mu) / sigma).clamp(-1e150, 1e150)
         return (torch.log_softmax(logits, dim=-1) - 0.5 * math.log(2.0 * math.pi)
                 - torch.log(sigma) - 0.5 * t * t), t, sigma
 
@@ -244,7 +248,7 @@ class _Mixture:
         terms, t, sigma = self._terms(z, x)
         pi = torch.softmax(terms, dim=-1)
         alpha = torch.softmax(z[..., :self.C], dim=-1)
-        d_sigma = (sigma - self.floor) / sigma
+        d_sigma = torch.where(z[..., 2 * self.C:] > _MAX_LOG_SIGMA, 0.0, (sigma - self.floor) / sigma)
         return torch.cat([alpha - pi, -pi * t / sigma, pi * (1.0 - t * t) * d_sigma], dim=-1)
 
     def draw(self, z, u, j):
@@ -263,7 +267,7 @@ class _Mixture:
         precision = 1.0 / (sigma * sigma)
         log_alpha = torch.log_softmax(logits, dim=-1)
         for _ in range(iterations):
-            t = (x[:, :, None] - mu[:, None, :]) / sigma[:, None, :]
+            t = ((x[:, :, None] - mu[:, None, :]) / sigma[:, None, :]).clamp(-1e150, 1e150)
             logw = log_alpha[:, None, :] - torch.log(sigma)[:, None, :] - 0.5 * t * t
             w = torch.exp(logw - logw.amax(dim=2, keepdim=True)) * precision[:, None, :]
             x = (w * mu[:, None, :]).sum(dim=2) / w.sum(dim=2)
@@ -276,6 +280,8 @@ class _Mixture:
         scale, mean = self.scales[j][..., None], self.means[j][..., None]
         return torch.cat([torch.softmax(logits, dim=-1), mu * scale + mean, sigma * scale], dim=-1)
 
+
+_MAX_LOG_SIGMA = 300.0
 
 _OUTPUTS = {"bernoulli": _Bernoulli, "categorical": _Categorical, "gaussian_mixture": _Mixture}
 
@@ -330,6 +336,16 @@ def _memory_guard(method):
     return guarded
 
 
+def _sqrt(v):
+    """The correctly rounded square root.  PyTorch's CPU sqrt is not (on large tensors it
+    goes through MKL's vector library: ~1% of float64 and ~17% of float32 results one ulp
+    off, PyTorch 2.13), so on the CPU NumPy's (IEEE) computes it in place of the tensor's
+    memory; CUDA's sqrt is IEEE-rounded."""
+    if v.device.type == "cpu":
+        return torch.from_numpy(np.sqrt(v.numpy()))
+    return torch.sqrt(v)
+
+
 def _host(t):
     """A tensor as a NumPy array: a view on the CPU, a copy from a GPU."""
     if isinstance(t, np.ndarray):
@@ -381,6 +397,11 @@ class _TorchKernels(Kernels):
             target[name].copy_(torch.as_tensor(np.asarray(value)).to(target[name].dtype))
 
     # data in, results out
+    def _model(self, values):
+        """float64 results in the model's dtype, within its range (as the compiled core's)."""
+        top = torch.finfo(self.tdtype).max
+        return values.clamp(-top, top).to(self.tdtype)
+
     def _tensor(self, X, ops):
         return torch.as_tensor(np.asarray(X)).to(device=self.device, dtype=ops.value_dtype)
 
@@ -455,7 +476,7 @@ class FixedKernels(_TorchKernels):
                 dist = ops.distribution(Z, order_t)
                 out = torch.zeros((dist.shape[0], cond.shape[1]), dtype=self.tdtype,
                                   device=self.device)
-                out[:, cond_cols[blocks_out.valid]] = dist[:, blocks_out.valid].to(self.tdtype)
+                out[:, cond_cols[blocks_out.valid]] = self._model(dist[:, blocks_out.valid])
                 self._put(cond, s, out)
         return loglik
 
@@ -584,22 +605,17 @@ class OrderlessKernels(_TorchKernels):
             A1 = p["b"].expand(R, -1).clone()
             for k in range(positions):
                 h = self._top(A1)
-                if shared:
-                    j = int(orders[0, k])
-                    z = h @ Vp[j].T + cp[j]
-                else:
-                    j = order_c[:, k]
-                    z = torch.einsum("rd,rwd->rw", h, Vp[j]) + cp[j]
+                j = int(orders[0, k]) if shared else order_c[:, k]
+                # the logits as (rows, width, d) products summed over d, shared ordering or
+                # not: a row's bits do not depend on which path it takes
+                z = (h[:, None, :] * Vp[j]).sum(dim=-1) + cp[j]
                 x = on_position(s, k, j, z.to(torch.float64), Xc)
                 if k == positions - 1:
                     break
-                E = ops.encode(x, j, self.tdtype)  # (rows, in_width)
-                if shared:
-                    A1 += MT[j]
-                    A1 += E @ Wp[j]
-                else:
-                    A1 += MT[j]
-                    A1 += torch.einsum("rc,rcd->rd", E, Wp[j])
+                # revealing x_j adds its mask column and its input column (one non-zero
+                # input per variable: exact, in any order)
+                A1 += MT[j]
+                A1 += (ops.encode(x, j, self.tdtype)[:, :, None] * Wp[j]).sum(dim=1)
             yield s, Xc
 
     @_memory_guard
@@ -626,7 +642,7 @@ class OrderlessKernels(_TorchKernels):
             if terms_t is not None:
                 terms_t[s, k] = term
             if cond is not None:
-                dist = ops.distribution(z, j).to(self.tdtype)
+                dist = self._model(ops.distribution(z, j))
                 out = written.setdefault(s.start, torch.zeros(
                     (z.shape[0], cond.shape[1]), dtype=self.tdtype, device=self.device))
                 if isinstance(j, int):
@@ -793,7 +809,7 @@ class TorchBackend(Backend):
         v *= f(beta2)
         v += (g * g) * f(1.0 - beta2)
         v[v < normal] = 0
-        p -= f(lr_t) * (m / (torch.sqrt(v) + f(eps_t)))
+        p -= f(lr_t) * (m / (_sqrt(v) + f(eps_t)))
 
     def max_threads(self):
         return torch.get_num_threads()
