@@ -28,6 +28,9 @@ from nadefast import NADE, OrderAgnosticNADE  # noqa: E402
 from nadefast.backends import _torch  # noqa: E402
 from nadefast.backends import get_backend  # noqa: E402
 
+# NADEFAST_TORCH_DEVICE=cuda runs the comparisons on a GPU (a GPU session's check); the
+# default is PyTorch's CPU tensors
+DEVICE = os.environ.get("NADEFAST_TORCH_DEVICE", "cpu")
 OUTPUTS = ("bernoulli", "categorical", "gaussian_mixture")
 MODELS = [pytest.param(NADE, {}, id="NADE"),
           pytest.param(OrderAgnosticNADE, {"n_layers": 3}, id="OA")]
@@ -69,7 +72,7 @@ def _pair(Model, extra, output, dtype, rng, d=6, scale=0.7):
             setattr(compiled, name + "_", rng.normal(0.0, scale, size=shape))
     if output == "gaussian_mixture" and Model is NADE:
         compiled.rho_ = rng.uniform(0.5, 1.5, size=compiled.rho_.shape)
-    torch_model = pickle.loads(pickle.dumps(compiled)).set_params(backend="torch")
+    torch_model = pickle.loads(pickle.dumps(compiled)).set_params(backend="torch", device=DEVICE)
     return compiled, torch_model, X
 
 
@@ -91,7 +94,7 @@ def test_philox_bits_are_numpys(row0):
     rng = np.random.default_rng(row0 % 1000)
     for key in (np.array([0, 0], dtype=np.uint64), np.array([2**64 - 1] * 2, dtype=np.uint64),
                 rng.integers(0, 2**64 - 1, size=2, dtype=np.uint64, endpoint=True)):
-        bits = _torch.philox_bits(key, row0, 4, 21).numpy()
+        bits = _torch.philox_bits(key, row0, 4, 21, device=DEVICE).cpu().numpy()
         assert bits.shape == (4, 21)
         for r in range(4):
             counter = np.array([0, row0 + r, 0, 0], dtype=np.uint64)
@@ -151,7 +154,7 @@ def test_conditionals_of_improbable_values():
     n = 71
     c = np.linspace(-35.0, 35.0, n)
     model = NADE.from_params(np.zeros((1, n)), np.zeros(1), np.zeros((n, 1)), c,
-                             dtype="float64", backend="torch")
+                             dtype="float64", backend="torch", device=DEVICE)
     np.testing.assert_allclose(model.conditionals(np.zeros((1, n), np.uint8))[0],
                                1.0 / (1.0 + np.exp(-c)), rtol=1e-14)
 
@@ -246,6 +249,10 @@ def test_out_of_device_memory_is_a_memory_error(rng, monkeypatch):
 # ----------------------------------------------------------------------------- fits
 
 
+def _device(backend):
+    return DEVICE if backend == "torch" else "cpu"
+
+
 def _public(model):
     return {k: np.array(v) for k, v in model._fitted_kernels().public().items()}
 
@@ -264,7 +271,8 @@ def test_fits_take_the_compiled_cores_steps(Model, extra, output, optimizer, rng
     kw = _kwargs(output, "float64", extra)
     start = Model(6, **kw).fit(X[:60], epochs=0)
     # without validation rows a fit keeps its last parameters: the whole trajectory agrees
-    fitted = {be: Model(6, backend=be, **kw).fit(X[:60], **fit) for be in ("compiled", "torch")}
+    fitted = {be: Model(6, backend=be, device=_device(be), **kw).fit(X[:60], **fit)
+              for be in ("compiled", "torch")}
     c, t = fitted["compiled"], fitted["torch"]
     assert t._fitted_kernels().backend == "torch"
     assert np.abs(_public(c)["V"] - _public(start)["V"]).max() > 1e-3  # the fit moved
@@ -273,7 +281,7 @@ def test_fits_take_the_compiled_cores_steps(Model, extra, output, optimizer, rng
     np.testing.assert_allclose([h["train_nll"] for h in t.history_],
                                [h["train_nll"] for h in c.history_], rtol=1e-10)
     # with validation rows: the same validation losses, best epoch and kept parameters
-    fitted = {be: Model(6, backend=be, **kw).fit(X[:60], X[60:], **fit)
+    fitted = {be: Model(6, backend=be, device=_device(be), **kw).fit(X[:60], X[60:], **fit)
               for be in ("compiled", "torch")}
     c, t = fitted["compiled"], fitted["torch"]
     for name, value in _public(c).items():
@@ -296,14 +304,14 @@ def test_optimizer_steps_round_as_the_compiled_cores(name, kw, dtype, rng):
     grads = [rng.normal(size=shape) * 10.0 ** rng.integers(-60, 3, size=shape)
              for _ in range(4)] + [np.zeros(shape)] * 3
     results = []
-    for backend in (get_backend("compiled"), get_backend("torch")):
-        params = {"W": p0.copy() if backend.name == "compiled" else torch.tensor(p0)}
+    for backend in (get_backend("compiled"), get_backend("torch", DEVICE)):
+        params = {"W": p0.copy() if backend.name == "compiled" else torch.tensor(p0, device=DEVICE)}
         opt = make_optimizer(name, params, 1e-2, decayed=("W",), backend=backend, **kw)
         for g in grads:
             g = g.astype(dtype)
-            opt.step({"W": g if backend.name == "compiled" else torch.tensor(g)})
+            opt.step({"W": g if backend.name == "compiled" else torch.tensor(g, device=DEVICE)})
         arrays = [params["W"]] + [a["W"] for a in opt.state.values()]
-        results.append([a.numpy().copy() if torch.is_tensor(a) else a for a in arrays])
+        results.append([a.cpu().numpy().copy() if torch.is_tensor(a) else a for a in arrays])
     assert np.abs(results[0][0] - p0).max() > 1e-3
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(b, a)
@@ -314,7 +322,8 @@ def test_float32_fits_stay_close(Model, extra, rng):
     X = _data("bernoulli", rng, rows=80)
     fit = dict(epochs=2, batch_size=20, learning_rate=1e-2, patience=None)
     kw = _kwargs("bernoulli", "float32", extra)
-    c, t = (Model(6, backend=be, **kw).fit(X, **fit) for be in ("compiled", "torch"))
+    c, t = (Model(6, backend=be, device=_device(be), **kw).fit(X, **fit)
+            for be in ("compiled", "torch"))
     for name, value in _public(c).items():
         assert _public(t)[name].dtype == np.float32
         _close(_public(t)[name], value, 1e-4, name)
@@ -327,12 +336,13 @@ def test_a_resumed_torch_fit_is_bit_identical(Model, extra, rng, tmp_path):
     X = _data("bernoulli", rng, rows=80)
     fit = dict(epochs=4, batch_size=15, learning_rate=1e-2, patience=None)
     kw = dict(dtype="float32", random_state=4, ordering="random", **extra)
-    full = Model(6, backend="torch", **kw).fit(X[:60], X[60:], **fit)
+    full = Model(6, backend="torch", device=DEVICE, **kw).fit(X[:60], X[60:], **fit)
     for first in ("torch", "compiled"):
         ckpt = tmp_path / f"{first}.ckpt"
-        Model(6, backend=first, **kw).fit(X[:60], X[60:], **{**fit, "epochs": 2}, checkpoint=ckpt)
-        resumed = Model(6, backend="torch", **kw).fit(X[:60], X[60:], **fit, checkpoint=ckpt,
-                                                      resume=True)
+        Model(6, backend=first, device=_device(first), **kw).fit(
+            X[:60], X[60:], **{**fit, "epochs": 2}, checkpoint=ckpt)
+        resumed = Model(6, backend="torch", device=DEVICE, **kw).fit(
+            X[:60], X[60:], **fit, checkpoint=ckpt, resume=True)
         assert len(resumed.history_) == 4
         for name, value in _public(full).items():
             if first == "torch":
@@ -350,10 +360,11 @@ def test_files_cross_between_the_backends(Model, extra, output, rng, tmp_path):
     X = _data(output, rng)
     kw = _kwargs(output, "float64", extra)
     for first, second in (("torch", "compiled"), ("compiled", "torch")):
-        model = Model(5, backend=first, **kw).fit(X, epochs=1, batch_size=10)
+        model = Model(5, backend=first, device=_device(first), **kw).fit(X, epochs=1,
+                                                                          batch_size=10)
         path = tmp_path / f"{first}.npz"
         model.save(path)
-        loaded = nadefast.load(path, backend=second)
+        loaded = nadefast.load(path, backend=second, device=_device(second))
         assert type(loaded) is Model and loaded.backend == second
         assert loaded._fitted_kernels().backend == second
         for name, value in _public(model).items():
@@ -366,7 +377,7 @@ def test_files_cross_between_the_backends(Model, extra, output, rng, tmp_path):
 
 def test_parameter_views_write_through_on_the_cpu(rng):
     W, b, V, c = (rng.normal(size=s) for s in ((4, 6), (4,), (6, 4), (6,)))
-    model = NADE.from_params(W, b, V, c, dtype="float64", backend="torch")
+    model = NADE.from_params(W, b, V, c, dtype="float64", backend="torch", device="cpu")
     X = (rng.random((5, 6)) < 0.5).astype(np.uint8)
     model.W_[0, 0] += 1.0  # a view of the tensor's memory
     W2 = W.copy()

@@ -1,7 +1,7 @@
 """The PyTorch backend: the estimators' arithmetic on torch tensors, on a GPU or the CPU.
 
 Why PyTorch.  nadefast's gradients are written by hand (docs/fixed_order.md §7,
-docs/order_agnostic.md §6), so autograd is not used; what PyTorch gives is one
+docs/order_agnostic.md §5), so autograd is not used; what PyTorch gives is one
 array library for the CPU and CUDA with vendor GEMMs (cuBLAS), and the road to
 CUDA graphs and Triton kernels for the sequential loops (sampling, the
 order-agnostic sweep along an ordering).  The same code runs on PyTorch's CPU
@@ -248,7 +248,8 @@ class _Mixture:
         terms, t, sigma = self._terms(z, x)
         pi = torch.softmax(terms, dim=-1)
         alpha = torch.softmax(z[..., :self.C], dim=-1)
-        d_sigma = torch.where(z[..., 2 * self.C:] > _MAX_LOG_SIGMA, 0.0, (sigma - self.floor) / sigma)
+        clamped = z[..., 2 * self.C:] > _MAX_LOG_SIGMA
+        d_sigma = torch.where(clamped, 0.0, (sigma - self.floor) / sigma)
         return torch.cat([alpha - pi, -pi * t / sigma, pi * (1.0 - t * t) * d_sigma], dim=-1)
 
     def draw(self, z, u, j):
@@ -383,7 +384,8 @@ class _TorchKernels(Kernels):
         return {k: _host(v) for k, v in (self.arrays if arrays is None else arrays).items()}
 
     def zeros_like(self, arrays=None):
-        return {k: torch.zeros_like(v) for k, v in (self.arrays if arrays is None else arrays).items()}
+        arrays = self.arrays if arrays is None else arrays
+        return {k: torch.zeros_like(v) for k, v in arrays.items()}
 
     def copy(self, arrays):
         return {k: v.clone() for k, v in arrays.items()}
