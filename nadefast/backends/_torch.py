@@ -320,6 +320,10 @@ def _chunks(rows, bytes_per_row):
     return [slice(s, min(rows, s + step)) for s in range(0, rows, step)]
 
 
+# torch.OutOfMemoryError from PyTorch 2.5; torch.cuda.OutOfMemoryError (the same class there)
+_OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+
+
 def _memory_guard(method):
     """Device out-of-memory -> MemoryError that says what to lower."""
 
@@ -327,7 +331,7 @@ def _memory_guard(method):
     def guarded(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except torch.OutOfMemoryError as exc:
+        except _OUT_OF_MEMORY as exc:
             raise MemoryError(
                 f"the torch backend ran out of memory on {self.device} in {method.__name__}: "
                 f"a chunk of rows takes up to nadefast.backends._torch.CHUNK_BYTES = "
