@@ -18,7 +18,7 @@ __all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "ConvergenceWarning", 
 __version__ = "0.1.0"
 
 
-def load(path, *, backend="compiled"):
+def load(path, *, backend="compiled", device="cpu"):
     """The model saved at `path` (a NADE or an OrderAgnosticNADE; see nadefast.io),
-    computing on `backend`."""
-    return BaseNADE.load(path, backend=backend)
+    computing on `backend` and `device` (as the estimators' parameters of those names)."""
+    return BaseNADE.load(path, backend=backend, device=device)

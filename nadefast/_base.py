@@ -67,7 +67,11 @@ def parameter_attribute(name, doc):
         return public[name]
 
     def set_(self, value):
-        assign_checked(name + "_", self._fitted_kernels().public()[name], value)
+        kernels = self._fitted_kernels()
+        view = kernels.public()[name]
+        assign_checked(name + "_", view, value)
+        if not kernels.shares_public:  # a host copy (GPU): copy it back in
+            kernels.set_public(None, {name: view})
 
     return property(get, set_, doc=doc)
 
@@ -79,7 +83,7 @@ class BaseNADE(EstimatorProtocol):
     _models = {}  # model file kind -> class, filled by subclasses
 
     def __init__(self, n_hidden, *, output, n_categories, n_components, ordering, dtype,
-                 random_state, n_jobs, warm_start, backend):
+                 random_state, n_jobs, warm_start, backend, device):
         self.n_hidden = n_hidden
         self.output = output
         self.n_categories = n_categories
@@ -90,6 +94,7 @@ class BaseNADE(EstimatorProtocol):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.backend = backend
+        self.device = device
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -109,19 +114,23 @@ class BaseNADE(EstimatorProtocol):
     def _set_fitted(self, params, ordering, output):
         """Fitted state from parameters in the public layout (copied), an ordering and the
         fitted output distribution."""
-        self._kernels = self._make_kernels(get_backend(self.backend), params, output)
+        self._kernels = self._make_kernels(self._backend(), params, output)
         self._output = output
         self.ordering_ = np.ascontiguousarray(ordering, dtype=np.intp)
         self.n_features_in_ = self.ordering_.shape[0]
         for name, value in output.fitted_attributes().items():
             setattr(self, name, value)
 
+    def _backend(self):
+        """The backend object the `backend` and `device` parameters name (nadefast.backends)."""
+        return get_backend(self.backend, self.device)
+
     def _fitted_kernels(self):
-        """The kernel object, moved to the backend the `backend` parameter names."""
+        """The kernel object, moved to the backend and device the parameters name."""
         self._check_fitted()
-        if self._kernels.backend != self.backend:
-            self._kernels = self._make_kernels(get_backend(self.backend), self._kernels.public(),
-                                               self._output)
+        backend = self._backend()
+        if self._kernels.owner is not backend:
+            self._kernels = self._make_kernels(backend, self._kernels.public(), self._output)
         return self._kernels
 
     def _threads(self):
@@ -378,7 +387,7 @@ class BaseNADE(EstimatorProtocol):
                                    learning_rate=learning_rate, lr_schedule=lr_schedule,
                                    momentum=momentum, weight_decay=weight_decay,
                                    patience=patience, checkpoint_every=checkpoint_every)
-        backend = get_backend(self.backend)
+        backend = self._backend()
         n_threads = self._threads()
         output = make_output(self.output, self.n_categories, self.n_components)
         if checkpoint is not None:
@@ -490,12 +499,13 @@ class BaseNADE(EstimatorProtocol):
                        random_state=seed)
 
     @classmethod
-    def load(cls, path, *, backend="compiled"):
+    def load(cls, path, *, backend="compiled", device="cpu"):
         """Read a model written by `save`; parameters round-trip bit for bit.
 
         ``nadefast.load(path)`` returns whichever model the file holds;
         ``NADE.load`` / ``OrderAgnosticNADE.load`` refuse the other kind.
-        `backend`: where the loaded model computes (files do not depend on it).
+        `backend`, `device`: where the loaded model computes (files do not
+        depend on them: a model trained on a GPU loads on the CPU and back).
         """
         kind, params, ordering, output, seed = _io.load_model(path)
         model_cls = BaseNADE._models[kind]
@@ -503,7 +513,7 @@ class BaseNADE(EstimatorProtocol):
             raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
                              f"with {kind}.load or nadefast.load")
         model = model_cls._from_file(params, ordering)
-        model.set_params(random_state=seed, output=output.name, backend=backend,
+        model.set_params(random_state=seed, output=output.name, backend=backend, device=device,
                          **output.constructor_params())
         model._set_fitted(params, ordering, output)
         return model

@@ -209,9 +209,21 @@ def default_checkpoint(out):
     return f"{os.fspath(out)}.ckpt"
 
 
+def _check_device(args):
+    """--backend and --device name a backend that is there (PyTorch, a GPU), before any work."""
+    from nadefast.backends import get_backend
+
+    try:
+        get_backend(args.backend, args.device)
+    except (ImportError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_train(args):
     from nadefast import NADE, OrderAgnosticNADE
     from nadefast._atomic import check_writable
+
+    _check_device(args)
 
     if args.layers is not None and args.layers > 1 and not args.order_agnostic:
         raise CliError(f"--layers {args.layers} needs --order-agnostic (a fixed-order NADE has one "
@@ -244,7 +256,8 @@ def cmd_train(args):
     components = {} if args.components is None else {"n_components": args.components}
     common = dict(output=args.output, **components,
                   ordering=None if ordering == "identity" else "random",
-                  dtype=args.dtype, random_state=seed, n_jobs=args.n_jobs, backend=args.backend)
+                  dtype=args.dtype, random_state=seed, n_jobs=args.n_jobs, backend=args.backend,
+                  device=args.device)
     if args.order_agnostic:
         layers = {} if args.layers is None else {"n_layers": args.layers}
         model = OrderAgnosticNADE(args.hidden, **layers, **common)
@@ -296,7 +309,8 @@ def _interrupted(model, out, checkpoint):
 def cmd_eval(args):
     import nadefast
 
-    model = nadefast.load(args.model, backend=args.backend)
+    _check_device(args)
+    model = nadefast.load(args.model, backend=args.backend, device=args.device)
     model.n_jobs = args.n_jobs
     data, named = _load_data(args.data, model.output, args.fold)
     if not named:  # a file of rows without split names: score them all
@@ -318,10 +332,11 @@ def cmd_eval(args):
 def cmd_sample(args):
     import nadefast
 
+    _check_device(args)
     shape = parse_shape(args.shape) if args.shape else None
     if args.png and shape is None:
         raise CliError("--png needs --shape HxW (for example --shape 28x28)")
-    model = nadefast.load(args.model, backend=args.backend)
+    model = nadefast.load(args.model, backend=args.backend, device=args.device)
     model.n_jobs = args.n_jobs
     seed = _fresh_seed() if args.seed is None else args.seed
     samples = model.sample(args.n, random_state=seed)

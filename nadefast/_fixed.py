@@ -48,9 +48,16 @@ class NADE(BaseNADE):
         ordering instead of a fresh initialisation (to train longer, or with
         another schedule); the optimizer state and history_ start afresh.
         The fitted model must match n_hidden, dtype and the number of features.
-    backend : "compiled" (default) or "numpy"
-        Where the arithmetic runs (nadefast.backends): the compiled C core,
-        or the plain float64 NumPy reference (slow; for checking).
+    backend : "compiled" (default), "numpy" or "torch"
+        How the arithmetic runs on the CPU (nadefast.backends): the compiled
+        C core, the plain float64 NumPy reference (slow; for checking), or
+        PyTorch CPU tensors (the GPU backend's code; needs the gpu extra).
+    device : "cpu" (default), "cuda", "cuda:N" or "auto"
+        Where the arithmetic runs.  "cuda": on the GPU, always by the torch
+        backend (``pip install "nadefast[gpu]"``; backend="numpy" is an
+        error); "auto": the GPU when PyTorch sees one, else the CPU.  A
+        fitted model moves when `backend` or `device` is changed with
+        set_params; model files and pickles do not depend on either.
 
     Attributes
     ----------
@@ -69,18 +76,20 @@ class NADE(BaseNADE):
 
     The parameter attributes are views of the arrays the backend computes
     with: writing into them changes the model; assigning a new array copies
-    it in.
+    it in.  (On a GPU they are host copies: assigning still works, writing
+    into one does not reach the model.)
     """
 
     _decayed = ("W", "V")
 
     def __init__(self, n_hidden=500, *, output="bernoulli", n_categories=None, n_components=10,
                  ordering=None, dtype="float32", random_state=None, n_jobs=None,
-                 warm_start=False, backend="compiled"):
+                 warm_start=False, backend="compiled",
+                 device="cpu"):
         super().__init__(n_hidden, output=output, n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
                          random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
-                         backend=backend)
+                         backend=backend, device=device)
 
     W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by chain position")
     b_ = parameter_attribute("b", "(n_hidden,) hidden bias")
@@ -94,7 +103,8 @@ class NADE(BaseNADE):
         return "NADE.from_params(...) or NADE.load(path)"
 
     @classmethod
-    def from_params(cls, W, b, V, c, *, ordering=None, dtype=None, backend="compiled"):
+    def from_params(cls, W, b, V, c, *, ordering=None, dtype=None, backend="compiled",
+                    device="cpu"):
         """A fitted model from parameters in the public layout.
 
         W (d, n), b (d,), V (n, d), c (n,); column k of W, row k of V and
@@ -105,7 +115,7 @@ class NADE(BaseNADE):
         W, b, V, c, (n, d) = check_params(W, b, V, c, dtype)
         order = np.arange(n, dtype=np.intp) if ordering is None else check_ordering(ordering, n)
         model = cls(n_hidden=d, ordering=None if ordering is None else order.copy(),
-                    dtype=W.dtype.name, backend=backend)
+                    dtype=W.dtype.name, backend=backend, device=device)
         model._set_fitted({"W": W, "b": b, "V": V, "c": c}, order, make_output("bernoulli"))
         return model
 

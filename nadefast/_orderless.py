@@ -6,7 +6,6 @@ import numpy as np
 from nadefast._base import BaseNADE, parameter_attribute
 from nadefast._random import make_rng, philox_key
 from nadefast._validation import check_dtype, check_int, check_ordering
-from nadefast.backends import get_backend
 
 
 class OrderAgnosticNADE(BaseNADE):
@@ -52,7 +51,8 @@ class OrderAgnosticNADE(BaseNADE):
         When fit is called on a fitted model, start from its parameters and
         ordering (see NADE).  The fitted model must match n_hidden, n_layers,
         dtype and the number of features.
-    backend : "compiled" (default) or "numpy"
+    backend, device : as for NADE ("compiled", "numpy" or "torch"; "cpu", "cuda", "cuda:N"
+        or "auto")
 
     Attributes
     ----------
@@ -74,11 +74,12 @@ class OrderAgnosticNADE(BaseNADE):
 
     def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", n_categories=None,
                  n_components=10, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None, warm_start=False, backend="compiled"):
+                 n_jobs=None, warm_start=False, backend="compiled",
+                 device="cpu"):
         super().__init__(n_hidden, output=output, n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
                          random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
-                         backend=backend)
+                         backend=backend, device=device)
         self.n_layers = n_layers
 
     W_ = parameter_attribute("W", "(n_hidden, n_in) input weights, by feature")
@@ -211,8 +212,7 @@ class OrderAgnosticNADE(BaseNADE):
         return 1
 
     def _objective(self, n_threads):
-        return _OrderlessObjective(self._fitted_kernels(), get_backend(self.backend),
-                                   self.ordering_)
+        return _OrderlessObjective(self._fitted_kernels(), self._backend(), self.ordering_)
 
 
 class _OrderlessObjective:

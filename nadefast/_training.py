@@ -4,7 +4,9 @@ A `Trainer` sees two things, never a model's internals:
 
 * an **objective** (built by the model for one fit): ``arrays`` (the
   parameters, in the backend's layout, updated in place), ``public(arrays)``
-  (views of such a dict in the public layout), ``ordering``,
+  (such a dict in the public layout, NumPy), ``kernels`` (the kernel object,
+  whose ``zeros_like``, ``copy``, ``all_finite`` and ``set_public`` are what
+  the trainer does with those arrays, whatever their type), ``ordering``,
   ``loss_and_gradient(batch, grads, rng)`` -> mean training loss (gradient
   into ``grads``; ``draws`` says whether it uses ``rng``), and
   ``validation_loss(X)`` -> what early stopping watches;
@@ -151,7 +153,8 @@ class Trainer:
         self.patience = settings["patience"]
         self.verbose = int(verbose)
         self.params = objective.arrays
-        self.grads = {k: np.empty_like(v) for k, v in self.params.items()}
+        self.kernels = objective.kernels  # zeros_like, copy, all_finite, set_public
+        self.grads = self.kernels.zeros_like(self.params)
         self.epoch = 0
         self.history = []
         self.bad_epochs = 0
@@ -159,7 +162,7 @@ class Trainer:
         self.lr_scale = 1.0  # the "plateau" schedule's reductions so far
         if X_valid is not None:
             self.best_nll = objective.validation_loss(X_valid)
-            self.best_params = {k: v.copy() for k, v in self.params.items()}
+            self.best_params = self.kernels.copy(self.params)
             self.initial_loss = self.best_nll
         else:
             self.best_nll = None
@@ -167,7 +170,7 @@ class Trainer:
             # what a fit without validation rows must improve on: the loss of its first rows
             self.head = training_rows(X, 0, min(X.shape[0], INITIAL_LOSS_ROWS), output)
             self.initial_loss = objective.validation_loss(self.head)
-        self.epoch_start = {k: v.copy() for k, v in self.params.items()}
+        self.epoch_start = self.kernels.copy(self.params)
 
     # ---------------------------------------------------------------- epochs
 
@@ -244,7 +247,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         # overflowing parameters show up in the loss of the next batch, or here
-        if not all(np.isfinite(v).all() for v in self.params.values()):
+        if not self.kernels.all_finite(self.params):
             self._diverged("non-finite parameters")
         self.epoch += 1
         valid = None if self.X_valid is None else self.objective.validation_loss(self.X_valid)
@@ -278,7 +281,7 @@ class Trainer:
         if PLATEAU_RESET_OPTIMIZER:
             scalars, slots = self.optimizer.state_dict()
             self.optimizer.load_state_dict({**scalars, "n_steps": 0},
-                                           {s: {k: np.zeros_like(v) for k, v in a.items()}
+                                           {s: self.kernels.zeros_like(a)
                                             for s, a in slots.items()})
         if self.verbose:
             print(f"             no better validation loss for {self.bad_epochs} epochs: back to "
@@ -339,21 +342,21 @@ class Trainer:
         bit_generator.state = progress["rng"]
         self.rng = np.random.Generator(bit_generator)
         if self.best_params is not None:
-            _assign_public(self.objective.public(self.best_params), saved["best"], "best")
+            _assign_public(self.objective, self.best_params, saved["best"], "best")
         slots = {}
         for slot, arrays in self.optimizer.state_dict()[1].items():
-            slots[slot] = {k: np.zeros_like(v) for k, v in arrays.items()}  # padding stays 0
-            _assign_public(self.objective.public(slots[slot]), saved["slots"].get(slot, {}),
+            slots[slot] = self.kernels.zeros_like(arrays)  # padding stays 0
+            _assign_public(self.objective, slots[slot], saved["slots"].get(slot, {}),
                            f"optimizer {slot}")
         self.optimizer.load_state_dict(progress["optimizer"], slots)
 
 
-def _assign_public(views, saved, what):
-    """Copy public-layout arrays into views of a backend's arrays, checking shapes."""
-    for name, view in views.items():
+def _assign_public(objective, arrays, saved, what):
+    """Copy public-layout arrays into a dict of a backend's arrays, checking shapes."""
+    for name, view in objective.public(arrays).items():
         source = None if saved is None else saved.get(name)
         if source is None or source.shape != view.shape:
             got = None if source is None else source.shape
             raise ValueError(f"checkpoint {what} parameter {name} has shape {got}, expected "
                              f"{view.shape}")
-        view[...] = source
+    objective.kernels.set_public(arrays, saved)

@@ -113,8 +113,11 @@ def build_parser():
                        help="threads (default: all cores; -1 all CPUs, -2 all but one)")
         if name != "demo":
             p.add_argument("--backend", choices=BACKENDS, default="compiled",
-                           help="where the arithmetic runs: the compiled core, or the plain "
-                                "NumPy reference (slow)")
+                           help="how the arithmetic runs on the CPU: the compiled core, the "
+                                "plain NumPy reference (slow), or PyTorch tensors")
+            p.add_argument("--device", default="cpu", metavar="DEVICE",
+                           help="cpu, cuda, cuda:N or auto (a GPU when PyTorch sees one); a GPU "
+                                "runs the torch backend (pip install \"nadefast[gpu]\")")
         return p
 
     def fit_options(p):

@@ -13,6 +13,8 @@ Optimizers are found by name in ``OPTIMIZERS`` (the command line's choices
 come from it): add a class there to add one.
 """
 
+import functools
+
 import numpy as np
 
 from nadefast._validation import check_real
@@ -31,7 +33,11 @@ class Optimizer:
 
     slots = ()  # names of the per-parameter state arrays
 
-    def __init__(self, params, learning_rate, weight_decay=0.0, decayed=()):
+    def __init__(self, params, learning_rate, weight_decay=0.0, decayed=(), backend=None):
+        from nadefast.backends import get_backend
+
+        # the backend's element-wise helpers (zeros_like, scalar): its arrays may not be NumPy's
+        self.backend = get_backend("compiled") if backend is None else backend
         self.params = params
         self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0,
                                         strict_minimum=True)
@@ -41,14 +47,15 @@ class Optimizer:
             raise ValueError(f"weight decay names unknown parameters {sorted(unknown)}")
         self.decayed = tuple(decayed)
         self.n_steps = 0
-        self.state = {slot: {k: np.zeros_like(v) for k, v in params.items()} for slot in self.slots}
+        self.state = {slot: {k: self.backend.zeros_like(v) for k, v in params.items()}
+                      for slot in self.slots}
 
     def _decay(self):
         if not self.weight_decay:
             return
         for name in self.decayed:
             p = self.params[name]
-            p *= p.dtype.type(1.0 - self.learning_rate * self.weight_decay)
+            p *= self.backend.scalar(p, 1.0 - self.learning_rate * self.weight_decay)
 
     def state_dict(self):
         """(scalars, slots): {"n_steps": int}, {slot: {parameter name: array}}."""
@@ -76,13 +83,13 @@ class SGD(Optimizer):
                  backend=None, n_threads=1):
         self.momentum = check_real(momentum, "momentum", minimum=0, maximum=1)
         self.slots = ("velocity",) if self.momentum else ()
-        super().__init__(params, learning_rate, weight_decay, decayed)
+        super().__init__(params, learning_rate, weight_decay, decayed, backend)
 
     def step(self, grads):
         self._decay()
         for name, p in self.params.items():
             g = grads[name]
-            f = p.dtype.type
+            f = functools.partial(self.backend.scalar, p)
             if self.momentum:
                 v = self.state["velocity"][name]
                 v *= f(self.momentum)
@@ -122,17 +129,14 @@ class Adam(Optimizer):
         if momentum:
             raise ValueError(f"momentum={momentum!r} applies to optimizer='sgd' only; Adam keeps "
                              f"its own moment estimates")
-        from nadefast.backends import get_backend
-
         self.beta1 = check_real(beta1, "beta1", minimum=0, maximum=1)
         self.beta2 = check_real(beta2, "beta2", minimum=0, maximum=1)
         self.eps = check_real(eps, "eps", minimum=0, strict_minimum=True)
         self.n_threads = n_threads
-        self.backend = get_backend("compiled") if backend is None else backend
         for name, p in params.items():
-            if not p.flags.c_contiguous:  # updated through flat views
+            if isinstance(p, np.ndarray) and not p.flags.c_contiguous:  # updated as flat views
                 raise ValueError(f"Adam needs C-contiguous parameter arrays; {name!r} is not")
-        super().__init__(params, learning_rate, weight_decay, decayed)
+        super().__init__(params, learning_rate, weight_decay, decayed, backend)
 
     def step(self, grads):
         self._decay()

@@ -41,7 +41,9 @@ def rng():
     return np.random.default_rng(20261125)
 
 
-BACKENDS = ["compiled", "numpy"]
+# NADEFAST_TEST_BACKENDS=compiled,numpy,torch adds the torch backend (CPU tensors) to the
+# behavioural tests; by default tests/test_torch_backend.py alone covers it
+BACKENDS = os.environ.get("NADEFAST_TEST_BACKENDS", "compiled,numpy").split(",")
 
 
 @pytest.fixture(params=BACKENDS, ids=BACKENDS)
@@ -51,6 +53,8 @@ def backend(request):
     fixture keep their sizes small enough for the NumPy backend.  Tests about
     the compiled core itself (instruction sets, blocks, threads, raw kernels)
     do not take it."""
+    if request.param == "torch":
+        pytest.importorskip("torch", reason="the torch backend needs PyTorch (the gpu extra)")
     return request.param
 
 

@@ -60,7 +60,8 @@ def test_estimator_contract_with_binary_data(binary_data):
     params = model.get_params()
     assert params == {"n_hidden": 6, "output": "bernoulli", "n_categories": None, "n_components": 10,
                       "ordering": "random", "dtype": "float32", "random_state": 0,
-                      "n_jobs": None, "warm_start": False, "backend": "compiled"}
+                      "n_jobs": None, "warm_start": False, "backend": "compiled",
+                      "device": "cpu"}
     assert model.fit(X, epochs=2) is model  # fit returns self
     assert model.get_params() == params  # fit does not change constructor parameters
     assert model.n_features_in_ == 12
