@@ -48,12 +48,14 @@ def fit_one(args, data, hidden, components, weight_decay, lr, layers):
     else:
         model = nadefast.OrderAgnosticNADE(hidden, n_layers=layers, ordering="random", **common)
 
-        def score(X):
-            return model.score_samples(X, args.orderings, random_state=args.seed)
+        def score(X, orderings=None):
+            return model.score_samples(X, orderings or args.orderings[0], random_state=args.seed)
     model.fit(data["train"], data["valid"], learning_rate=lr, weight_decay=weight_decay,
               epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
               lr_schedule=args.lr_schedule)
-    return model, float(score(data["valid"]).mean()), float(score(data["test"]).mean())
+    more = ({K: float(score(data["test"], K).mean()) for K in args.orderings[1:]}
+            if args.model == "oa" else {})
+    return model, float(score(data["valid"]).mean()), float(score(data["test"]).mean()), more
 
 
 def main(argv=None):
@@ -68,13 +70,16 @@ def main(argv=None):
     p.add_argument("--patience", type=int, default=30)
     p.add_argument("--batch-size", default="auto")
     p.add_argument("--lr-schedule", default="plateau", choices=("plateau", "constant", "linear"))
-    p.add_argument("--orderings", type=int, default=16, help="oa only: ensemble size")
+    p.add_argument("--orderings", default="16",
+                   help="oa only: ensemble size; more sizes after a comma are also reported "
+                        "(the first one is the model's score and selects)")
     p.add_argument("--folds", default="1-10", help="e.g. 1-10 or 1,2,3")
     p.add_argument("--backend", default="compiled")
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the record here (JSON)")
     args = p.parse_args(argv)
+    args.orderings = values(args.orderings, int)
     if args.batch_size != "auto":
         args.batch_size = int(args.batch_size)
     if "-" in args.folds:
@@ -96,15 +101,18 @@ def main(argv=None):
         else:
             best = None
             for setting in grid:
-                model, valid, test = fit_one(args, data, *setting)
+                model, valid, test, more = fit_one(args, data, *setting)
                 if best is None or valid > best[1]:
-                    best = (setting, valid, test, len(model.history_), model.best_epoch_)
-            setting, valid, test, epochs, kept = best
+                    best = (setting, valid, test, len(model.history_), model.best_epoch_, more)
+            setting, valid, test, epochs, kept, more = best
             record = {"test_loglik": test + to_standardised,
                       "valid_loglik": valid + to_standardised,
                       "selected": dict(zip(("hidden", "components", "weight_decay", "lr",
                                             "layers"), setting)),
                       "epochs": [epochs, kept]}
+            if more:
+                record["test_loglik_by_orderings"] = {K: v + to_standardised
+                                                      for K, v in more.items()}
         record.update(fold=k, seconds=time.perf_counter() - t0)
         records.append(record)
         print(f"fold {k:2d}: test log-likelihood {record['test_loglik']:.3f}"
@@ -112,6 +120,9 @@ def main(argv=None):
                  f"{record['epochs'][1]}, {record['selected']})" if "selected" in record else ""),
               flush=True)
     mean = float(np.mean([r["test_loglik"] for r in records]))
+    for K in args.orderings[1:] if args.model == "oa" else ():
+        print(f"  with {K} orderings: mean test log-likelihood "
+              f"{np.mean([r['test_loglik_by_orderings'][K] for r in records]):.3f}")
     valid = [r["valid_loglik"] for r in records if "valid_loglik" in r]
     print(f"mean over {len(records)} folds: {mean:.3f}"
           + (f" (validation {np.mean(valid):.3f})" if valid else ""))
