@@ -4,6 +4,7 @@ docs/order_agnostic.md)."""
 import numpy as np
 
 from nadefast._base import BaseNADE, parameter_attribute
+from nadefast._missing import available_entries, masks_among
 from nadefast._random import make_rng, philox_key
 from nadefast._validation import check_dtype, check_int, check_ordering
 from nadefast.backends import get_backend
@@ -71,11 +72,13 @@ class OrderAgnosticNADE(BaseNADE):
     """
 
     _decayed = ("W", "M", "W_hidden", "V")
+    _fits_missing = True  # the objective over each row's observed entries (_missing.py)
 
-    def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", n_categories=None,
-                 n_components=10, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None, warm_start=False, backend="compiled"):
-        super().__init__(n_hidden, output=output, n_categories=n_categories,
+    def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", column_types=None,
+                 n_categories=None, n_components=10, ordering=None, dtype="float32",
+                 random_state=None, n_jobs=None, warm_start=False, backend="compiled"):
+        super().__init__(n_hidden, output=output, column_types=column_types,
+                         n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
                          random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
                          backend=backend)
@@ -229,8 +232,23 @@ class _OrderlessObjective:
         self.arrays, self.public = kernels.arrays, kernels.public
 
     def loss_and_gradient(self, X, grads, rng):
+        available = available_entries(X)
+        if available is not None:  # rows with missing entries (NaN): nadefast/_missing.py
+            return self._with_missing(X, available, rng, grads)
         masks = self.backend.training_masks(philox_key(rng), *X.shape)
         return self.kernels.objective(X, masks, grads)
 
     def validation_loss(self, X):
+        available = available_entries(X)
+        if available is not None:
+            rng = np.random.Generator(np.random.Philox(key=self.VALIDATION_KEY))
+            return self._with_missing(X, available, rng, None)
         return self.kernels.objective(X, self.backend.training_masks(self.VALIDATION_KEY, *X.shape))
+
+    def _with_missing(self, X, available, rng, grads):
+        """The objective over each row's observed entries, masks drawn among them."""
+        if not hasattr(self.kernels, "objective") or self.kernels.backend != "numpy":
+            raise ValueError("rows with missing values train on backend='numpy' only")
+        masks = masks_among(available, rng)
+        return self.kernels.objective(np.where(available, X, 0.0), masks, grads,
+                                      available=available)
