@@ -250,6 +250,26 @@ class BaseNADE(EstimatorProtocol):
         np.cumsum(terms, axis=1, out=out[:, 1:])
         return out
 
+    def column_log_likelihoods(self, X):
+        """Each column's contribution to log p(x): log p(x_j | the columns before j in the
+        ordering), nats, (n_samples, n_features) float64 in feature order (real columns in
+        the user's units, their Jacobian included); each row sums to score_samples.  A
+        model fitted on a DataFrame gives a DataFrame with its column names."""
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
+        X = self._check_X(X)
+        terms = np.empty(X.shape, dtype=np.float64)
+        self._score(X, terms=terms)
+        jacobian = self._output.log_jacobian()
+        if jacobian is not None:
+            terms += jacobian[self.ordering_]
+        out = np.empty_like(terms)
+        out[:, self.ordering_] = terms
+        if index is None:
+            return out
+        import pandas as pd
+
+        return pd.DataFrame(out, index=index, columns=self._schema().names)
+
     # ------------------------------------------------- conditional inference
 
     def _observed(self, X, observed):

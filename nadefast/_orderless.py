@@ -6,6 +6,7 @@ import numpy as np
 from nadefast._base import BaseNADE, parameter_attribute
 from nadefast._missing import available_entries, masks_among
 from nadefast._random import make_rng, philox_key
+from nadefast._table import is_dataframe
 from nadefast._validation import check_dtype, check_int, check_ordering
 from nadefast.backends import get_backend
 
@@ -134,6 +135,48 @@ class OrderAgnosticNADE(BaseNADE):
         model = type(self).__new__(type(self))
         model.__setstate__(state)
         return model
+
+    def category_probabilities(self, X, observed=None):
+        """p(x_j = v | x_observed) of every discrete column j, exact: the network's output
+        for column j with the row's observed entries as its inputs (the ordering that
+        lists them first, then j).  Observed cells give their own value probability 1.
+
+        Returns {column: (n_samples, K_j) float64} for the bernoulli (K = 2) and
+        categorical columns, keyed by column index -- or, for a model fitted on a
+        DataFrame, by column name, each a DataFrame whose columns are the labels.
+        """
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
+        X, orders, given, (user, observed) = self._observed(X, observed)
+        types = getattr(self, "column_types_", [self._output.name] * self.n_features_in_)
+        K = self._output.out_widths(self.n_features_in_)
+        offsets = np.concatenate([[0], np.cumsum(K)])
+        rows = X.shape[0]
+        orders = np.broadcast_to(orders, (rows, self.n_features_in_))
+        out = {}
+        for j, t in enumerate(types):
+            if t not in ("bernoulli", "categorical"):
+                continue
+            # j right after the observed entries, the rest as they were
+            others = orders[orders != j].reshape(rows, -1)
+            order = np.insert(others, 0, 0, axis=1)
+            for r in range(rows):
+                g = min(given[r], self.n_features_in_ - 1)
+                order[r] = np.insert(others[r], g, j)
+            cond = np.empty((rows, offsets[-1]), dtype=np.float64)
+            self._score(X, orders=np.ascontiguousarray(order), cond=cond)
+            block = cond[:, offsets[j]:offsets[j + 1]]
+            p = np.column_stack([1.0 - block[:, 0], block[:, 0]]) if t == "bernoulli" else block
+            seen = observed[:, j]
+            p[seen] = 0.0
+            p[seen, X[seen, j].astype(np.intp)] = 1.0
+            out[j] = p
+        if index is None:
+            return out
+        import pandas as pd
+
+        schema = self._schema()
+        return {schema.names[j]: pd.DataFrame(p, index=index, columns=pd.Index(
+            schema.labels[j][:p.shape[1]], dtype=object)) for j, p in out.items()}
 
     # ------------------------------------------------------------------ hooks
 

@@ -485,3 +485,42 @@ def test_streamed_data_is_refused_for_mixed_outputs(rng, tmp_path):
     np.save(path, X)
     with pytest.raises(TypeError, match="streamed"):
         NADE(4, output=TYPES, backend="numpy").fit(np.load(path, mmap_mode="r"), epochs=0)
+
+
+# ------------------------------------------------------------------ per-column reports
+
+
+@pytest.mark.parametrize("Model, kw", [MODELS[1], MODELS[4]])
+def test_column_log_likelihoods_are_the_chain_terms_by_column(rng, Model, kw):
+    model = _random_model(rng, Model, **kw)
+    X = _table(rng, rows=6)
+    got = model.column_log_likelihoods(X)
+    o = model.ordering_
+    prefix = [_reference(model, X, upto=k) for k in range(4)]
+    for k in range(3):
+        np.testing.assert_allclose(got[:, o[k]], prefix[k + 1] - prefix[k], rtol=1e-10,
+                                   atol=1e-12)
+    np.testing.assert_allclose(got.sum(axis=1), model.score_samples(X), rtol=1e-12)
+
+
+def test_category_probabilities_given_any_observed_set_follow_the_masked_form(rng):
+    model = _random_model(rng, OrderAgnosticNADE, ["categorical", "gaussian_mixture", "bernoulli",
+                                                   "categorical"], scale=0.8)
+    X = _table(rng, ["categorical", "gaussian_mixture", "bernoulli", "categorical"], rows=4)
+    observed = np.array([[False, True, False, True], [True, False, False, False],
+                         [False, False, False, False], [False, True, True, False]])
+    got = model.category_probabilities(np.where(observed, X, np.nan))
+    assert sorted(got) == [0, 2, 3]
+    for j, p in got.items():
+        K = model.n_categories_[j]
+        assert p.shape == (4, K)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+        for r in range(4):
+            if observed[r, j]:
+                np.testing.assert_array_equal(p[r], np.eye(K)[int(X[r, j])])
+                continue
+            for v in range(K):
+                x = X[r].copy()
+                x[j] = v
+                expected = np.exp(_oa_conditional(model, x, observed[r], j))
+                assert abs(p[r, v] - expected) < 1e-10, (r, j, v)

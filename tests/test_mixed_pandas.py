@@ -174,3 +174,22 @@ def test_pandas_is_imported_only_for_dataframes():
             "m.impute(np.where(np.arange(60).reshape(20, 3) % 4 == 0, np.nan, X))\n"
             "assert 'pandas' not in sys.modules, 'pandas was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reports_on_a_frame_are_frames_with_names_and_labels(rng):
+    frame = _frame(rng)
+    model = _model(frame)
+    per_column = model.column_log_likelihoods(frame.head(4))
+    assert list(per_column.columns) == list(frame.columns)
+    np.testing.assert_allclose(per_column.sum(axis=1), model.score_samples(frame.head(4)),
+                               rtol=1e-12)
+    holes = frame.head(4).copy()
+    holes["city"] = holes["city"].astype(object)
+    holes.loc[:, "city"] = None
+    probabilities = model.category_probabilities(holes)
+    assert sorted(probabilities) == ["city", "colour", "smoker"]
+    assert list(probabilities["city"].columns) == ["Lima", "Oslo", "Paris"]
+    assert list(probabilities["smoker"].columns) == [False, True]
+    np.testing.assert_allclose(probabilities["city"].sum(axis=1), 1.0, rtol=1e-12)
+    observed = probabilities["colour"]  # observed cells: their own label, probability 1
+    assert (observed.idxmax(axis=1).tolist() == frame["colour"].head(4).tolist())
