@@ -524,3 +524,15 @@ def test_category_probabilities_given_any_observed_set_follow_the_masked_form(rn
                 x[j] = v
                 expected = np.exp(_oa_conditional(model, x, observed[r], j))
                 assert abs(p[r, v] - expected) < 1e-10, (r, j, v)
+
+
+def test_real_valued_models_impute_by_the_median_of_their_draws(rng):
+    X = _table(rng, ["gaussian_mixture", "gaussian_mixture"], rows=40)
+    model = OrderAgnosticNADE(4, output="gaussian_mixture", n_components=2, dtype="float64",
+                              random_state=0).fit(X, epochs=1)
+    holes = X[:5].copy()
+    holes[:, 1] = np.nan
+    draws = model.conditional_sample(holes, n_samples=31, random_state=6)
+    filled = model.impute(holes, method="median", n_samples=31, random_state=6)
+    np.testing.assert_array_equal(filled[:, 0], X[:5, 0])
+    np.testing.assert_array_equal(filled[:, 1], np.median(draws[:, :, 1], axis=0))
