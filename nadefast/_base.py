@@ -140,7 +140,7 @@ class BaseNADE(EstimatorProtocol):
 
     def _schema(self):
         """The fitted table schema (nadefast/_table.py), or None: not fitted on a DataFrame."""
-        return getattr(self._output, "schema", None)
+        return getattr(self.__dict__.get("_output"), "schema", None)  # (None when unfitted)
 
     def _as_matrix(self, X, *, unseen):
         """(the model's matrix, the frame's index) for a DataFrame of a model fitted on
@@ -366,6 +366,7 @@ class BaseNADE(EstimatorProtocol):
         dtype; views of fresh buffers).  random_state (default: the
         estimator's) draws what the loss draws (order-agnostic: orderings and
         split points)."""
+        self._check_fitted()
         X = self._check_X(X, allow_empty=False, **self._missing_check(self._output))
         objective = self._objective(self._threads())
         grads = self._fitted_kernels().zeros_like()
