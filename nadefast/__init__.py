@@ -12,9 +12,10 @@ from nadefast._fixed import NADE
 from nadefast._orderless import OrderAgnosticNADE
 from nadefast._training import ConvergenceWarning
 from nadefast._validation import NotFittedError
+from nadefast.impute import NADEImputer
 
-__all__ = ["NADE", "OrderAgnosticNADE", "NotFittedError", "ConvergenceWarning", "load",
-           "__version__"]
+__all__ = ["NADE", "OrderAgnosticNADE", "NADEImputer", "NotFittedError", "ConvergenceWarning",
+           "load", "__version__"]
 __version__ = "0.1.0"
 
 

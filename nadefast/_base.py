@@ -40,6 +40,7 @@ from nadefast._outputs import make_output
 from nadefast._parallel import effective_n_threads
 from nadefast._random import make_rng, philox_key
 from nadefast._streaming import data_digest, is_out_of_core, training_matrix, validation_matrix
+from nadefast._table import TableSchema, is_dataframe
 from nadefast._atomic import check_writable
 from nadefast._training import FIT_DEFAULTS, Trainer, auto_batch_size, check_fit_arguments
 from nadefast._validation import (
@@ -82,10 +83,13 @@ class BaseNADE(EstimatorProtocol):
     _decayed = ()  # the weight matrices weight decay shrinks (not the biases)
     _models = {}  # model file kind -> class, filled by subclasses
 
-    def __init__(self, n_hidden, *, output, n_categories, n_components, ordering, dtype,
-                 random_state, n_jobs, warm_start, backend, device):
+    _fits_missing = False  # whether fit takes rows with missing entries (order-agnostic only)
+
+    def __init__(self, n_hidden, *, output, column_types, n_categories, n_components, ordering,
+                 dtype, random_state, n_jobs, warm_start, backend, device):
         self.n_hidden = n_hidden
         self.output = output
+        self.column_types = column_types
         self.n_categories = n_categories
         self.n_components = n_components
         self.ordering = ordering
@@ -136,10 +140,25 @@ class BaseNADE(EstimatorProtocol):
     def _threads(self):
         return effective_n_threads(self.n_jobs)
 
-    def _check_X(self, X, *, allow_empty=True):
+    def _check_X(self, X, *, allow_empty=True, **check):
         self._check_fitted()
         output = self._output
-        return output.prepare(output.check_X(X, self.n_features_in_, allow_empty=allow_empty))
+        X, _ = self._as_matrix(X, unseen="error")
+        return output.prepare(output.check_X(X, self.n_features_in_, allow_empty=allow_empty,
+                                             **check))
+
+    def _schema(self):
+        """The fitted table schema (nadefast/_table.py), or None: not fitted on a DataFrame."""
+        return getattr(self.__dict__.get("_output"), "schema", None)  # (None when unfitted)
+
+    def _as_matrix(self, X, *, unseen):
+        """(the model's matrix, the frame's index) for a DataFrame of a model fitted on
+        one (labels -> codes, missing -> NaN; `unseen` labels: "missing" or "error");
+        (X, None) for anything else."""
+        schema = self._schema()
+        if schema is None or not is_dataframe(X):
+            return X, None
+        return schema.to_matrix(X, unseen=unseen), X.index
 
     # ------------------------------------------------------------- inference
 
@@ -163,6 +182,7 @@ class BaseNADE(EstimatorProtocol):
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of X, in nats (higher is better)."""
         self._check_fitted()
+        X, _ = self._as_matrix(X, unseen="error")
         X = self._output.check_X(X, self.n_features_in_, allow_empty=False)
         return float(np.mean(self.score_samples(X)))
 
@@ -184,7 +204,9 @@ class BaseNADE(EstimatorProtocol):
         return cond
 
     def sample(self, n_samples=1, *, random_state=None):
-        """Draw n_samples vectors from the model: (n_samples, n_features) uint8.
+        """Draw n_samples vectors from the model: (n_samples, n_features) uint8
+        (categorical: int32 codes; real-valued and mixed: float64; a model fitted on a
+        pandas DataFrame: a DataFrame with its columns, dtypes and labels).
 
         Row i depends only on the key derived from random_state (default:
         the estimator's random_state) and on i: the same key gives the same
@@ -194,7 +216,9 @@ class BaseNADE(EstimatorProtocol):
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", minimum=0)
         key = philox_key(self.random_state if random_state is None else random_state)
-        return self.sample_rows(key, 0, n_samples)
+        X = self.sample_rows(key, 0, n_samples)
+        schema = self._schema()
+        return X if schema is None else schema.to_frame(X)
 
     def sample_rows(self, key, start, stop):
         """Rows start .. stop-1 of the infinite sequence of samples of a Philox key.
@@ -235,6 +259,26 @@ class BaseNADE(EstimatorProtocol):
         np.cumsum(terms, axis=1, out=out[:, 1:])
         return out
 
+    def column_log_likelihoods(self, X):
+        """Each column's contribution to log p(x): log p(x_j | the columns before j in the
+        ordering), nats, (n_samples, n_features) float64 in feature order (real columns in
+        the user's units, their Jacobian included); each row sums to score_samples.  A
+        model fitted on a DataFrame gives a DataFrame with its column names."""
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
+        X = self._check_X(X)
+        terms = np.empty(X.shape, dtype=np.float64)
+        self._score(X, terms=terms)
+        jacobian = self._output.log_jacobian()
+        if jacobian is not None:
+            terms += jacobian[self.ordering_]
+        out = np.empty_like(terms)
+        out[:, self.ordering_] = terms
+        if index is None:
+            return out
+        import pandas as pd
+
+        return pd.DataFrame(out, index=index, columns=self._schema().names)
+
     # ------------------------------------------------- conditional inference
 
     def _observed(self, X, observed):
@@ -242,6 +286,7 @@ class BaseNADE(EstimatorProtocol):
         the per-row orderings to follow (None: the model's own), per row the number of
         observed variables, which those orderings put first, and (the user's X, observed)."""
         self._check_fitted()
+        X, _ = self._as_matrix(X, unseen="missing")
         user, observed = check_observed(X, observed, self.n_features_in_)
         X = self._output.prepare(self._output.check_X(user, self.n_features_in_))
         orders, given = self._observed_first(observed)
@@ -278,13 +323,18 @@ class BaseNADE(EstimatorProtocol):
         """Completions of X drawn from p(x_unobserved | x_observed), observed values kept.
 
         Returns (n_samples, n_rows, n_features) uint8: out[s] is one completed
-        copy of X.  Completion s of row r uses the random stream of row
+        copy of X (multiple imputations; the sample dtype; a DataFrame X of a model
+        fitted on one: a list of n_samples DataFrames).  Completion s of row r uses the random stream of row
         s * n_rows + r of the key from random_state (default: the estimator's).
         """
         n_samples = check_int(n_samples, "n_samples", minimum=0)
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
         X, orders, given, user = self._observed(X, observed)
         key = philox_key(self.random_state if random_state is None else random_state)
-        return self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
+        draws = self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
+        if index is None:
+            return draws
+        return [self._schema().to_frame(d, index) for d in draws]
 
     def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
         """Fill in the unobserved entries of X.
@@ -296,23 +346,28 @@ class BaseNADE(EstimatorProtocol):
         method="mean": E[x | x_observed] estimated from `n_samples`
             conditional samples ((n_rows, n_features) float64; binary data:
             standard error at most 0.5 / sqrt(n_samples) per entry; not for
-            category codes).
-        Observed entries are returned unchanged.
+            category codes).  Mixed tables: the mean in real columns and the
+            most frequent draw in discrete ones; method="median" (real and
+            mixed): the median of the draws in real columns.
+        Observed entries are returned unchanged.  A pandas DataFrame X of a
+        model fitted on one gives a DataFrame (columns, dtypes, labels, index).
         """
         self._check_fitted()
         if method not in self._output.impute_methods:
             raise ValueError(f"method must be one of {list(self._output.impute_methods)} for "
                              f"output={self._output.name!r}, got {method!r}")
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
         X, orders, given, user = self._observed(X, observed)
         if method == "mode":
             no_key = np.empty(0, dtype=np.uint64)
-            return self._complete(X, orders, given, 1, no_key, greedy=True, user=user)[0]
-        n_samples = check_int(n_samples, "n_samples", minimum=1)
-        key = philox_key(self.random_state if random_state is None else random_state)
-        draws = self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
-        mean = draws.mean(axis=0, dtype=np.float64)
-        np.copyto(mean, user[0], where=user[1])  # a mean of copies can round: the user's values
-        return mean
+            filled = self._complete(X, orders, given, 1, no_key, greedy=True, user=user)[0]
+        else:
+            n_samples = check_int(n_samples, "n_samples", minimum=1)
+            key = philox_key(self.random_state if random_state is None else random_state)
+            draws = self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
+            filled = self._output.summarise(draws, method)
+            np.copyto(filled, user[0], where=user[1])  # a mean of copies can round: the user's
+        return filled if index is None else self._schema().to_frame(filled, index)
 
     def loss_and_gradient(self, X, *, random_state=None):
         """Mean training loss of X and its gradient, arrays shaped like the
@@ -320,7 +375,8 @@ class BaseNADE(EstimatorProtocol):
         dtype; views of fresh buffers).  random_state (default: the
         estimator's) draws what the loss draws (order-agnostic: orderings and
         split points)."""
-        X = self._check_X(X, allow_empty=False)
+        self._check_fitted()
+        X = self._check_X(X, allow_empty=False, **self._missing_check(self._output))
         objective = self._objective(self._threads())
         grads = self._fitted_kernels().zeros_like()
         rng = None
@@ -389,18 +445,20 @@ class BaseNADE(EstimatorProtocol):
                                    patience=patience, checkpoint_every=checkpoint_every)
         backend = self._backend()
         n_threads = self._threads()
-        output = make_output(self.output, self.n_categories, self.n_components)
+        warm = check_bool(self.warm_start, "warm_start") and self.__sklearn_is_fitted__()
+        X, X_valid, output = self._training_tables(X, X_valid, warm and not resume)
+        structure["output"] = output.spec()
         if checkpoint is not None:
             check_writable(checkpoint, "checkpoint")  # now, not after the first epoch
-        X = training_matrix(X, output)
+        missing = self._missing_check(output)
+        X = training_matrix(X, output, **missing)
         n = X.shape[1]
         resuming = bool(resume) and checkpoint is not None and os.path.exists(checkpoint)
-        warm = (not resuming and check_bool(self.warm_start, "warm_start")
-                and self.__sklearn_is_fitted__())
+        warm = warm and not resuming
         if warm:  # the fitted model's output (its categories), which X must fit
             self._check_warm_start(structure, n)
             output = self._output
-            training_matrix(X, output)
+            training_matrix(X, output, **missing)
         else:
             output = output.fitted(X)
         if not is_out_of_core(X):  # (streamed chunks are prepared as they are read)
@@ -409,7 +467,7 @@ class BaseNADE(EstimatorProtocol):
         if args["batch_size"] == "auto":
             args["batch_size"] = auto_batch_size(X.shape[0])
         if X_valid is not None:
-            X_valid = output.prepare(validation_matrix(X_valid, n, output))
+            X_valid = output.prepare(validation_matrix(X_valid, n, output, **missing))
         # parameters, gradients, optimizer moments, best and epoch-start copies
         shapes = self._parameter_shapes(n, structure, output)
         check_memory(6 * sum(math.prod(s) for s in shapes.values())
@@ -456,6 +514,43 @@ class BaseNADE(EstimatorProtocol):
     def _optimizer_threads(self, n_threads):
         return n_threads
 
+    def _training_tables(self, X, X_valid, warm):
+        """fit's data and the output distribution to fit: a pandas DataFrame becomes the
+        model's matrix through a table schema (output="auto": types from its dtypes, or a
+        warm start's fitted schema), which the output keeps; arrays pass as they are."""
+        output = None
+        if is_dataframe(X) and (warm or self.output == "auto" or not isinstance(self.output, str)):
+            if warm and self._schema() is not None:
+                schema, output = self._schema(), self._output
+            else:
+                types = None if isinstance(self.output, str) else self.output
+                if types is not None and self.column_types is not None:
+                    raise ValueError("give the column types once: output=[...] or output='auto' "
+                                     "with column_types=..., not both")
+                schema = TableSchema.from_frame(X, types if types is not None
+                                                else self.column_types)
+                n_categories = self.n_categories
+                if n_categories is None:  # the labels fix the categories
+                    n_categories = schema.n_categories()
+                output = make_output(schema.types, n_categories, self.n_components)
+                output.schema = schema
+            X = schema.to_matrix(X, unseen="error")
+            if is_dataframe(X_valid):
+                X_valid = schema.to_matrix(X_valid, unseen="missing", name="X_valid")
+        if output is None:
+            output = make_output(self.output, self.n_categories, self.n_components,
+                                 self.column_types)
+        return X, X_valid, output
+
+    def _missing_check(self, output):
+        """The data checks' missing-value setting for fit: only per-column outputs of a
+        model that fits on missing entries take NaN (nadefast/_missing.py)."""
+        if not getattr(output, "accepts_missing", False):
+            return {}
+        if not self._fits_missing:
+            return {"missing": False}
+        return {"missing": True}
+
     def _resolve_ordering(self, n, rng):
         if self.ordering is None:
             return np.arange(n, dtype=np.intp)
@@ -476,7 +571,7 @@ class BaseNADE(EstimatorProtocol):
 
     def _check_warm_start(self, structure, n):
         """warm_start needs the fitted model to have the shape this fit asks for."""
-        fitted = {**self._fitted_structure(), "output": self._output.name}
+        fitted = {**self._fitted_structure(), "output": self._output.spec()}
         wanted = {**structure, "n_features": n}
         for key in ("n_features", "n_hidden", "dtype", "n_layers", "output"):
             if fitted[key] != wanted[key]:
@@ -513,7 +608,7 @@ class BaseNADE(EstimatorProtocol):
             raise ValueError(f"{os.fspath(path)!r} holds a {kind}, not a {cls.__name__}; load it "
                              f"with {kind}.load or nadefast.load")
         model = model_cls._from_file(params, ordering)
-        model.set_params(random_state=seed, output=output.name, backend=backend, device=device,
-                         **output.constructor_params())
+        model.set_params(**{"random_state": seed, "output": output.name, "backend": backend,
+                            "device": device, **output.constructor_params()})
         model._set_fitted(params, ordering, output)
         return model

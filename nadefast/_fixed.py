@@ -82,11 +82,11 @@ class NADE(BaseNADE):
 
     _decayed = ("W", "V")
 
-    def __init__(self, n_hidden=500, *, output="bernoulli", n_categories=None, n_components=10,
-                 ordering=None, dtype="float32", random_state=None, n_jobs=None,
-                 warm_start=False, backend="compiled",
-                 device="cpu"):
-        super().__init__(n_hidden, output=output, n_categories=n_categories,
+    def __init__(self, n_hidden=500, *, output="bernoulli", column_types=None, n_categories=None,
+                 n_components=10, ordering=None, dtype="float32", random_state=None, n_jobs=None,
+                 warm_start=False, backend="compiled", device="cpu"):
+        super().__init__(n_hidden, output=output, column_types=column_types,
+                         n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
                          random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
                          backend=backend, device=device)

@@ -27,7 +27,7 @@ class GaussianMixture(Output):
 
     name = "gaussian_mixture"
     sample_dtype = np.dtype(np.float64)
-    impute_methods = ("mean", "mode")
+    impute_methods = ("mean", "mode", "median")
     uniforms = 3  # per position: the component, and two for a Box-Muller normal
     real_valued = True
     fixed_extras = ("rho",)  # NADE: the per-position activation rescaling of RNADE

@@ -4,7 +4,9 @@ docs/order_agnostic.md)."""
 import numpy as np
 
 from nadefast._base import BaseNADE, parameter_attribute
+from nadefast._missing import available_entries, masks_among
 from nadefast._random import make_rng, philox_key
+from nadefast._table import is_dataframe
 from nadefast._validation import check_dtype, check_int, check_ordering
 
 
@@ -71,12 +73,14 @@ class OrderAgnosticNADE(BaseNADE):
     """
 
     _decayed = ("W", "M", "W_hidden", "V")
+    _fits_missing = True  # the objective over each row's observed entries (_missing.py)
 
-    def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", n_categories=None,
-                 n_components=10, ordering=None, dtype="float32", random_state=None,
-                 n_jobs=None, warm_start=False, backend="compiled",
+    def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", column_types=None,
+                 n_categories=None, n_components=10, ordering=None, dtype="float32",
+                 random_state=None, n_jobs=None, warm_start=False, backend="compiled",
                  device="cpu"):
-        super().__init__(n_hidden, output=output, n_categories=n_categories,
+        super().__init__(n_hidden, output=output, column_types=column_types,
+                         n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
                          random_state=random_state, n_jobs=n_jobs, warm_start=warm_start,
                          backend=backend, device=device)
@@ -132,6 +136,48 @@ class OrderAgnosticNADE(BaseNADE):
         model = type(self).__new__(type(self))
         model.__setstate__(state)
         return model
+
+    def category_probabilities(self, X, observed=None):
+        """p(x_j = v | x_observed) of every discrete column j, exact: the network's output
+        for column j with the row's observed entries as its inputs (the ordering that
+        lists them first, then j).  Observed cells give their own value probability 1.
+
+        Returns {column: (n_samples, K_j) float64} for the bernoulli (K = 2) and
+        categorical columns, keyed by column index -- or, for a model fitted on a
+        DataFrame, by column name, each a DataFrame whose columns are the labels.
+        """
+        index = X.index if self._schema() is not None and is_dataframe(X) else None
+        X, orders, given, (user, observed) = self._observed(X, observed)
+        types = getattr(self, "column_types_", [self._output.name] * self.n_features_in_)
+        K = self._output.out_widths(self.n_features_in_)
+        offsets = np.concatenate([[0], np.cumsum(K)])
+        rows = X.shape[0]
+        orders = np.broadcast_to(orders, (rows, self.n_features_in_))
+        out = {}
+        for j, t in enumerate(types):
+            if t not in ("bernoulli", "categorical"):
+                continue
+            # j right after the observed entries, the rest as they were
+            others = orders[orders != j].reshape(rows, -1)
+            order = np.insert(others, 0, 0, axis=1)
+            for r in range(rows):
+                g = min(given[r], self.n_features_in_ - 1)
+                order[r] = np.insert(others[r], g, j)
+            cond = np.empty((rows, offsets[-1]), dtype=np.float64)
+            self._score(X, orders=np.ascontiguousarray(order), cond=cond)
+            block = cond[:, offsets[j]:offsets[j + 1]]
+            p = np.column_stack([1.0 - block[:, 0], block[:, 0]]) if t == "bernoulli" else block
+            seen = observed[:, j]
+            p[seen] = 0.0
+            p[seen, X[seen, j].astype(np.intp)] = 1.0
+            out[j] = p
+        if index is None:
+            return out
+        import pandas as pd
+
+        schema = self._schema()
+        return {schema.names[j]: pd.DataFrame(p, index=index, columns=pd.Index(
+            schema.labels[j][:p.shape[1]], dtype=object)) for j, p in out.items()}
 
     # ------------------------------------------------------------------ hooks
 
@@ -229,8 +275,23 @@ class _OrderlessObjective:
         self.arrays, self.public = kernels.arrays, kernels.public
 
     def loss_and_gradient(self, X, grads, rng):
+        available = available_entries(X)
+        if available is not None:  # rows with missing entries (NaN): nadefast/_missing.py
+            return self._with_missing(X, available, rng, grads)
         masks = self.backend.training_masks(philox_key(rng), *X.shape)
         return self.kernels.objective(X, masks, grads)
 
     def validation_loss(self, X):
+        available = available_entries(X)
+        if available is not None:
+            rng = np.random.Generator(np.random.Philox(key=self.VALIDATION_KEY))
+            return self._with_missing(X, available, rng, None)
         return self.kernels.objective(X, self.backend.training_masks(self.VALIDATION_KEY, *X.shape))
+
+    def _with_missing(self, X, available, rng, grads):
+        """The objective over each row's observed entries, masks drawn among them."""
+        if not hasattr(self.kernels, "objective") or self.kernels.backend != "numpy":
+            raise ValueError("rows with missing values train on backend='numpy' only")
+        masks = masks_among(available, rng)
+        return self.kernels.objective(np.where(available, X, 0.0), masks, grads,
+                                      available=available)

@@ -91,6 +91,17 @@ class Output:
         """The estimator's parameters that rebuild this fitted output (for load)."""
         return {}
 
+    def spec(self):
+        """What the estimator's `output` parameter is for this output (its name)."""
+        return self.name
+
+    def summarise(self, draws, method):
+        """One imputation from conditional draws (S, rows, n) in the user's units:
+        their mean (method="mean") or median ("median"), (rows, n) float64."""
+        if method == "median":
+            return np.median(draws, axis=0)
+        return draws.mean(axis=0, dtype=np.float64)
+
     def check_dtype(self, dtype, name="X"):
         """For data streamed from memmaps and Dask arrays: numbers only (values are
         checked chunk by chunk)."""
@@ -292,12 +303,35 @@ def blocks_in_order(values, widths, order):
     return values[index]
 
 
-def make_output(name, n_categories=None, n_components=10):
-    """The output distribution `name` (one of OUTPUTS), not yet fitted."""
+def make_output(name, n_categories=None, n_components=10, column_types=None):
+    """The output distribution `name` (one of OUTPUTS), not yet fitted; a list of
+    column types, or "auto" with `column_types`, gives per-column outputs
+    (nadefast/_mixed.py)."""
+    if (name == "auto") if isinstance(name, str) else isinstance(name, (list, tuple, np.ndarray)):
+        from nadefast._mixed import Mixed, check_column_types
+
+        if isinstance(name, str):
+            if column_types is None:
+                raise ValueError("output='auto' reads the column types from a pandas DataFrame's "
+                                 "dtypes; for an array, pass column_types=[...] (one of "
+                                 f"{sorted(OUTPUTS)} per column)")
+            types = check_column_types(column_types, "column_types")
+        else:
+            if column_types is not None:
+                raise ValueError("give the column types once: output=[...] or output='auto' "
+                                 "with column_types=[...], not both")
+            types = check_column_types(name, "output")
+        output = Mixed(types, n_categories, n_components)
+        output._given_categories(), output._C()  # checked now
+        return output
+    if column_types is not None:
+        raise ValueError(f"column_types applies to output='auto', not {name!r}")
     if not isinstance(name, str):
-        raise TypeError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
+        raise TypeError(f"output must be one of {sorted(OUTPUTS)}, a list of them (one per "
+                        f"column) or 'auto', got {name!r}")
     if name not in OUTPUTS:
-        raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {name!r}")
+        raise ValueError(f"output must be one of {sorted(OUTPUTS)}, a list of them (one per "
+                         f"column) or 'auto', got {name!r}")
     if n_categories is not None and name != "categorical":
         raise ValueError(f"n_categories applies to output='categorical', not {name!r}")
     if name == "categorical":
@@ -316,4 +350,8 @@ def output_from_state(name, state):
     if name == "gaussian_mixture":
         return _mixture()(int(state["n_components"]), np.asarray(state["means"], np.float64),
                           np.asarray(state["scales"], np.float64))
+    if name == "mixed":
+        from nadefast._mixed import Mixed
+
+        return Mixed.from_state(state)
     return make_output(name)

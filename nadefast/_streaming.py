@@ -19,12 +19,12 @@ def is_out_of_core(X):
     return isinstance(X, np.memmap) or is_dask_array(X)
 
 
-def training_matrix(X, output):
+def training_matrix(X, output, **check):
     """fit's X: validated into memory by the output distribution, or -- for a
     NumPy memmap or a Dask array -- only its shape and dtype checked here, its
     rows validated chunk by chunk as training streams them."""
     if not is_out_of_core(X):
-        return output.check_X(X, allow_empty=False)
+        return output.check_X(X, allow_empty=False, **check)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     output.check_dtype(X.dtype)
@@ -33,11 +33,11 @@ def training_matrix(X, output):
     return X
 
 
-def validation_matrix(X_valid, n_features, output):
+def validation_matrix(X_valid, n_features, output, **check):
     """fit's X_valid, in memory (a memmap or Dask array is read whole: it is scored every epoch)."""
     if is_out_of_core(X_valid):
         X_valid = np.asarray(X_valid.compute() if is_dask_array(X_valid) else X_valid)
-    return output.check_X(X_valid, n_features, name="X_valid", allow_empty=False)
+    return output.check_X(X_valid, n_features, name="X_valid", allow_empty=False, **check)
 
 
 def data_digest(X):

@@ -14,6 +14,7 @@ import os
 import sys
 
 from nadefast._commands import CliError, cmd_demo, cmd_eval, cmd_sample, cmd_train
+from nadefast._impute_command import cmd_impute
 
 
 def _one_line(text):
@@ -111,7 +112,12 @@ def build_parser():
         p.set_defaults(func=func)
         p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                        help="threads (default: all cores; -1 all CPUs, -2 all but one)")
-        if name != "demo":
+        if name == "impute":
+            p.add_argument("--backend", choices=BACKENDS, default=None,
+                           help="where the arithmetic runs (default: numpy for a model with "
+                                "per-column outputs, which have no compiled kernels yet; "
+                                "else compiled)")
+        elif name != "demo":
             p.add_argument("--backend", choices=BACKENDS, default="compiled",
                            help="how the arithmetic runs on the CPU: the compiled core, the "
                                 "plain NumPy reference (slow), or PyTorch tensors")
@@ -210,6 +216,18 @@ def build_parser():
     p.add_argument("--scale", type=_positive_int, default=2, help="pixel size in the PNG")
     p.add_argument("--seed", type=_seed, default=None,
                    help="random seed (default: a fresh one, printed)")
+
+    p = command("impute", cmd_impute, "fill the missing cells of a CSV table from a saved model")
+    p.add_argument("model", metavar="MODEL", help="a model file")
+    p.add_argument("data", metavar="DATA", help="a CSV file with a header row; missing cells "
+                                                "empty or NA")
+    p.add_argument("--out", required=True, help="the filled CSV to write")
+    p.add_argument("--method", choices=("mode", "mean", "median"), default="mode",
+                   help="mode: the most probable completion; mean/median: from --samples draws "
+                        "of the conditional, the most frequent value in discrete columns")
+    p.add_argument("--samples", type=_positive_int, default=100,
+                   help="draws per row for --method mean or median")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the draws")
     return parser
 
 

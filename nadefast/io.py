@@ -10,13 +10,20 @@ key                shape, dtype     meaning
 ``format``         (), str          always ``"nadefast.NADE"``
 ``format_version`` (), int64        3
 ``model``          (), str          ``"NADE"`` or ``"OrderAgnosticNADE"``
-``output``         (), str          the output distribution: ``"bernoulli"`` or
-                                    ``"categorical"``
-``n_categories``   (n,), int64      categorical only: K_j of every feature
-``n_components``   (), int64        gaussian_mixture only: C, components per variable
-``means``,         (n,), float64    gaussian_mixture only: the training data's column
-``scales``                          means and standard deviations (standardisation)
-``rho``            (n,), f          NADE with gaussian_mixture only: activation rescaling
+``output``         (), str          the output distribution: ``"bernoulli"``,
+                                    ``"categorical"``, ``"gaussian_mixture"`` or
+                                    ``"mixed"`` (one output per column)
+``n_categories``   (n,), int64      categorical only: K_j of every feature (mixed: K_j
+                                    of categorical columns, 2 bernoulli, 0 real)
+``n_components``   (), int64        gaussian_mixture and mixed: C, components per variable
+``means``,         (n,), float64    gaussian_mixture and mixed: the training data's column
+``scales``                          means and standard deviations (standardisation;
+                                    mixed: 0 and 1 in discrete columns)
+``column_types``   (n,), str        mixed only: each column's type ("bernoulli",
+                                    "categorical", "gaussian_mixture")
+``table_schema``   (), str          mixed, fitted on a pandas DataFrame only: JSON of
+                                    the column names, dtypes, types and category labels
+``rho``            (n,), f          NADE with real columns only: activation rescaling
 ``ordering``       (n,), int64      ``ordering[k]`` = feature at chain position k
 ``W``              (d, n_in), f     input weights
 ``b``              (d,), f          (first) hidden layer's bias
@@ -51,6 +58,8 @@ import numpy as np
 
 from nadefast._atomic import write_npz_atomic
 from nadefast._outputs import OUTPUTS, output_from_state
+
+FILE_OUTPUTS = OUTPUTS + ("mixed",)  # the output names a file may hold
 from nadefast._validation import FLOAT_DTYPES, check_ordering
 
 FORMAT_NAME = "nadefast.NADE"
@@ -120,8 +129,8 @@ def _model_kind(data, version, fail):
     if version >= 3:
         if "model" not in data or data["model"].shape != () or str(data["model"]) not in _EXTRA:
             fail(f"model must be one of {sorted(_EXTRA)}")
-        if "output" not in data or str(data["output"]) not in OUTPUTS:
-            fail(f"output must be one of {sorted(OUTPUTS)}")
+        if "output" not in data or str(data["output"]) not in FILE_OUTPUTS:
+            fail(f"output must be one of {sorted(FILE_OUTPUTS)}")
         return str(data["model"])
     if "kind" not in data:
         return "NADE"
@@ -216,4 +225,35 @@ def _output(data, version, W, fail):
                 or not (np.isfinite(scales) & (scales > 0)).all()):
             fail(f"means and scales must be {W.shape[1]} finite numbers (scales > 0)")
         return output_from_state(name, state), W.shape[1]
+    if name == "mixed":
+        return _mixed_output(data, fail)
     return output_from_state(name, {}), W.shape[1]
+
+
+def _mixed_output(data, fail):
+    """A mixed output's arrays, checked; (output, n)."""
+    from nadefast._mixed import COLUMN_TYPES
+
+    types = data.get("column_types")
+    if types is None or types.ndim != 1 or types.size == 0 or types.dtype.kind != "U" \
+            or not set(types.tolist()) <= set(COLUMN_TYPES):
+        fail(f"column_types must be a 1-D array of names in {list(COLUMN_TYPES)}")
+    n = types.size
+    K, C = data.get("n_categories"), data.get("n_components")
+    if K is None or K.shape != (n,) or K.dtype.kind not in "iu" \
+            or (K[types == "categorical"] < 1).any():
+        fail(f"n_categories must be {n} integers (>= 1 for categorical columns)")
+    if C is None or C.shape != () or C.dtype.kind not in "iu" or int(C) < 1:
+        fail("n_components must be an integer >= 1")
+    means, scales = data.get("means"), data.get("scales")
+    if (means is None or scales is None or means.shape != (n,) or scales.shape != (n,)
+            or not np.isfinite(means).all() or not (np.isfinite(scales) & (scales > 0)).all()):
+        fail(f"means and scales must be {n} finite numbers (scales > 0)")
+    state = {k: data[k] for k in ("column_types", "n_categories", "n_components", "means",
+                                  "scales")}
+    if "table_schema" in data:
+        state["table_schema"] = data["table_schema"]
+    try:
+        return output_from_state("mixed", state), n
+    except (TypeError, ValueError, KeyError) as exc:
+        fail(f"table_schema: {exc}")

@@ -275,3 +275,80 @@ def oa_rnade_log_density(params, X, means, scales, C, order, upto=None):
             out[r] += mixture_log_density(z, C, z_row[j]) - np.log(scales[j])
             mask[j] = 1.0
     return out
+
+
+# ------------------------------------------------------------------ mixed tables
+
+
+def _mixed_blocks(types, K, C):
+    """Input and output widths per column of a mixed model: bernoulli 1 / 1, categorical
+    K_j - 1 / K_j, gaussian_mixture 1 / 3C (docs/mixed.md §1)."""
+    w_in = [1 if t != "categorical" else K[j] - 1 for j, t in enumerate(types)]
+    w_out = [1 if t == "bernoulli" else K[j] if t == "categorical" else 3 * C
+             for j, t in enumerate(types)]
+    return w_in, w_out
+
+
+def _mixed_input(t, value, width):
+    """What one standardised value adds to the first layer through its block of W."""
+    column = np.zeros(width)
+    if t == "bernoulli":
+        column[0] = value
+    elif t == "categorical":
+        if value >= 1:
+            column[int(value) - 1] = 1.0
+    else:
+        column[0] = value
+    return column
+
+
+def _mixed_term(t, y, value, C):
+    """log p(value | .) of one variable from its output units y, standardised units."""
+    if t == "bernoulli":
+        return -np.logaddexp(0.0, -(2.0 * value - 1.0) * y[0])
+    if t == "categorical":
+        return _log_softmax_at(y, int(value))
+    return mixture_log_density(y, C, value)
+
+
+def mixed_log_density(kind, params, X, types, K, C, means, scales, order, upto=None):
+    """log p(x) per row of a mixed model in the user's units, the masked form written from
+    the docs: kind "NADE" (blocks of W, V, c and rho by chain position; h =
+    sigmoid(rho_k a_k)) or "OrderAgnosticNADE" (blocks by feature; rectified layers from
+    the observed inputs and the mask).  Real columns are standardised and their -log
+    scale added; upto=k: only the first k variables of `order`."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    Z = (np.asarray(X, dtype=np.float64) - means) / scales
+    n = Z.shape[1]
+    w_in, w_out = _mixed_blocks(types, K, C)
+    order = np.asarray(order)
+    upto = n if upto is None else upto
+    out = np.zeros(len(Z))
+    for r, z_row in enumerate(Z):
+        if kind == "NADE":
+            in_start = np.concatenate([[0], np.cumsum(np.array(w_in)[order])])
+            out_start = np.concatenate([[0], np.cumsum(np.array(w_out)[order])])
+            a = P["b"].copy()
+            for k in range(upto):
+                j = order[k]
+                h = sigmoid(P["rho"][k] * a) if "rho" in P else sigmoid(a)
+                y = P["c"][out_start[k]:out_start[k + 1]] + P["V"][out_start[k]:out_start[k + 1]] @ h
+                out[r] += _mixed_term(types[j], y, z_row[j], C)
+                a = a + P["W"][:, in_start[k]:in_start[k + 1]] @ _mixed_input(types[j], z_row[j],
+                                                                               w_in[j])
+        else:
+            in_start = np.concatenate([[0], np.cumsum(w_in)])
+            out_start = np.concatenate([[0], np.cumsum(w_out)])
+            mask = np.zeros(n)
+            for j in order[:upto]:
+                inputs = np.zeros(in_start[-1])
+                for i in np.flatnonzero(mask):
+                    inputs[in_start[i]:in_start[i + 1]] = _mixed_input(types[i], z_row[i], w_in[i])
+                h = np.maximum(P["W"] @ inputs + P["M"] @ mask + P["b"], 0.0)
+                for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+                    h = np.maximum(Wl @ h + bl, 0.0)
+                y = P["c"][out_start[j]:out_start[j + 1]] + P["V"][out_start[j]:out_start[j + 1]] @ h
+                out[r] += _mixed_term(types[j], y, z_row[j], C)
+                mask[j] = 1.0
+        out[r] -= sum(np.log(scales[j]) for j in order[:upto] if types[j] == "gaussian_mixture")
+    return out

@@ -18,6 +18,7 @@ except where a draw and its threshold agree to rounding.
 
 import numpy as np
 
+from nadefast._missing import row_weights
 from nadefast._outputs import offsets
 from nadefast.backends import Backend, Kernels
 
@@ -244,19 +245,26 @@ class OrderlessKernels(_Kernels):
 
         self._along(X, orders, on_position)
 
-    def objective(self, X, masks, grads=None):
+    def objective(self, X, masks, grads=None, available=None):
         """The rescaled order-agnostic NLL (docs/order_agnostic.md §3), mean over rows;
-        its gradient into `grads` when given."""
+        its gradient into `grads` when given.  available (rows, n) bool: only those
+        entries exist (the others hold any finite value), masks lie within them, and
+        the weight is a / (a - s) over a row's a available entries (nadefast/_missing.py)."""
         p = self._float64()
         m = np.asarray(masks, dtype=np.float64)
         rows, n = X.shape
         out_off = offsets(self.output.out_widths(n))
         inputs, A, H = self._layers(p, X, m)
         Z = H[-1] @ p["V"].T + p["c"]
-        weight = n / (n - m.sum(axis=1))  # n / (n - s): unbiased over the split s
+        if available is None:
+            weight = n / (n - m.sum(axis=1))  # n / (n - s): unbiased over the split s
+            counted = 1.0 - m
+        else:
+            weight, counted = row_weights(available, np.asarray(masks, dtype=bool))
+            counted = counted.astype(np.float64)
         nll, dZ = np.zeros(rows), np.zeros_like(Z)
         for j in range(n):
-            block, free = slice(out_off[j], out_off[j + 1]), 1.0 - m[:, j]
+            block, free = slice(out_off[j], out_off[j + 1]), counted[:, j]
             nll -= free * self.output.log_prob(j, Z[:, block], X[:, j])
             dZ[:, block] = (free * weight / rows)[:, None] * self.output.grad_logits(
                 j, Z[:, block], X[:, j])
@@ -303,9 +311,9 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     fixed_kernels = {"bernoulli": FixedKernels, "categorical": FixedKernels,
-                     "gaussian_mixture": FixedKernels}
+                     "gaussian_mixture": FixedKernels, "mixed": FixedKernels}
     orderless_kernels = {"bernoulli": OrderlessKernels, "categorical": OrderlessKernels,
-                         "gaussian_mixture": OrderlessKernels}
+                         "gaussian_mixture": OrderlessKernels, "mixed": OrderlessKernels}
 
     def training_masks(self, key, rows, n, n_threads=1):
         """Per row a split s uniform in 0..n-1, then the first s entries of a partial

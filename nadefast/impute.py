@@ -1,0 +1,236 @@
+"""NADEImputer: missing values filled from an order-agnostic NADE (docs/mixed.md §5).
+
+A scikit-learn transformer in the spirit of IterativeImputer, but with one
+joint model of the whole table instead of a regression per column:
+
+    imputer = NADEImputer(n_hidden=64, random_state=0).fit(X_with_holes)
+    filled = imputer.transform(X_with_holes)
+
+fit trains an OrderAgnosticNADE with one output per column on the observed
+entries of each row (the missing ones are neither inputs nor terms of the
+loss; nadefast/_missing.py); transform fills every missing entry -- the most
+probable completion (method="mode"), or from `n_samples` draws of the exact
+conditional p(x_missing | x_observed) the most frequent value in discrete
+columns and the mean ("mean") or median ("median") in real ones -- and
+returns observed entries unchanged.  sample_posterior=True returns one draw
+of that conditional instead (so repeated transforms with different
+random_state give multiple imputations); multiple_imputations(X, m) gives m
+of them at once.
+
+X: a pandas DataFrame (types from its dtypes, labels kept, a DataFrame back)
+or a numeric array (column_types="auto": every column real, or a list with
+one of "bernoulli", "categorical", "gaussian_mixture" per column), with NaN,
+None or pd.NA marking missing cells.  scikit-learn is not needed to use it;
+with it, the imputer works in Pipeline, GridSearchCV and clone.
+"""
+
+import inspect
+
+import numpy as np
+
+from nadefast._orderless import OrderAgnosticNADE
+from nadefast._table import is_dataframe
+from nadefast._validation import NotFittedError
+
+
+class NADEImputer:
+    """Fill missing values from an order-agnostic NADE of the table.
+
+    Parameters
+    ----------
+    n_hidden, n_layers : the network (OrderAgnosticNADE)
+    column_types : "auto" (DataFrame: from dtypes; array: every column
+        "gaussian_mixture"), a list with one type per column, or (DataFrames) a
+        dict column name -> type overriding the dtypes for some columns
+    n_components : Gaussians per real column
+    method : "mode" (default), "mean" or "median": what transform puts in a
+        missing cell (see the module docstring)
+    n_samples : draws per row for method="mean" / "median"
+    sample_posterior : transform returns one draw of p(x_missing | x_observed)
+    epochs, batch_size, learning_rate : fit's (OrderAgnosticNADE.fit); the
+        fit runs `epochs` epochs (no validation rows, no early stopping)
+    dtype, random_state : the model's; random_state also seeds transform's draws
+    backend : "numpy" (per-column outputs have no compiled kernels yet)
+
+    Attributes
+    ----------
+    model_ : the fitted OrderAgnosticNADE
+    n_features_in_ : int
+    feature_names_in_ : (n_features,) object array, when fitted on a DataFrame
+    """
+
+    def __init__(self, n_hidden=64, *, n_layers=2, column_types="auto", n_components=5,
+                 method="mode", n_samples=100, sample_posterior=False, epochs=100,
+                 batch_size="auto", learning_rate=1e-3, dtype="float64", random_state=None,
+                 backend="numpy"):
+        self.n_hidden = n_hidden
+        self.n_layers = n_layers
+        self.column_types = column_types
+        self.n_components = n_components
+        self.method = method
+        self.n_samples = n_samples
+        self.sample_posterior = sample_posterior
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.dtype = dtype
+        self.random_state = random_state
+        self.backend = backend
+
+    # ------------------------------------------------------------ estimator API
+
+    @classmethod
+    def _get_param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        names = self._get_param_names()
+        for name, value in params.items():
+            if name not in names:
+                raise ValueError(f"invalid parameter {name!r} for NADEImputer; valid parameters "
+                                 f"are {names}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if v is not defaults[k].default and v != defaults[k].default]
+        return f"NADEImputer({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(),
+                    input_tags=InputTags(two_d_array=True, allow_nan=True))
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
+
+    def _check_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("this NADEImputer is not fitted yet; call fit(X) first")
+
+    # ----------------------------------------------------------------- fitting
+
+    def _model(self, X):
+        """The unfitted model for X: per-column outputs from column_types."""
+        types = self.column_types
+        kw = {}
+        if is_dataframe(X):
+            output = "auto"
+            if not (isinstance(types, str) and types == "auto"):
+                kw["column_types"] = types
+        elif isinstance(types, str) and types == "auto":
+            output = ["gaussian_mixture"] * np.shape(X)[1] if np.ndim(X) == 2 else "auto"
+        else:
+            output = types
+        return OrderAgnosticNADE(self.n_hidden, n_layers=self.n_layers, output=output,
+                                 n_components=self.n_components, dtype=self.dtype,
+                                 random_state=self.random_state, backend=self.backend, **kw)
+
+    def fit(self, X, y=None):
+        """Train on the observed entries of X (missing: NaN / None / pd.NA).  Returns self."""
+        if self.method not in ("mode", "mean", "median"):
+            raise ValueError(f"method must be 'mode', 'mean' or 'median', got {self.method!r}")
+        if not is_dataframe(X):
+            X = self._as_float(X)
+        elif X.shape[1] == 0:
+            raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+                             f"required.")
+        model = self._model(X)
+        model.fit(X, epochs=self.epochs, batch_size=self.batch_size,
+                  learning_rate=self.learning_rate, patience=None)
+        self.model_ = model
+        self.n_features_in_ = model.n_features_in_
+        if hasattr(model, "feature_names_in_"):
+            self.feature_names_in_ = model.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def _as_float(self, X, *, reset=True):
+        """An array-like of numbers, None / NaN for missing -> (rows, n) float64 with NaN;
+        TypeError / ValueError naming the problem (sparse, labels, shape, features)."""
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise TypeError("X is a sparse matrix; NADEImputer needs dense data (X.toarray())")
+        arr = np.asarray(X)
+        if arr.dtype.kind == "O":
+            try:
+                arr = np.array([[np.nan if v is None else v for v in row] for row in arr],
+                               dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError("X holds values that are not numbers: each argument must be a "
+                                "real number or None, not a string or other object; pass a "
+                                "pandas DataFrame to impute labels beside numbers") from None
+        if arr.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: X has dtype {arr.dtype}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"X must hold numbers (NaN or None for missing), got dtype "
+                            f"{arr.dtype}; pass a pandas DataFrame to impute labels")
+        if arr.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}. "
+                             f"Reshape your data with X.reshape(-1, 1) for one feature or "
+                             f"X.reshape(1, -1) for one sample.")
+        if arr.shape[1] == 0:
+            raise ValueError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                             f"required.")
+        if not reset and arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {arr.shape[1]} features, but NADEImputer is expecting "
+                             f"{self.n_features_in_} features as input")
+        return arr.astype(np.float64, copy=False)
+
+    # ------------------------------------------------------------- transforming
+
+    def transform(self, X):
+        """X with every missing entry filled (observed entries unchanged): an array
+        (float64; codes in discrete columns) or, for a DataFrame, a DataFrame with the
+        training frame's columns, dtypes and labels."""
+        self._check_fitted()
+        if not is_dataframe(X):
+            X = self._as_float(X, reset=False)
+        if self.sample_posterior:
+            draws = self.model_.conditional_sample(X, n_samples=1, random_state=self.random_state)
+            return draws[0]
+        return self.model_.impute(X, method=self.method, n_samples=self.n_samples,
+                                  random_state=self.random_state)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def multiple_imputations(self, X, n_imputations=5, *, random_state=None):
+        """n_imputations completions of X drawn from p(x_missing | x_observed): an array
+        (n_imputations, n_rows, n_features), or a list of DataFrames for a DataFrame."""
+        self._check_fitted()
+        if not is_dataframe(X):
+            X = self._as_float(X, reset=False)
+        seed = self.random_state if random_state is None else random_state
+        return self.model_.conditional_sample(X, n_samples=n_imputations, random_state=seed)
+
+    def score(self, X, y=None):
+        """Mean over rows of log p(x_observed), nats (the model's log_marginal): higher
+        is better, so GridSearchCV can choose settings without a downstream model."""
+        self._check_fitted()
+        if not is_dataframe(X):
+            X = self._as_float(X, reset=False)
+        return float(np.mean(self.model_.log_marginal(X)))
+
+    def get_feature_names_out(self, input_features=None):
+        """The column names: the training frame's, else x0, x1, ... (object array)."""
+        self._check_fitted()
+        names = getattr(self, "feature_names_in_", None)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(f"input_features has {len(input_features)} names, but the "
+                                 f"imputer has {self.n_features_in_} features")
+            if names is not None and not np.array_equal(input_features, names):
+                raise ValueError("input_features differ from the names seen in fit")
+            return input_features
+        if names is not None:
+            return np.asarray(names, dtype=object)
+        return np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)

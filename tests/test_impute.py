@@ -1,0 +1,120 @@
+"""NADEImputer (nadefast/impute.py): scikit-learn's transformer checks, Pipeline,
+GridSearchCV, clone, feature names; observed cells kept; valid codes and labels; a model
+that learnt the table's dependence beats the column mean."""
+
+import numpy as np
+import pytest
+
+from nadefast import NotFittedError
+from nadefast.impute import NADEImputer
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.linear_model import Ridge  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+TYPES = ["bernoulli", "categorical", "gaussian_mixture", "gaussian_mixture"]
+
+
+@parametrize_with_checks([NADEImputer(4, epochs=2, random_state=0)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _table(rng, rows=300):
+    """A bernoulli, a categorical and two real columns, the reals following the codes."""
+    b = rng.integers(0, 2, rows)
+    c = rng.integers(0, 3, rows)
+    r1 = 5.0 * c + rng.normal(0, 0.3, rows)
+    r2 = r1 + 3.0 * b + rng.normal(0, 0.3, rows)
+    return np.column_stack([b, c, r1, r2]).astype(np.float64)
+
+
+def _holes(rng, X, fraction=0.2):
+    H = X.copy()
+    H[rng.random(X.shape) < fraction] = np.nan
+    return H
+
+
+def test_transform_fills_every_hole_and_keeps_observed_cells(rng):
+    X = _table(rng, 120)
+    H = _holes(rng, X)
+    for kw in ({}, {"method": "mean"}, {"method": "median"}, {"sample_posterior": True}):
+        imputer = NADEImputer(8, column_types=TYPES, epochs=3, random_state=0, **kw)
+        filled = imputer.fit_transform(H)
+        observed = ~np.isnan(H)
+        assert not np.isnan(filled).any()
+        np.testing.assert_array_equal(filled[observed], H[observed])
+        assert np.isin(filled[:, 0], [0, 1]).all() and np.isin(filled[:, 1], [0, 1, 2]).all()
+
+
+def test_multiple_imputations_are_draws_of_the_models_conditional(rng):
+    H = _holes(rng, _table(rng, 60))
+    imputer = NADEImputer(8, column_types=TYPES, epochs=2, random_state=0).fit(H)
+    draws = imputer.multiple_imputations(H[:5], 4, random_state=7)
+    expected = imputer.model_.conditional_sample(H[:5], n_samples=4, random_state=7)
+    np.testing.assert_array_equal(draws, expected)
+    assert draws.shape == (4, 5, 4)
+
+
+def test_a_learnt_model_imputes_better_than_the_column_mean(rng):
+    X = _table(rng, 400)
+    H = _holes(rng, X)
+    imputer = NADEImputer(32, n_layers=1, column_types=TYPES, n_components=2, epochs=60,
+                          learning_rate=1e-2, random_state=0).fit(H)
+    test = _table(rng, 100)
+    hidden = test.copy()
+    hidden[:, 2] = np.nan
+    filled = imputer.transform(hidden)
+    nade_error = np.abs(filled[:, 2] - test[:, 2]).mean()
+    mean_error = np.abs(np.nanmean(H[:, 2]) - test[:, 2]).mean()
+    assert nade_error < 0.3 * mean_error, (nade_error, mean_error)
+
+
+def test_pipeline_grid_search_clone_and_feature_names(rng):
+    X = _table(rng, 80)
+    y = X @ [1.0, 2.0, 0.5, 0.1]
+    H = _holes(rng, X)
+    imputer = NADEImputer(4, column_types=TYPES, epochs=2, random_state=0)
+    again = clone(imputer)
+    assert again.get_params() == imputer.get_params() and again is not imputer
+    search = GridSearchCV(make_pipeline(imputer, Ridge()), {"nadeimputer__n_hidden": [4, 6]},
+                          cv=2).fit(H, y)
+    assert search.best_params_["nadeimputer__n_hidden"] in (4, 6)
+    search = GridSearchCV(imputer, {"method": ["mode", "mean"]}, cv=2).fit(H)  # by score
+    assert np.isfinite(search.best_score_)
+    fitted = imputer.fit(H)
+    np.testing.assert_array_equal(fitted.get_feature_names_out(), ["x0", "x1", "x2", "x3"])
+    with pytest.raises(ValueError, match="3 features, but NADEImputer is expecting 4"):
+        fitted.transform(H[:, :3])
+
+
+def test_data_frames_keep_names_and_labels(rng):
+    pd = pytest.importorskip("pandas")
+    X = _table(rng, 80)
+    frame = pd.DataFrame({"flag": X[:, 0] > 0, "kind": pd.Series(np.array(["a", "b", "c"])[
+        X[:, 1].astype(int)], dtype=object), "r1": X[:, 2], "r2": X[:, 3]})
+    holes = frame.copy()
+    holes.loc[::4, "kind"] = None
+    holes.loc[1::4, "r1"] = np.nan
+    imputer = NADEImputer(4, epochs=2, random_state=0).fit(holes)
+    np.testing.assert_array_equal(imputer.get_feature_names_out(), ["flag", "kind", "r1", "r2"])
+    filled = imputer.transform(holes)
+    assert list(filled.columns) == ["flag", "kind", "r1", "r2"]
+    assert set(filled["kind"]) <= {"a", "b", "c"} and not filled.isna().any().any()
+    assert (filled["kind"][1::4] == frame["kind"][1::4]).all()
+
+
+def test_bad_settings_and_input(rng):
+    H = _holes(rng, _table(rng, 40))
+    with pytest.raises(ValueError, match="method"):
+        NADEImputer(method="average").fit(H)
+    with pytest.raises(ValueError, match=r"output\[1\]"):
+        NADEImputer(column_types=["bernoulli", "poisson", "categorical", "gaussian_mixture"],
+                    epochs=1).fit(H)
+    with pytest.raises(TypeError, match="not numbers"):
+        NADEImputer(epochs=1).fit(np.array([[1.0, "a"], [2.0, None]], dtype=object))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        NADEImputer().transform(H)
