@@ -97,7 +97,7 @@ static double FN(mix_row)(ptrdiff_t C, ptrdiff_t m, const ptrdiff_t *o, int by_f
         if (out) {
             REAL *c = out + j * W3;
             for (ptrdiff_t i = 0; i < C; i++) { /* (means and scales within REAL's range) */
-                c[i] = (REAL)exp(mx.la[i]);
+                c[i] = (REAL)mx.al[i];
                 c[C + i] = (REAL)nade_mix_clamp(mx.mu[i], MIX_REAL_MAX);
                 c[2 * C + i] = (REAL)nade_mix_clamp(mx.sg[i], MIX_REAL_MAX);
             }
@@ -297,7 +297,7 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         for (ptrdiff_t k = 0; k < n; k++) { /* the units become their deltas */
             nade_mix mx = FN(mix_at)(z + k * W3, C, s.M);
             s.tmp[k] = nade_mix_logp(&mx, x[k]);
-            nade_mix_grad(&mx, s.tmp[k], s.M); /* the units' doubles are free after mix_at */
+            nade_mix_grad(&mx, s.M); /* the units' doubles are free after mix_at */
             for (ptrdiff_t i = 0; i < W3; i++) z[k * W3 + i] = (REAL)s.M[i];
         }
         nll[r] = -FN(mix_sum_terms)(s.tmp, n);
@@ -545,7 +545,7 @@ int FN(oa_mix_output)(REAL *Z, ptrdiff_t ldz, const double *X, ptrdiff_t ldx,
             nade_mix mx = FN(mix_at)(zj, C, work);
             const double lp = nade_mix_logp(&mx, x[j]);
             total -= lp;
-            nade_mix_grad(&mx, lp, work); /* the units' doubles are free after mix_at */
+            nade_mix_grad(&mx, work); /* the units' doubles are free after mix_at */
             for (ptrdiff_t i = 0; i < W3; i++) zj[i] = (REAL)(coef * work[i]);
         }
         loss[r] = w * total;
