@@ -97,7 +97,7 @@ static double FN(mix_row)(ptrdiff_t C, ptrdiff_t m, const ptrdiff_t *o, int by_f
         if (out) {
             REAL *c = out + j * W3;
             for (ptrdiff_t i = 0; i < C; i++) { /* (means and scales within REAL's range) */
-                c[i] = (REAL)exp(mx.la[i]);
+                c[i] = (REAL)mx.al[i];
                 c[C + i] = (REAL)nade_mix_clamp(mx.mu[i], MIX_REAL_MAX);
                 c[2 * C + i] = (REAL)nade_mix_clamp(mx.sg[i], MIX_REAL_MAX);
             }
@@ -259,6 +259,47 @@ int FN(mix_sample)(const MIXPARAMS *p, const ptrdiff_t *order, const uint64_t ke
     return NADE_OK;
 }
 
+/* e = V^T delta for one row and one position's W3 rows of V (stride dp): e[j] = the sum
+   over v = 0, 1, ... of delta[v] V[v][j], a multiply-add at a time.  Columns go by tiles
+   of LANES held in registers while the W3 rows stream past, so e is written once instead
+   of read and written W3 times (the order of each sum, hence the bits, is that of a
+   v-outer loop). */
+static void FN(mix_back_units)(const REAL *restrict V, const REAL *restrict delta,
+                               ptrdiff_t W3, ptrdiff_t dp, REAL *restrict e)
+{
+    for (ptrdiff_t j0 = 0; j0 < dp; j0 += LANES) {
+        REAL acc[LANES];
+        for (int l = 0; l < LANES; l++) acc[l] = (REAL)0;
+        for (ptrdiff_t v = 0; v < W3; v++) {
+            const REAL dv = delta[v];
+            const REAL *restrict vv = V + v * dp + j0;
+            for (int l = 0; l < LANES; l++) acc[l] = MADD(dv, vv[l], acc[l]);
+        }
+        for (int l = 0; l < LANES; l++) e[j0 + l] = acc[l];
+    }
+}
+
+/* gv[j] += delta_r h_r[j] for j < d over the rows r = 0, 1, ... in order (delta_r at
+   delta[r * nzo], h_r at H + r * dp): one row of V's gradient.  As mix_back_units, tiles
+   of LANES columns stay in registers across the rows; the padding (j >= d) is computed in
+   the tile but never stored, so it keeps its zeros. */
+static void FN(mix_back_weights)(const REAL *restrict delta, ptrdiff_t nzo,
+                                 const REAL *restrict H, ptrdiff_t dp, ptrdiff_t d,
+                                 ptrdiff_t nrows, REAL *restrict gv)
+{
+    for (ptrdiff_t j0 = 0; j0 < d; j0 += LANES) {
+        REAL acc[LANES];
+        for (int l = 0; l < LANES; l++) acc[l] = gv[j0 + l]; /* j0 + LANES <= dp */
+        for (ptrdiff_t r = 0; r < nrows; r++) {
+            const REAL dr = delta[r * nzo];
+            const REAL *restrict h = H + r * dp + j0;
+            for (int l = 0; l < LANES; l++) acc[l] = MADD(dr, h[l], acc[l]);
+        }
+        const ptrdiff_t w = d - j0 < LANES ? d - j0 : LANES;
+        for (ptrdiff_t l = 0; l < w; l++) gv[j0 + l] = acc[l];
+    }
+}
+
 /*
  * Loss and gradient (docs/mixture.md §3): the forward sweep, the 3C deltas of every
  * position into Z, then the backward sweep k = n-1 .. 0.  a_k is rebuilt from a_{k+1} by
@@ -297,7 +338,7 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         for (ptrdiff_t k = 0; k < n; k++) { /* the units become their deltas */
             nade_mix mx = FN(mix_at)(z + k * W3, C, s.M);
             s.tmp[k] = nade_mix_logp(&mx, x[k]);
-            nade_mix_grad(&mx, s.tmp[k], s.M); /* the units' doubles are free after mix_at */
+            nade_mix_grad(&mx, s.M); /* the units' doubles are free after mix_at */
             for (ptrdiff_t i = 0; i < W3; i++) z[k * W3 + i] = (REAL)s.M[i];
         }
         nll[r] = -FN(mix_sum_terms)(s.tmp, n);
@@ -314,12 +355,7 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
             if (k + 1 < n) /* a_k */
                 FN(mix_step)(a, w, -(REAL)nade_mix_input(s.XB[r * nz + k]), dp);
             FN(mix_activate)(a, rho, dp, h);
-            memset(e, 0, sizeof(REAL) * (size_t)dp);
-            for (ptrdiff_t v = 0; v < W3; v++) { /* e = V_k^T delta */
-                const REAL dv = delta[v];
-                const REAL *restrict vv = p->V + (k * W3 + v) * dp;
-                for (ptrdiff_t j = 0; j < dp; j++) e[j] = MADD(dv, vv[j], e[j]);
-            }
+            FN(mix_back_units)(p->V + k * W3 * dp, delta, W3, dp, e); /* e = V_k^T delta */
             for (ptrdiff_t j = 0; j < dp; j++) e[j] = (e[j] * h[j]) * ((REAL)1 - h[j]);
             FN(dot_rows)(e, (REAL)0, a, dp, 1, drho + r, 1); /* u . a_k, canonical order */
             for (ptrdiff_t j = 0; j < dp; j++) e[j] = rho * e[j];
@@ -328,15 +364,11 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         /* add this block's rows at position k, after the previous block */
         nade_wait_for(prev, k);
         for (ptrdiff_t v = 0; v < W3; v++) {
-            REAL *gv = g->V + (k * W3 + v) * dp;
+            const REAL *delta = s.Z + k * W3 + v; /* row r's at delta[r * nzo] */
             REAL gc = g->c[k * W3 + v];
-            for (ptrdiff_t r = 0; r < nrows; r++) {
-                const REAL delta = s.Z[r * nzo + k * W3 + v];
-                const REAL *restrict h = s.H + r * dp;
-                gc += delta;
-                for (ptrdiff_t j = 0; j < d; j++) gv[j] = MADD(delta, h[j], gv[j]);
-            }
+            for (ptrdiff_t r = 0; r < nrows; r++) gc += delta[r * nzo];
             g->c[k * W3 + v] = gc;
+            FN(mix_back_weights)(delta, nzo, s.H, dp, d, nrows, g->V + (k * W3 + v) * dp);
         }
         if (k + 1 < n) { /* x_{n-1} enters no state */
             REAL *gw = g->Wt + k * dp;
@@ -545,7 +577,7 @@ int FN(oa_mix_output)(REAL *Z, ptrdiff_t ldz, const double *X, ptrdiff_t ldx,
             nade_mix mx = FN(mix_at)(zj, C, work);
             const double lp = nade_mix_logp(&mx, x[j]);
             total -= lp;
-            nade_mix_grad(&mx, lp, work); /* the units' doubles are free after mix_at */
+            nade_mix_grad(&mx, work); /* the units' doubles are free after mix_at */
             for (ptrdiff_t i = 0; i < W3; i++) zj[i] = (REAL)(coef * work[i]);
         }
         loss[r] = w * total;
