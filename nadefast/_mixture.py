@@ -92,10 +92,12 @@ class GaussianMixture(Output):
     def initial_biases(self, X):
         """Per variable: alpha logits 0 (equal weights), means spread evenly over the
         standardised range, sigma a (C+1)-th of it (docs/mixture.md §4)."""
-        from nadefast._streaming import column_range
+        from nadefast._streaming import column_range, is_out_of_core
 
         C = self._C()
         low, high = column_range(X, self, X.shape[1])
+        if is_out_of_core(X):  # streamed rows come in the user's units; fit prepared in-memory X
+            low, high = self.prepare(low), self.prepare(high)
         width = np.maximum(high - low, 1e-2)
         spots = (np.arange(1, C + 1) / (C + 1))[None, :]
         mu = low[:, None] + width[:, None] * spots

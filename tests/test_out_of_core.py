@@ -75,3 +75,25 @@ def test_fit_on_a_dask_array():
     np.testing.assert_array_equal(again.W_, model.W_)  # reproducible for the same chunking
     oa = OrderAgnosticNADE(8, n_layers=2, random_state=0).fit(dX, dX[:100], epochs=2)
     assert np.isfinite(oa.score(X[:50]))
+
+
+@pytest.mark.parametrize("output", ["bernoulli", "categorical", "gaussian_mixture"])
+@pytest.mark.parametrize("model_cls", [NADE, OrderAgnosticNADE])
+def test_a_one_chunk_memmap_fits_as_the_array_does(tmp_path, output, model_cls):
+    """One chunk, one batch: the same rows in the same order, so the streamed fit must start
+    from the same initial parameters (which for real values are placed in standardised
+    units) and take the same steps as the in-memory one."""
+    rng = np.random.default_rng(3)
+    X = {"bernoulli": _data(200, 6),
+         "categorical": rng.integers(0, 3, size=(200, 5)).astype(np.int32),
+         # far from standardised units: an initialisation in the wrong units shows
+         "gaussian_mixture": 50.0 + 20.0 * rng.normal(size=(200, 4))}[output]
+    np.save(tmp_path / "x.npy", X)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    fits = [model_cls(8, output=output, random_state=0).fit(data, epochs=2, batch_size=200,
+                                                            patience=None)
+            for data in (X, mm)]
+    np.testing.assert_allclose(fits[1].W_, fits[0].W_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(fits[1].c_, fits[0].c_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose([h["train_nll"] for h in fits[1].history_],
+                               [h["train_nll"] for h in fits[0].history_], rtol=1e-9)
