@@ -165,7 +165,7 @@ def test_column_types_override_the_dtypes(rng):
     assert S["age"].dtype == np.int64 and set(S["age"]) <= {0, 1, 2, 3}
 
 
-def test_pandas_is_imported_only_for_dataframes():
+def test_pandas_is_imported_only_for_dataframes(tmp_path):
     code = ("import sys, numpy as np\n"
             "from nadefast import OrderAgnosticNADE\n"
             "X = np.column_stack([np.arange(20) % 2, np.arange(20) % 3, np.arange(20) * 0.5])\n"
@@ -173,7 +173,8 @@ def test_pandas_is_imported_only_for_dataframes():
             " backend='numpy').fit(X, epochs=1)\n"
             "m.impute(np.where(np.arange(60).reshape(20, 3) % 4 == 0, np.nan, X))\n"
             "assert 'pandas' not in sys.modules, 'pandas was imported'\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # cwd: away from the source tree, which `python -c` would import instead of the install
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
 def test_reports_on_a_frame_are_frames_with_names_and_labels(rng):

@@ -440,7 +440,7 @@ def test_device_cpu_with_the_torch_backend_and_switching(rng):
     np.testing.assert_array_equal(model.score_samples(X), compiled.score_samples(X))
 
 
-def test_nadefast_does_not_import_torch_unless_asked():
+def test_nadefast_does_not_import_torch_unless_asked(tmp_path):
     code = ("import sys, numpy as np, nadefast\n"
             "X = (np.random.default_rng(0).random((20, 5)) < 0.5).astype(np.uint8)\n"
             "m = nadefast.NADE(4, random_state=0).fit(X, epochs=1)\n"
@@ -448,7 +448,8 @@ def test_nadefast_does_not_import_torch_unless_asked():
             "assert 'torch' not in sys.modules, 'torch was imported'\n"
             "m.set_params(backend='torch'); m.score_samples(X)\n"
             "assert 'torch' in sys.modules\n")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    # cwd: away from the source tree, which `python -c` would import instead of the install
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300, cwd=tmp_path)
 
 
 def test_command_line_backend_and_device(tmp_path, capsys, monkeypatch):
