@@ -21,7 +21,9 @@ Models (``--models``, comma-separated, in this order):
 Both kinds of model score the same float64 arrays: sklearn's ``score_samples`` and
 nadefast's (which includes the Jacobian of its internal standardisation, docs/mixture.md §1)
 are log-densities of the 63-dimensional patch vectors in the same units.  Standard errors
-are the sample standard deviation of the per-patch log-likelihoods over sqrt(n).
+are the sample standard deviation of the per-patch log-likelihoods over sqrt(n); for the
+difference between an RNADE and the baseline, of the per-patch differences (paired: the
+same patches), which is the smaller error that matters for the comparison.
 """
 
 import argparse
@@ -44,20 +46,20 @@ def summary(ll):
             "n": int(len(ll))}
 
 
-def fit_gmm(data, args):
+def fit_gmm(data, args, kind="gmm"):
     from sklearn.mixture import GaussianMixture
 
-    trials = []
+    trials, test_ll = [], {}
     for k in args.gmm_components:
         t0 = time.perf_counter()
         gmm = GaussianMixture(k, covariance_type="full", reg_covar=args.reg_covar,
                               max_iter=args.gmm_max_iter, random_state=args.seed)
         gmm.fit(data["train"])
         seconds = time.perf_counter() - t0
+        test_ll[k] = gmm.score_samples(data["test"])
         trial = {"n_components": k, "seconds": seconds, "n_iter": int(gmm.n_iter_),
                  "converged": bool(gmm.converged_),
-                 "valid": summary(gmm.score_samples(data["valid"])),
-                 "test": summary(gmm.score_samples(data["test"]))}
+                 "valid": summary(gmm.score_samples(data["valid"])), "test": summary(test_ll[k])}
         trials.append(trial)
         print(f"gmm K={k:3d}: valid {trial['valid']['mean']:.3f}  test "
               f"{trial['test']['mean']:.3f} +- {trial['test']['se']:.3f}  ({gmm.n_iter_} EM "
@@ -70,7 +72,8 @@ def fit_gmm(data, args):
                                          "n_components_tried": args.gmm_components,
                                          "n_components": best["n_components"]},
             "valid": best["valid"], "test": best["test"], "train_seconds": best["seconds"],
-            "total_seconds": sum(t["seconds"] for t in trials), "trials": trials}
+            "total_seconds": sum(t["seconds"] for t in trials),
+            "trials": trials}, test_ll[best["n_components"]]
 
 
 def fit_rnade(data, args, kind):
@@ -104,7 +107,7 @@ def fit_rnade(data, args, kind):
     print(f"{kind}: valid {record['valid']['mean']:.3f}  test {record['test']['mean']:.3f} +- "
           f"{record['test']['se']:.3f}  ({record['epochs']} epochs, kept {record['best_epoch']}, "
           f"{train_seconds:.0f} s)", flush=True)
-    return record
+    return record, test
 
 
 def cpu_name():
@@ -155,13 +158,22 @@ def main(argv=None):
     data = load_image_patches()
     print("patches: " + ", ".join(f"{s} {data[s].shape}" for s in ("train", "valid", "test")),
           flush=True)
-    records = []
+    records, test_ll = [], {}
     with threadpool_limits(args.n_jobs):
         for kind in models:
-            records.append(fit_gmm(data, args) if kind == "gmm" else fit_rnade(data, args, kind))
-    print("\nmodel   test log-likelihood per patch (nats)")
+            record, test_ll[kind] = (fit_gmm if kind == "gmm" else fit_rnade)(data, args, kind)
+            records.append(record)
+    if "gmm" in models:
+        # paired: each model's per-patch test log-likelihoods minus the baseline's, same patches
+        base = test_ll["gmm"]
+        for r in records:
+            if r["model"] != "gmm":
+                r["test_minus_gmm"] = summary(test_ll[r["model"]] - base)
+    print("\nmodel   test log-likelihood per patch (nats)   minus the GMM's, paired")
     for r in records:
-        print(f"{r['model']:6s}  {r['test']['mean']:.3f} +- {r['test']['se']:.3f}")
+        paired = r.get("test_minus_gmm")
+        print(f"{r['model']:6s}  {r['test']['mean']:.3f} +- {r['test']['se']:.3f}" +
+              (f"                 {paired['mean']:+.3f} +- {paired['se']:.3f}" if paired else ""))
     if args.out:
         import sklearn
 
