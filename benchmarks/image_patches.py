@@ -20,7 +20,9 @@ Models (``--models``, comma-separated, in this order):
 
 Both kinds of model score the same float64 arrays: sklearn's ``score_samples`` and
 nadefast's (which includes the Jacobian of its internal standardisation, docs/mixture.md §1)
-are log-densities of the 63-dimensional patch vectors in the same units.  Standard errors
+are log-densities of the 63-dimensional patch vectors in the same units.  The record also
+splits the test figure by patch contrast (the standard deviation of a patch's grey levels).
+Standard errors
 are the sample standard deviation of the per-patch log-likelihoods over sqrt(n); for the
 difference between an RNADE and the baseline, of the per-patch differences (paired: the
 same patches), which is the smaller error that matters for the comparison.
@@ -44,6 +46,30 @@ def summary(ll):
     ll = np.asarray(ll, dtype=np.float64)
     return {"mean": float(ll.mean()), "se": float(ll.std(ddof=1) / np.sqrt(len(ll))),
             "n": int(len(ll))}
+
+
+# bins of a test patch's contrast: the standard deviation of its 64 grey levels
+CONTRAST_BINS = (0, 1, 2, 4, 8, 16, 32, 48, 64, 256)
+
+
+def contrast(x):
+    """Standard deviation, in grey levels, of each patch's 64 dequantised pixels (the dropped
+    one restored as minus the sum of the others)."""
+    return np.hstack([x, -x.sum(axis=1, keepdims=True)]).std(axis=1) * 256
+
+
+def by_contrast(ll, sd, base=None):
+    """Mean log-likelihood per contrast bin (and, with `base`, the bin's share of the mean
+    difference to the baseline: sum over the bin of ll - base, over all test patches)."""
+    rows = []
+    for lo, hi in zip(CONTRAST_BINS[:-1], CONTRAST_BINS[1:]):
+        k = (sd >= lo) & (sd < hi)
+        if k.any():
+            row = {"sd_from": lo, "sd_to": hi, "n": int(k.sum()), "mean": float(ll[k].mean())}
+            if base is not None:
+                row["share_of_difference"] = float((ll[k] - base[k]).sum() / len(ll))
+            rows.append(row)
+    return rows
 
 
 def fit_gmm(data, args, kind="gmm"):
@@ -81,11 +107,13 @@ def fit_rnade(data, args, kind):
                   random_state=args.seed, backend="compiled", n_jobs=args.n_jobs)
     if kind == "nade":
         model = nadefast.NADE(args.hidden, **common)
+        fit = dict(learning_rate=args.lr, weight_decay=args.weight_decay)
     else:
-        model = nadefast.OrderAgnosticNADE(args.hidden, n_layers=args.layers, ordering="random",
-                                           **common)
-    fit = dict(learning_rate=args.lr, weight_decay=args.weight_decay, epochs=args.epochs,
-               patience=args.patience, batch_size=args.batch_size, lr_schedule=args.lr_schedule)
+        model = nadefast.OrderAgnosticNADE(args.oa_hidden, n_layers=args.oa_layers,
+                                           ordering="random", **common)
+        fit = dict(learning_rate=args.oa_lr, weight_decay=args.oa_weight_decay)
+    fit.update(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+               lr_schedule=args.lr_schedule)
     t0 = time.perf_counter()
     model.fit(data["train"], data["valid"], verbose=True, **fit)
     train_seconds = time.perf_counter() - t0
@@ -96,14 +124,17 @@ def fit_rnade(data, args, kind):
         valid, test = (model.score_samples(data[s], args.orderings, random_state=args.seed)
                        for s in ("valid", "test"))
     eval_seconds = time.perf_counter() - t0
-    settings = {"n_hidden": args.hidden, "n_components": args.components,
+    settings = {"n_hidden": model.n_hidden, "n_components": args.components,
                 "backend": "compiled", "random_state": args.seed, "n_jobs": args.n_jobs,
                 "dtype": str(model.dtype), **fit}
-    if kind == "oa":
-        settings.update(n_layers=args.layers, ordering="random", orderings=args.orderings)
     record = {"model": kind, "settings": settings, "valid": summary(valid), "test": summary(test),
               "epochs": len(model.history_), "best_epoch": model.best_epoch_,
               "train_seconds": train_seconds, "eval_seconds": eval_seconds}
+    if kind == "oa":
+        settings.update(n_layers=args.oa_layers, ordering="random", orderings=args.orderings)
+        # the same ensemble's first ordering alone (same random_state: the same orderings)
+        record["test_one_ordering"] = summary(model.score_samples(data["test"], 1,
+                                                                  random_state=args.seed))
     print(f"{kind}: valid {record['valid']['mean']:.3f}  test {record['test']['mean']:.3f} +- "
           f"{record['test']['se']:.3f}  ({record['epochs']} epochs, kept {record['best_epoch']}, "
           f"{train_seconds:.0f} s)", flush=True)
@@ -123,7 +154,8 @@ def cpu_name():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="gmm,nade", help="comma-separated: gmm, nade, oa")
+    p.add_argument("--models", default="gmm,nade,oa", help="comma-separated: gmm, nade, oa "
+                   "(default: %(default)s)")
     p.add_argument("--gmm-components", default="1,5,10,20,40",
                    help="numbers of GMM components to try (default: %(default)s)")
     p.add_argument("--reg-covar", type=float, default=1e-8,
@@ -131,16 +163,19 @@ def main(argv=None):
                         "close to the dequantisation noise's variance, 1 / (12 * 256^2) = "
                         "1.27e-6; default: %(default)s)")
     p.add_argument("--gmm-max-iter", type=int, default=500)
-    p.add_argument("--hidden", type=int, default=100)
-    p.add_argument("--layers", type=int, default=2, help="oa only")
     p.add_argument("--components", type=int, default=10, help="Gaussians per conditional")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--hidden", type=int, default=200, help="nade: hidden units")
+    p.add_argument("--lr", type=float, default=1e-3, help="nade: Adam's learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="nade: AdamW's decay")
+    p.add_argument("--oa-hidden", type=int, default=500, help="oa: units per hidden layer")
+    p.add_argument("--oa-layers", type=int, default=2, help="oa: hidden layers")
+    p.add_argument("--oa-lr", type=float, default=1e-3)
+    p.add_argument("--oa-weight-decay", type=float, default=0.0)
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--patience", type=int, default=30)
     p.add_argument("--batch-size", default="auto")
     p.add_argument("--lr-schedule", default="plateau")
-    p.add_argument("--orderings", type=int, default=16, help="oa only: ensemble size")
+    p.add_argument("--orderings", type=int, default=64, help="oa: orderings in the test ensemble")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=1, help="threads for each model (BLAS too)")
     p.add_argument("--out", help="write the record here (JSON)")
@@ -163,12 +198,18 @@ def main(argv=None):
         for kind in models:
             record, test_ll[kind] = (fit_gmm if kind == "gmm" else fit_rnade)(data, args, kind)
             records.append(record)
-    if "gmm" in models:
-        # paired: each model's per-patch test log-likelihoods minus the baseline's, same patches
-        base = test_ll["gmm"]
-        for r in records:
-            if r["model"] != "gmm":
-                r["test_minus_gmm"] = summary(test_ll[r["model"]] - base)
+    sd = contrast(data["test"])
+    base = test_ll.get("gmm")
+    for r in records:
+        r["test_by_contrast"] = by_contrast(test_ll[r["model"]], sd,
+                                            None if r["model"] == "gmm" else base)
+        if base is not None and r["model"] != "gmm":
+            # paired: per-patch test log-likelihoods minus the baseline's, the same patches
+            r["test_minus_gmm"] = summary(test_ll[r["model"]] - base)
+    print("\ntest patches by contrast (sd of grey levels): n, mean log-likelihood per model")
+    for i, row in enumerate(records[0]["test_by_contrast"]):
+        print(f"[{row['sd_from']:3d}, {row['sd_to']:3d})  {row['n']:5d}  " +
+              "  ".join(f"{r['model']} {r['test_by_contrast'][i]['mean']:8.2f}" for r in records))
     print("\nmodel   test log-likelihood per patch (nats)   minus the GMM's, paired")
     for r in records:
         paired = r.get("test_minus_gmm")
@@ -183,6 +224,9 @@ def main(argv=None):
                            "test_images": list(_patch_data.TEST_IMAGES),
                            "rows": {s: int(data[s].shape[0]) for s in ("train", "valid", "test")},
                            "features": int(data["train"].shape[1]),
+                           "contrast_train_max": float(contrast(data["train"]).max()),
+                           "contrast_test_max": float(sd.max()),
+                           "test_above_train_max": int((sd > contrast(data["train"]).max()).sum()),
                            "units": "nats per patch, densities of the 63-dimensional vectors "
                                     "((p + u) / 256, patch mean subtracted, last pixel dropped)"},
                   "settings": vars(args), "models": records,
