@@ -29,8 +29,14 @@ import inspect
 import numpy as np
 
 from nadefast._orderless import OrderAgnosticNADE
+from nadefast._random import make_rng
 from nadefast._table import is_dataframe
-from nadefast._validation import NotFittedError
+from nadefast._validation import NotFittedError, check_real
+
+
+def _rows(X, index):
+    """Rows `index` of an array or a DataFrame (by position)."""
+    return X.iloc[index] if is_dataframe(X) else X[index]
 
 
 class NADEImputer:
@@ -47,21 +53,36 @@ class NADEImputer:
         missing cell (see the module docstring)
     n_samples : draws per row for method="mean" / "median"
     sample_posterior : transform returns one draw of p(x_missing | x_observed)
-    epochs, batch_size, learning_rate : fit's (OrderAgnosticNADE.fit); the
-        fit runs `epochs` epochs (no validation rows, no early stopping)
+    epochs : the most epochs fit runs (a budget: early stopping usually ends it first)
+    batch_size, learning_rate, weight_decay : fit's (OrderAgnosticNADE.fit)
+    validation_fraction : share of the rows fit holds out to stop early, in [0, 1)
+        (rows drawn from random_state: the same rows for the same seed); 0 or None:
+        no validation rows, fit runs all `epochs` epochs and keeps the last ones.
+        The held-out rows are still imputed by transform; they only do not train.
+        Fewer than one row's worth (fewer than 1 / validation_fraction rows): no
+        validation.
+    patience : with validation rows, stop after this many epochs without a better
+        validation loss and keep the best epoch's parameters (the "plateau"
+        schedule takes steps 10 times smaller after every 10 such epochs)
     dtype, random_state : the model's; random_state also seeds transform's draws
     backend : "numpy" (per-column outputs have no compiled kernels yet)
 
     Attributes
     ----------
-    model_ : the fitted OrderAgnosticNADE
+    model_ : the fitted OrderAgnosticNADE (model_.history_: one record per epoch with
+        train_nll and valid_nll, nats per row)
+    n_epochs_ : int, the epochs fit ran
+    best_epoch_ : int, the epoch whose parameters were kept (the best validation
+        loss; without validation rows, the last epoch)
+    validation_rows_ : (n_valid,) int array, the rows of X held out (empty without)
     n_features_in_ : int
     feature_names_in_ : (n_features,) object array, when fitted on a DataFrame
     """
 
     def __init__(self, n_hidden=64, *, n_layers=2, column_types="auto", n_components=5,
                  method="mode", n_samples=100, sample_posterior=False, epochs=100,
-                 batch_size="auto", learning_rate=1e-3, dtype="float64", random_state=None,
+                 batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
+                 validation_fraction=0.1, patience=20, dtype="float64", random_state=None,
                  backend="numpy"):
         self.n_hidden = n_hidden
         self.n_layers = n_layers
@@ -73,6 +94,9 @@ class NADEImputer:
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
         self.dtype = dtype
         self.random_state = random_state
         self.backend = backend
@@ -143,15 +167,45 @@ class NADEImputer:
             raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
                              f"required.")
         model = self._model(X)
-        model.fit(X, epochs=self.epochs, batch_size=self.batch_size,
-                  learning_rate=self.learning_rate, patience=None)
+        valid = self._validation_rows(len(X))
+        if valid.size:
+            train = np.setdiff1d(np.arange(len(X)), valid)
+            X, X_valid = _rows(X, train), _rows(X, valid)
+            patience = self.patience
+        else:
+            X_valid, patience = None, None
+        model.fit(X, X_valid, epochs=self.epochs, batch_size=self.batch_size,
+                  learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                  patience=patience)
         self.model_ = model
         self.n_features_in_ = model.n_features_in_
+        self.n_epochs_ = len(model.history_)
+        self.best_epoch_ = int(model.best_epoch_)
+        self.validation_rows_ = valid
         if hasattr(model, "feature_names_in_"):
             self.feature_names_in_ = model.feature_names_in_
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
+
+    def _validation_rows(self, n_rows):
+        """The rows fit holds out: (n_valid,) sorted int array, n_valid =
+        floor(validation_fraction * n_rows) drawn without replacement from a generator
+        seeded by random_state (empty for a fraction of 0 or None)."""
+        fraction = self.validation_fraction
+        if fraction is None:
+            return np.empty(0, dtype=np.intp)
+        fraction = check_real(fraction, "validation_fraction", minimum=0.0)
+        if fraction >= 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1) (a share of the rows to "
+                             f"hold out, or 0 / None for none), got {fraction!r}")
+        n_valid = int(fraction * n_rows)
+        if n_valid == 0:
+            return np.empty(0, dtype=np.intp)
+        # a generator of its own (an int seed gives the same rows every fit); the model's
+        # initialisation and shuffling draw from random_state separately
+        rng = make_rng(self.random_state)
+        return np.sort(rng.choice(n_rows, size=n_valid, replace=False)).astype(np.intp)
 
     def _as_float(self, X, *, reset=True):
         """An array-like of numbers, None / NaN for missing -> (rows, n) float64 with NaN;

@@ -118,3 +118,64 @@ def test_bad_settings_and_input(rng):
         NADEImputer(epochs=1).fit(np.array([[1.0, "a"], [2.0, None]], dtype=object))
     with pytest.raises(NotFittedError, match="not fitted"):
         NADEImputer().transform(H)
+
+
+# ------------------------------------------------------------- early stopping
+
+
+def test_validation_rows_stop_the_fit_early_and_keep_the_best_epoch(rng):
+    # independent columns: nothing to learn beyond the marginals, so the validation loss
+    # stops improving within a few epochs and patience ends the fit long before the budget
+    H = _holes(rng, rng.normal(size=(200, 3)))
+    imputer = NADEImputer(8, epochs=500, patience=3, learning_rate=1e-2,
+                          random_state=0).fit(H)
+    history = imputer.model_.history_
+    assert imputer.n_epochs_ == len(history) < 500
+    valid = np.array([h["valid_nll"] for h in history])
+    assert np.isfinite(valid).all()
+    # stopped `patience` epochs after the kept one, which has the lowest validation loss
+    assert imputer.n_epochs_ - imputer.best_epoch_ == 3
+    if imputer.best_epoch_ > 0:
+        assert valid[imputer.best_epoch_ - 1] == valid.min()
+
+
+def test_no_validation_runs_the_whole_budget(rng):
+    H = _holes(rng, _table(rng, 100))
+    for fraction in (0, 0.0, None):
+        imputer = NADEImputer(4, column_types=TYPES, epochs=7, patience=1,
+                              validation_fraction=fraction, random_state=0).fit(H)
+        assert imputer.n_epochs_ == imputer.best_epoch_ == 7
+        assert imputer.validation_rows_.size == 0
+        assert all(h["valid_nll"] is None for h in imputer.model_.history_)
+
+
+def test_validation_rows_come_from_random_state_and_do_not_train(rng):
+    from nadefast import OrderAgnosticNADE
+
+    H = _holes(rng, _table(rng, 150))
+    fit = lambda seed: NADEImputer(4, column_types=TYPES, epochs=3, validation_fraction=0.2,
+                                   random_state=seed).fit(H)
+    a, b, c = fit(3), fit(3), fit(4)
+    # numpy's own draw from the same seed: floor(0.2 * 150) = 30 rows without replacement
+    expected = np.sort(np.random.default_rng(3).choice(150, size=30, replace=False))
+    np.testing.assert_array_equal(a.validation_rows_, expected)
+    np.testing.assert_array_equal(b.validation_rows_, expected)
+    assert not np.array_equal(c.validation_rows_, expected)
+    # the same fit by hand on the other 120 rows, validated on those 30: the same model
+    train = np.setdiff1d(np.arange(150), expected)
+    model = OrderAgnosticNADE(4, output=TYPES, n_components=5, dtype="float64", random_state=3,
+                              backend="numpy")
+    model.fit(H[train], H[expected], epochs=3, patience=20)
+    np.testing.assert_array_equal(a.model_.W_, model.W_)
+    np.testing.assert_array_equal(a.model_.c_, model.c_)
+
+
+def test_bad_validation_fraction_is_a_clear_error(rng):
+    H = _holes(rng, _table(rng, 40))
+    for bad in (-0.1, 1.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="validation_fraction"):
+            NADEImputer(4, column_types=TYPES, epochs=1, validation_fraction=bad).fit(H)
+    with pytest.raises(TypeError, match="validation_fraction"):
+        NADEImputer(4, column_types=TYPES, epochs=1, validation_fraction="0.1").fit(H)
+    with pytest.raises(ValueError, match="patience"):
+        NADEImputer(4, column_types=TYPES, epochs=1, patience=0).fit(H)
