@@ -31,7 +31,16 @@ import numpy as np
 from nadefast._orderless import OrderAgnosticNADE
 from nadefast._random import make_rng
 from nadefast._table import is_dataframe
-from nadefast._validation import NotFittedError, check_real
+from nadefast._training import auto_batch_size
+from nadefast._validation import NotFittedError, check_int, check_real
+
+
+# epochs="auto": the gradient steps a fit may take, and the bounds on its epochs.  On the
+# benchmark's validation masks (benchmarks/imputation_tune.py) fair (5 700 training rows,
+# 57 steps an epoch) was no better after 300 epochs than after 100 (5 700 steps); 8000
+# steps is that with a margin, 9 epochs of a 100 000-row table.
+AUTO_STEPS = 8000
+AUTO_EPOCH_RANGE = (5, 200)
 
 
 def _rows(X, index):
@@ -53,7 +62,10 @@ class NADEImputer:
         missing cell (see the module docstring)
     n_samples : draws per row for method="mean" / "median"
     sample_posterior : transform returns one draw of p(x_missing | x_observed)
-    epochs : the most epochs fit runs (a budget: early stopping usually ends it first)
+    epochs : the most epochs fit runs (a budget: early stopping usually ends it first),
+        or "auto": enough epochs for about AUTO_STEPS (8000) gradient steps, between 5
+        and 200 -- what a table needs is a number of steps, not of passes, and a fixed
+        number of epochs would make a 100 000-row fit 250 times longer than a 400-row one
     batch_size, learning_rate, weight_decay : fit's (OrderAgnosticNADE.fit)
     validation_fraction : share of the rows fit holds out to stop early, in [0, 1)
         (rows drawn from random_state: the same rows for the same seed); 0 or None:
@@ -80,7 +92,7 @@ class NADEImputer:
     """
 
     def __init__(self, n_hidden=64, *, n_layers=2, column_types="auto", n_components=5,
-                 method="mode", n_samples=100, sample_posterior=False, epochs=100,
+                 method="mode", n_samples=100, sample_posterior=False, epochs="auto",
                  batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
                  validation_fraction=0.1, patience=20, dtype="float64", random_state=None,
                  backend="numpy"):
@@ -174,7 +186,7 @@ class NADEImputer:
             patience = self.patience
         else:
             X_valid, patience = None, None
-        model.fit(X, X_valid, epochs=self.epochs, batch_size=self.batch_size,
+        model.fit(X, X_valid, epochs=self._epoch_budget(len(X)), batch_size=self.batch_size,
                   learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                   patience=patience)
         self.model_ = model
@@ -187,6 +199,21 @@ class NADEImputer:
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
+
+    def _epoch_budget(self, n_rows):
+        """The epochs fit may run on n_rows training rows: `epochs`, or for "auto"
+        ceil(AUTO_STEPS / steps per epoch) within AUTO_EPOCH_RANGE."""
+        if not (isinstance(self.epochs, str) and self.epochs == "auto"):
+            if isinstance(self.epochs, str):
+                raise ValueError(f"epochs must be a positive integer or 'auto', got "
+                                 f"{self.epochs!r}")
+            return self.epochs
+        batch = self.batch_size
+        if isinstance(batch, str) and batch == "auto":
+            batch = auto_batch_size(n_rows)
+        steps = -(-n_rows // check_int(batch, "batch_size", minimum=1))
+        low, high = AUTO_EPOCH_RANGE
+        return int(min(high, max(low, -(-AUTO_STEPS // steps))))
 
     def _validation_rows(self, n_rows):
         """The rows fit holds out: (n_valid,) sorted int array, n_valid =

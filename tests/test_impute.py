@@ -179,3 +179,18 @@ def test_bad_validation_fraction_is_a_clear_error(rng):
         NADEImputer(4, column_types=TYPES, epochs=1, validation_fraction="0.1").fit(H)
     with pytest.raises(ValueError, match="patience"):
         NADEImputer(4, column_types=TYPES, epochs=1, patience=0).fit(H)
+
+
+def test_auto_epochs_are_a_budget_of_about_8000_steps(rng):
+    # ceil(8000 / ceil(rows / batch)) epochs, clipped to 5..200; batch "auto" is
+    # rows // 40 within 10..100 rows (nadefast._training.auto_batch_size)
+    imputer = NADEImputer(epochs="auto")
+    assert imputer._epoch_budget(18_000) == 45      # batch 100: 180 steps an epoch
+    assert imputer._epoch_budget(90_000) == 9       # batch 100: 900 steps
+    assert imputer._epoch_budget(360) == 200        # batch 10: 36 steps -> 223, clipped
+    assert NADEImputer(epochs="auto", batch_size=1)._epoch_budget(5000) == 5  # 2 -> 5
+    assert NADEImputer(epochs="auto", batch_size=7)._epoch_budget(7000) == 8
+    assert NADEImputer(epochs=3)._epoch_budget(10**6) == 3
+    H = _holes(rng, _table(rng, 40))
+    with pytest.raises(ValueError, match="epochs"):
+        NADEImputer(4, column_types=TYPES, epochs="many").fit(H)
