@@ -91,7 +91,7 @@ class NADEImputer:
     feature_names_in_ : (n_features,) object array, when fitted on a DataFrame
     """
 
-    def __init__(self, n_hidden=64, *, n_layers=2, column_types="auto", n_components=5,
+    def __init__(self, n_hidden=128, *, n_layers=2, column_types="auto", n_components=5,
                  method="mode", n_samples=100, sample_posterior=False, epochs="auto",
                  batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
                  validation_fraction=0.1, patience=20, dtype="float64", random_state=None,
