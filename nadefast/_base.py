@@ -84,6 +84,9 @@ class BaseNADE(EstimatorProtocol):
     _models = {}  # model file kind -> class, filled by subclasses
 
     _fits_missing = False  # whether fit takes rows with missing entries (order-agnostic only)
+    # whether each cell's own conditional given any observed set is one pass
+    # (_conditional_points; order-agnostic only): impute's exact "mean"/"median"
+    _exact_cells = False
 
     def __init__(self, n_hidden, *, output, column_types, n_categories, n_components, ordering,
                  dtype, random_state, n_jobs, warm_start, backend, device):
@@ -336,19 +339,24 @@ class BaseNADE(EstimatorProtocol):
             return draws
         return [self._schema().to_frame(d, index) for d in draws]
 
-    def impute(self, X, observed=None, *, method="mode", n_samples=100, random_state=None):
+    def impute(self, X, observed=None, *, method="mode", n_samples=None, random_state=None):
         """Fill in the unobserved entries of X.
 
         method="mode": sequential most-probable values -- each unobserved
             variable in turn takes its likeliest value (real-valued: the
             highest point of its mixture) given everything before it
             (deterministic; the sample dtype).
-        method="mean": E[x | x_observed] estimated from `n_samples`
-            conditional samples ((n_rows, n_features) float64; binary data:
-            standard error at most 0.5 / sqrt(n_samples) per entry; not for
-            category codes).  Mixed tables: the mean in real columns and the
-            most frequent draw in discrete ones; method="median" (real and
-            mixed): the median of the draws in real columns.
+        method="mean": E[x_j | x_observed] of each unobserved cell
+            ((n_rows, n_features) float64; not for category codes).  Mixed
+            tables: the mean in real columns and the most probable value in
+            discrete ones; method="median" (real and mixed): the median in real
+            columns.  n_samples=None: for an OrderAgnosticNADE, exact and
+            deterministic -- each cell's own conditional given the row's
+            observed cells is the network's output for it with them as inputs
+            (one pass for all cells of a row); for a NADE, 100 draws as below.
+            n_samples=m: estimated from m conditional samples (binary data:
+            standard error at most 0.5 / sqrt(m) per entry; mixed tables: the
+            most frequent draw in discrete columns).
         Observed entries are returned unchanged.  A pandas DataFrame X of a
         model fitted on one gives a DataFrame (columns, dtypes, labels, index).
         """
@@ -361,8 +369,12 @@ class BaseNADE(EstimatorProtocol):
         if method == "mode":
             no_key = np.empty(0, dtype=np.uint64)
             filled = self._complete(X, orders, given, 1, no_key, greedy=True, user=user)[0]
+        elif n_samples is None and self._exact_cells:
+            filled = self._conditional_points(X, user[1], method)
+            np.copyto(filled, user[0], where=user[1])
         else:
-            n_samples = check_int(n_samples, "n_samples", minimum=1)
+            n_samples = check_int(100 if n_samples is None else n_samples, "n_samples",
+                                  minimum=1)
             key = philox_key(self.random_state if random_state is None else random_state)
             draws = self._complete(X, orders, given, n_samples, key, greedy=False, user=user)
             filled = self._output.summarise(draws, method)

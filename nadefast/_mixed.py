@@ -333,6 +333,13 @@ class Mixed(Output):
     def distribution(self, j, z):
         return self.columns[j].distribution(0, z)
 
+    def point(self, j, z, method):
+        """Discrete columns: the most probable value (what "mean" and "median" impute
+        there); real columns: their mixture's mean or median."""
+        if self.column_types[j] in DISCRETE:
+            return self.mode(j, z)
+        return self.columns[j].point(0, z, method)
+
     # ------------------------------------------------------------ imputation
 
     def summarise(self, draws, method):

@@ -22,6 +22,21 @@ SIGMA_FLOOR = 1e-3
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
+def _normal_cdf(t):
+    """The standard normal distribution function Phi(t), elementwise: erfc by the
+    Chebyshev fit of Numerical Recipes (2nd ed., section 6.2; relative error below
+    1.2e-7 everywhere, so Phi's error is below 6e-8; not quite monotone at t = 0),
+    Phi(t) = erfc(-t / sqrt(2)) / 2.  NumPy has no erf.  For the median of impute."""
+    x = -np.asarray(t, dtype=np.float64) / math.sqrt(2.0)
+    a = np.abs(x)
+    k = 1.0 / (1.0 + 0.5 * a)
+    poly = -1.26551223 + k * (1.00002368 + k * (0.37409196 + k * (0.09678418 + k * (
+        -0.18628806 + k * (0.27886807 + k * (-1.13520398 + k * (1.48851587 + k * (
+            -0.82215223 + k * 0.17087277))))))))
+    tail = k * np.exp(-a * a + poly)  # erfc(|x|)
+    return 0.5 * np.where(x >= 0.0, tail, 2.0 - tail)
+
+
 class GaussianMixture(Output):
     """x_j real, p(x_j | .) = sum_c alpha_c N(x_j; mu_c, sigma_c^2), C = n_components."""
 
@@ -158,6 +173,24 @@ class GaussianMixture(Output):
             x = (w * mu[:, None, :]).sum(axis=2) / w.sum(axis=2)
         density = np.stack([self.log_prob(j, z, x[:, s]) for s in range(x.shape[1])], axis=1)
         return x[np.arange(len(x)), np.argmax(density, axis=1)]
+
+    def point(self, j, z, method):
+        """The mixture's mean sum_c alpha_c mu_c (method="mean") or its median (where its
+        distribution function is 1/2, to within 1e-7 in probability: 64 bisection steps
+        from a bracket of every component's mean -+ 12 sigma, with _normal_cdf's error
+        below 6e-8), standardised units, (rows,)."""
+        logits, mu, sigma = self._split(z)
+        alpha = np.exp(_log_softmax(logits))
+        if method == "mean":
+            return np.sum(alpha * mu, axis=1)
+        low = np.min(mu - 12.0 * sigma, axis=1)
+        high = np.max(mu + 12.0 * sigma, axis=1)
+        for _ in range(64):
+            middle = 0.5 * (low + high)
+            below = np.sum(alpha * _normal_cdf((middle[:, None] - mu) / sigma), axis=1) < 0.5
+            low = np.where(below, middle, low)
+            high = np.where(below, high, middle)
+        return 0.5 * (low + high)
 
     def distribution(self, j, z):
         """What conditionals() reports, in the user's units: the C weights, the C means and

@@ -74,6 +74,10 @@ class OrderAgnosticNADE(BaseNADE):
 
     _decayed = ("W", "M", "W_hidden", "V")
     _fits_missing = True  # the objective over each row's observed entries (_missing.py)
+    _exact_cells = True  # every cell's conditional given any observed set: one pass
+
+    # rows per pass of _masked_outputs: bounds its memory at a few (rows, n_hidden) arrays
+    CHUNK_ROWS = 4096
 
     def __init__(self, n_hidden=500, *, n_layers=2, output="bernoulli", column_types=None,
                  n_categories=None, n_components=10, ordering=None, dtype="float32",
@@ -147,26 +151,18 @@ class OrderAgnosticNADE(BaseNADE):
         DataFrame, by column name, each a DataFrame whose columns are the labels.
         """
         index = X.index if self._schema() is not None and is_dataframe(X) else None
-        X, orders, given, (user, observed) = self._observed(X, observed)
+        X, _, _, (user, observed) = self._observed(X, observed)
         types = getattr(self, "column_types_", [self._output.name] * self.n_features_in_)
-        K = self._output.out_widths(self.n_features_in_)
-        offsets = np.concatenate([[0], np.cumsum(K)])
-        rows = X.shape[0]
-        orders = np.broadcast_to(orders, (rows, self.n_features_in_))
-        out = {}
-        for j, t in enumerate(types):
-            if t not in ("bernoulli", "categorical"):
-                continue
-            # j right after the observed entries, the rest as they were
-            others = orders[orders != j].reshape(rows, -1)
-            order = np.insert(others, 0, 0, axis=1)
-            for r in range(rows):
-                g = min(given[r], self.n_features_in_ - 1)
-                order[r] = np.insert(others[r], g, j)
-            cond = np.empty((rows, offsets[-1]), dtype=np.float64)
-            self._score(X, orders=np.ascontiguousarray(order), cond=cond)
-            block = cond[:, offsets[j]:offsets[j + 1]]
-            p = np.column_stack([1.0 - block[:, 0], block[:, 0]]) if t == "bernoulli" else block
+        discrete = [j for j, t in enumerate(types) if t in ("bernoulli", "categorical")]
+        out = {j: [] for j in discrete}
+        for rows, Z, block in self._masked_outputs(X, observed):
+            for j in discrete:
+                out[j].append(self._output.distribution(j, Z[:, block[j]:block[j + 1]]))
+        width = self._output.out_widths(self.n_features_in_)
+        for j in discrete:
+            p = np.concatenate(out[j]) if out[j] else np.empty((0, width[j]))
+            if types[j] == "bernoulli":
+                p = np.column_stack([1.0 - p[:, 0], p[:, 0]])
             seen = observed[:, j]
             p[seen] = 0.0
             p[seen, X[seen, j].astype(np.intp)] = 1.0
@@ -178,6 +174,31 @@ class OrderAgnosticNADE(BaseNADE):
         schema = self._schema()
         return {schema.names[j]: pd.DataFrame(p, index=index, columns=pd.Index(
             schema.labels[j][:p.shape[1]], dtype=object)) for j, p in out.items()}
+
+    def _masked_outputs(self, X, observed, rows=None):
+        """The output units given each row's observed entries, CHUNK_ROWS rows at a time:
+        yields (the rows' indices, Z (len, n_out) float64, the feature blocks' offsets).
+        X as the model computes with it; rows: which rows (default: all)."""
+        rows = np.arange(X.shape[0]) if rows is None else rows
+        block = np.concatenate([[0], np.cumsum(self._output.out_widths(self.n_features_in_))])
+        kernels = self._fitted_kernels()
+        for start in range(0, len(rows), self.CHUNK_ROWS):
+            r = rows[start:start + self.CHUNK_ROWS]
+            yield r, kernels.outputs(X[r], np.ascontiguousarray(observed[r])), block
+
+    def _conditional_points(self, X, observed, method):
+        """impute's exact "mean" / "median": each unobserved cell from its own conditional
+        given the row's observed cells (the ordering that lists them, then the cell), in
+        the user's units, (rows, n) float64 (observed cells: 0)."""
+        out = np.zeros(X.shape)
+        missing_rows = np.flatnonzero(~observed.all(axis=1))
+        for rows, Z, block in self._masked_outputs(X, observed, missing_rows):
+            for j in range(self.n_features_in_):
+                cells = ~observed[rows, j]
+                if cells.any():
+                    out[rows[cells], j] = self._output.point(
+                        j, Z[cells, block[j]:block[j + 1]], method)
+        return self._output.to_user(out) if self._output.real_valued else out
 
     # ------------------------------------------------------------------ hooks
 

@@ -95,6 +95,13 @@ class Output:
         """What the estimator's `output` parameter is for this output (its name)."""
         return self.name
 
+    def point(self, j, z, method):
+        """One value from variable j's own conditional, given its output units z
+        (rows, width): its mean (method="mean") or median ("median"), in the model's
+        units, (rows,) float64 -- an imputation of a cell from its exact conditional.
+        Only the methods of impute_methods other than "mode" are asked for."""
+        raise ValueError(f"method={method!r} has no exact per-cell form for output={self.name!r}")
+
     def summarise(self, draws, method):
         """One imputation from conditional draws (S, rows, n) in the user's units:
         their mean (method="mean") or median ("median"), (rows, n) float64."""
@@ -174,6 +181,11 @@ class Bernoulli(Output):
     def distribution(j, z):
         """What conditionals() reports: p(x_j = 1 | .), (rows, 1)."""
         return _sigmoid(z)
+
+    @staticmethod
+    def point(j, z, method):
+        """The mean of a Bernoulli: p(x_j = 1 | .)."""
+        return _sigmoid(z[:, 0])
 
 
 class Categorical(Output):

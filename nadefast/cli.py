@@ -223,10 +223,12 @@ def build_parser():
                                                 "empty or NA")
     p.add_argument("--out", required=True, help="the filled CSV to write")
     p.add_argument("--method", choices=("mode", "mean", "median"), default="mode",
-                   help="mode: the most probable completion; mean/median: from --samples draws "
-                        "of the conditional, the most frequent value in discrete columns")
-    p.add_argument("--samples", type=_positive_int, default=100,
-                   help="draws per row for --method mean or median")
+                   help="mode: the most probable completion; mean/median: each cell's mean or "
+                        "median given the row's observed cells (the most probable value in "
+                        "discrete columns)")
+    p.add_argument("--samples", type=_positive_int, default=None,
+                   help="for --method mean or median: estimate from this many draws per row "
+                        "(default: exact, each cell's own conditional, in one pass)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the draws")
     return parser
 

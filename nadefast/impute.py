@@ -9,10 +9,11 @@ joint model of the whole table instead of a regression per column:
 fit trains an OrderAgnosticNADE with one output per column on the observed
 entries of each row (the missing ones are neither inputs nor terms of the
 loss; nadefast/_missing.py); transform fills every missing entry -- the most
-probable completion (method="mode"), or from `n_samples` draws of the exact
-conditional p(x_missing | x_observed) the most frequent value in discrete
-columns and the mean ("mean") or median ("median") in real ones -- and
-returns observed entries unchanged.  sample_posterior=True returns one draw
+probable completion (method="mode"), or per cell, from its exact conditional
+given the row's observed cells, the most probable value in discrete columns
+and the mean ("mean") or median ("median") in real ones (one network pass;
+n_samples=m estimates them from m draws instead) -- and returns observed
+entries unchanged.  sample_posterior=True returns one draw
 of that conditional instead (so repeated transforms with different
 random_state give multiple imputations); multiple_imputations(X, m) gives m
 of them at once.
@@ -60,7 +61,9 @@ class NADEImputer:
     n_components : Gaussians per real column
     method : "mode" (default), "mean" or "median": what transform puts in a
         missing cell (see the module docstring)
-    n_samples : draws per row for method="mean" / "median"
+    n_samples : None (default): method="mean" / "median" take each missing cell's
+        exact conditional given the row's observed cells, in one network pass
+        (OrderAgnosticNADE.impute); an int: estimate them from that many draws
     sample_posterior : transform returns one draw of p(x_missing | x_observed)
     epochs : the most epochs fit runs (a budget: early stopping usually ends it first),
         or "auto": enough epochs for about AUTO_STEPS (8000) gradient steps, between 5
@@ -92,7 +95,7 @@ class NADEImputer:
     """
 
     def __init__(self, n_hidden=128, *, n_layers=2, column_types="auto", n_components=5,
-                 method="mode", n_samples=100, sample_posterior=False, epochs="auto",
+                 method="mode", n_samples=None, sample_posterior=False, epochs="auto",
                  batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
                  validation_fraction=0.1, patience=20, dtype="float64", random_state=None,
                  backend="numpy"):

@@ -337,18 +337,27 @@ def mixed_log_density(kind, params, X, types, K, C, means, scales, order, upto=N
                 a = a + P["W"][:, in_start[k]:in_start[k + 1]] @ _mixed_input(types[j], z_row[j],
                                                                                w_in[j])
         else:
-            in_start = np.concatenate([[0], np.cumsum(w_in)])
-            out_start = np.concatenate([[0], np.cumsum(w_out)])
             mask = np.zeros(n)
             for j in order[:upto]:
-                inputs = np.zeros(in_start[-1])
-                for i in np.flatnonzero(mask):
-                    inputs[in_start[i]:in_start[i + 1]] = _mixed_input(types[i], z_row[i], w_in[i])
-                h = np.maximum(P["W"] @ inputs + P["M"] @ mask + P["b"], 0.0)
-                for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
-                    h = np.maximum(Wl @ h + bl, 0.0)
-                y = P["c"][out_start[j]:out_start[j + 1]] + P["V"][out_start[j]:out_start[j + 1]] @ h
+                y = mixed_oa_outputs(P, z_row, mask, types, K, C)[j]
                 out[r] += _mixed_term(types[j], y, z_row[j], C)
                 mask[j] = 1.0
         out[r] -= sum(np.log(scales[j]) for j in order[:upto] if types[j] == "gaussian_mixture")
     return out
+
+
+def mixed_oa_outputs(P, z_row, mask, types, K, C):
+    """An order-agnostic mixed model's output units given the features `mask` (n,) marks
+    in one standardised row: a list, per feature j, of its block of units (rectified
+    layers from the observed inputs and the mask)."""
+    w_in, w_out = _mixed_blocks(types, K, C)
+    in_start = np.concatenate([[0], np.cumsum(w_in)])
+    out_start = np.concatenate([[0], np.cumsum(w_out)])
+    inputs = np.zeros(in_start[-1])
+    for i in np.flatnonzero(mask):
+        inputs[in_start[i]:in_start[i + 1]] = _mixed_input(types[i], z_row[i], w_in[i])
+    h = np.maximum(P["W"] @ inputs + P["M"] @ mask + P["b"], 0.0)
+    for Wl, bl in zip(P["W_hidden"], P["b_hidden"]):
+        h = np.maximum(Wl @ h + bl, 0.0)
+    return [P["c"][out_start[j]:out_start[j + 1]] + P["V"][out_start[j]:out_start[j + 1]] @ h
+            for j in range(len(types))]

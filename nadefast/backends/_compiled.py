@@ -194,8 +194,30 @@ class OrderlessKernels(_Kernels):
             _core.oa_output(Z, X8, M8, 1.0 / rows, row_loss, n_threads)
             return float(row_loss.mean())
 
-        inputs = _BinaryInputs(self.arrays["W"], X8, M8, n_threads)
-        return self._through_layers(M8, inputs, output_layer, grads)
+        return self._through_layers(M8, self._observed_inputs(X8, M8, n_threads),
+                                    output_layer, grads)
+
+    def _observed_inputs(self, X, M8, n_threads):
+        """The first layer's inputs from the entries of X where M8 (rows, n) uint8 is 1:
+        an object whose add(A) adds them times W to pre-activations A (rows, dp), and
+        grad(dA, out) the gradient of W."""
+        return _BinaryInputs(self.arrays["W"], np.ascontiguousarray(X, dtype=np.uint8), M8,
+                             n_threads)
+
+    def outputs(self, X, masks, n_threads=TRAINING_KERNEL_THREADS):
+        """The output units given each row's observed entries, (rows, n_out) float64, blocks
+        by feature: Z = H_L V^T + c with the entries where masks (rows, n) is True as the
+        network's inputs -- for every feature j, its conditional given them (the model's
+        dtype, widened)."""
+        M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+        out = {}
+
+        def keep(Z, need_grad):
+            out["Z"] = Z
+            return 0.0
+
+        self._through_layers(M8, self._observed_inputs(X, M8, n_threads), keep, None)
+        return out["Z"].astype(np.float64)
 
     def _through_layers(self, M8, inputs, output_layer, grads):
         """The order-agnostic objective's pass shared by every output: the first layer
@@ -368,8 +390,7 @@ class CategoricalOrderlessKernels(OrderlessKernels):
         X32 = np.ascontiguousarray(X, dtype=np.int32)
         M8 = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
         rows, n = X32.shape
-        n_in = p["W"].shape[0]
-        in_off, out_off = self.in_off, self.out_off
+        out_off = self.out_off
         K = np.diff(out_off)
         free = 1 - M8.astype(dtype)
         unobserved = n - M8.sum(axis=1, dtype=np.int64)
@@ -378,10 +399,6 @@ class CategoricalOrderlessKernels(OrderlessKernels):
                              "needs at least one unobserved feature per row")
         weight = n / unobserved  # float64, n / (n - s)
 
-        # the observed inputs, one-hot: IN[r, in_off[j] + x_rj - 1] = 1 where observed, x >= 1
-        r_idx, j_idx = np.nonzero((X32 >= 1) & (M8 != 0))
-        IN = np.zeros((rows, n_in), dtype=np.uint8)
-        IN[r_idx, in_off[j_idx] + X32[r_idx, j_idx] - 1] = 1
 
         def output_layer(Z, need_grad):
             """A softmax per feature block (every block has K >= 1 entries)."""
@@ -400,9 +417,17 @@ class CategoricalOrderlessKernels(OrderlessKernels):
                 Z *= (free * (weight / rows).astype(dtype)[:, None])[:, feature]
             return float(row_loss.mean())
 
-        # IN & IN = IN: the one-hot inputs are their own mask
-        inputs = _BinaryInputs(p["W"], IN, IN, n_threads)
-        return self._through_layers(M8, inputs, output_layer, grads)
+        return self._through_layers(M8, self._observed_inputs(X32, M8, n_threads),
+                                    output_layer, grads)
+
+    def _observed_inputs(self, X, M8, n_threads):
+        """One-hot: an observed value v >= 1 of feature j is a 1 in column in_off[j] + v - 1
+        (IN & IN = IN: the one-hot inputs are their own mask)."""
+        X32 = np.ascontiguousarray(X, dtype=np.int32)
+        r_idx, j_idx = np.nonzero((X32 >= 1) & (M8 != 0))
+        IN = np.zeros((X32.shape[0], self.arrays["W"].shape[0]), dtype=np.uint8)
+        IN[r_idx, self.in_off[j_idx] + X32[r_idx, j_idx] - 1] = 1
+        return _BinaryInputs(self.arrays["W"], IN, IN, n_threads)
 
 
 def _cond_to_user(cond, output, written=None):
@@ -527,15 +552,19 @@ class MixtureOrderlessKernels(OrderlessKernels):
         if rows and (M8.sum(axis=1, dtype=np.int64) == n).any():
             raise ValueError("objective: a row of masks observes every feature; the objective "
                              "needs at least one unobserved feature per row")
-        W = self.arrays["W"]
-        observed = (np.clip(X, -1e15, 1e15) * M8).astype(W.dtype)  # x * m
 
         def output_layer(Z, need_grad):  # fused: per-row losses, Z overwritten by dloss/dZ
             row_loss = np.empty(rows)
             _core.oa_mix_output(Z, X, M8, self.C, 1.0 / rows, row_loss, n_threads)
             return float(row_loss.mean())
 
-        return self._through_layers(M8, _DenseInputs(W, observed), output_layer, grads)
+        return self._through_layers(M8, self._observed_inputs(X, M8, n_threads), output_layer,
+                                    grads)
+
+    def _observed_inputs(self, X, M8, n_threads):
+        """Dense x * m, values clamped to +-1e15 as the kernels clamp them."""
+        W = self.arrays["W"]
+        return _DenseInputs(W, (np.clip(_values(X), -1e15, 1e15) * M8).astype(W.dtype))
 
 
 class CompiledBackend(Backend):

@@ -245,6 +245,13 @@ class OrderlessKernels(_Kernels):
 
         self._along(X, orders, on_position)
 
+    def outputs(self, X, masks, n_threads=1):
+        """The output units given each row's observed entries, (rows, n_out) float64, blocks
+        by feature: Z = H_L V^T + c with the entries where masks (rows, n) is True as the
+        network's inputs -- for every feature j, its conditional given them."""
+        p = self._float64()
+        return self._layers(p, X, np.asarray(masks, dtype=np.float64))[2][-1] @ p["V"].T + p["c"]
+
     def objective(self, X, masks, grads=None, available=None):
         """The rescaled order-agnostic NLL (docs/order_agnostic.md §3), mean over rows;
         its gradient into `grads` when given.  available (rows, n) bool: only those

@@ -697,6 +697,41 @@ class OrderlessKernels(_TorchKernels):
         for s, Xc in self._along(X, orders, n, on_position, extra_bytes=n * (per * 24 + 16)):
             self._put(X, s, Xc)
 
+    def _masked_forward(self, Xc, m, Wp, ops):
+        """The network with the entries where m (rows, n) is 1 as inputs: the first layer's
+        inputs (rows, n * in_width), the pre-activations and outputs of every layer, and
+        the output units Z = H_L V^T + c (rows, n_out), blocks by feature."""
+        p = self.arrays
+        inputs = (ops.encode(Xc, self.features, self.tdtype) * m[..., None]).reshape(
+            Xc.shape[0], -1)
+        A = [m @ p["M"].T]
+        A[0] += p["b"]
+        A[0] += inputs @ Wp
+        H = [torch.relu(A[0])]
+        for Wl, bl in zip(p["W_hidden"], p["b_hidden"]):
+            A.append(H[-1] @ Wl.T + bl)
+            H.append(torch.relu(A[-1]))
+        return inputs, A, H, H[-1] @ p["V"].T + p["c"]
+
+    @_memory_guard
+    def outputs(self, X, masks, n_threads=1):
+        """The output units given each row's observed entries, (rows, n_out) float64 on the
+        host, blocks by feature: for every feature j, its conditional given the entries
+        where masks (rows, n) is True."""
+        rows, n = X.shape
+        ops = self.ops(n)
+        p = self.arrays
+        d = p["b"].shape[0]
+        Wp = self.blocks_in.gather(p["W"].T).reshape(n * ops.in_width, d)
+        out = np.empty((rows, p["V"].shape[0]))
+        item = self.dtype.itemsize
+        row_bytes = n * (ops.in_width + 2) * item + 2 * (p["W_hidden"].shape[0] + 1) * d * item
+        for s in _chunks(rows, row_bytes + p["V"].shape[0] * 16):
+            m = torch.as_tensor(np.asarray(masks[s]), device=self.device).to(self.tdtype)
+            self._put(out, s, self._masked_forward(self._tensor(X[s], ops), m, Wp, ops)[3]
+                      .to(torch.float64))
+        return out
+
     @_memory_guard
     def objective(self, X, masks, grads=None, n_threads=1):
         """The rescaled order-agnostic NLL of (X, masks), mean over rows
@@ -722,17 +757,8 @@ class OrderlessKernels(_TorchKernels):
                      + n * ops.out_width * 40)
         for s in _chunks(rows, row_bytes):
             Xc = self._tensor(X[s], ops)
-            R = Xc.shape[0]
             m = torch.as_tensor(masks[s], device=self.device).to(self.tdtype)
-            inputs = (ops.encode(Xc, self.features, self.tdtype) * m[..., None]).reshape(R, -1)
-            A = [m @ p["M"].T]
-            A[0] += p["b"]
-            A[0] += inputs @ Wp
-            H = [torch.relu(A[0])]
-            for l in range(layers - 1):
-                A.append(H[-1] @ p["W_hidden"][l].T + p["b_hidden"][l])
-                H.append(torch.relu(A[-1]))
-            Z = H[-1] @ p["V"].T + p["c"]  # (rows, n_out), blocks by feature
+            inputs, A, H, Z = self._masked_forward(Xc, m, Wp, ops)
             Zp = self.blocks_out.gather(Z.T, fill=-math.inf).permute(2, 0, 1).to(torch.float64)
             free = 1.0 - m.to(torch.float64)
             weight = n / free.sum(dim=1)  # n / (n - s)
