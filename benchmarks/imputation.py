@@ -562,7 +562,21 @@ def machine():
             "cpu": cpu, "logical_cpus": os.cpu_count(), "load_average": list(os.getloadavg()),
             "python": platform.python_version(), "numpy": np.__version__,
             "sklearn": sklearn.__version__, "statsmodels": sm_version,
-            "nadefast": nadefast.__version__, "threads": int(THREADS)}
+            "nadefast": nadefast.__version__, "git_commit": _git_commit(),
+            "threads": int(THREADS)}
+
+
+def _git_commit():
+    """The checkout's commit (with "+dirty" when it has changes), or None."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
 
 
 def parse_args(argv):
@@ -570,7 +584,8 @@ def parse_args(argv):
     p.add_argument("--out", help="write the JSON record here")
     p.add_argument("--tables", default=",".join(TABLES))
     p.add_argument("--patterns", default="mcar10,mcar30,mcar50,mnar")
-    p.add_argument("--seeds", default="0", help="mask (and model) seeds, e.g. 0,1")
+    p.add_argument("--seeds", default="0,1,2", help="mask (and model) seeds; each cell's "
+                   "figures are means over them")
     p.add_argument("--imputers", default=",".join(IMPUTERS))
     p.add_argument("--draws", type=int, default=100,
                    help="nadefast's multiple imputations per row for the coverage (0: none)")
