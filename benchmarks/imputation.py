@@ -582,7 +582,8 @@ def _git_commit():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="write the JSON record here")
-    p.add_argument("--tables", default=",".join(TABLES))
+    p.add_argument("--tables", default=",".join(TABLES), help='comma-separated; "" for none '
+                   '(the speed check alone)')
     p.add_argument("--patterns", default="mcar10,mcar30,mcar50,mnar")
     p.add_argument("--seeds", default="0,1,2", help="mask (and model) seeds; each cell's "
                    "figures are means over them")
@@ -613,7 +614,7 @@ def main(argv=None):
     if args.speed_child:
         print(json.dumps(speed_check(args.speed_rows, nade_settings(args))))
         return
-    tables = args.tables.split(",")
+    tables = [t for t in args.tables.split(",") if t]  # --tables "": the speed check alone
     patterns = args.patterns.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     imputers = args.imputers.split(",")
@@ -640,8 +641,9 @@ def main(argv=None):
     summary = mean_over_seeds(record["results"])
     record["summary"] = [{"table": t, "pattern": p, "imputer": k, **v}
                          for (t, p, k), v in summary.items()]
-    print(print_table(summary, tables, patterns, imputers))
-    if "nadefast" in imputers:
+    if tables:
+        print(print_table(summary, tables, patterns, imputers))
+    if tables and "nadefast" in imputers:
         for against in ("iterative", "iterative_rf"):
             if against in imputers:
                 won, cells, which = win_count(summary, tables, patterns, against)
