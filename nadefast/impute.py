@@ -65,7 +65,8 @@ class NADEImputer:
         exact conditional given the row's observed cells, in one network pass
         (OrderAgnosticNADE.impute); an int: estimate them from that many draws
     sample_posterior : transform returns one draw of p(x_missing | x_observed)
-    epochs : the most epochs fit runs (a budget: early stopping usually ends it first),
+    epochs : the most epochs fit runs (a budget, which early stopping may end sooner:
+        on the benchmark's small tables it did, on 6 000 and 20 000 rows the budget did),
         or "auto": enough epochs for about AUTO_STEPS (8000) gradient steps, between 5
         and 200 -- what a table needs is a number of steps, not of passes, and a fixed
         number of epochs would make a 100 000-row fit 250 times longer than a 400-row one
