@@ -564,6 +564,12 @@ class OrderlessKernels(_TorchKernels):
     """An order-agnostic NADE (docs/order_agnostic.md) on torch tensors: parameters in the
     public layout, blocks of W's columns and V's rows by feature; every output."""
 
+    # ensembles: every (ordering, row) pair one row of a single sweep, a position's products
+    # over all of them at once (a launch per position, not per position and ordering); equal
+    # to the sweeps one ordering at a time but for rounding (BLAS may block a product of
+    # more rows differently)
+    batches_orderings = True
+
     def __init__(self, params, output, device="cpu"):
         super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"), output,
                          device)
