@@ -28,7 +28,11 @@ are float64.  What a chain position costs:
   (rows, n, d) per chunk of rows, so one pass of batched products;
 * fixed-order sampling and every order-agnostic sweep along an ordering: a
   Python loop over positions (each step a few products for all the rows of
-  a chunk); CUDA graphs or fused kernels are future work;
+  a chunk);
+* except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
+  NADE's score (log p(x) alone) and sample run as fused Triton kernels, one
+  launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
+  docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED) forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
 
@@ -54,6 +58,7 @@ own thread pool on the CPU.
 
 import functools
 import math
+import os
 
 import numpy as np
 import torch
@@ -63,6 +68,13 @@ from nadefast.backends import Backend, Kernels
 
 # the most bytes the temporaries of one chunk of rows should take (about)
 CHUNK_BYTES = 256 * 2**20
+
+# The fused Triton kernels of the fixed-order Bernoulli NADE (score and sample): "auto"
+# uses them on CUDA devices when triton imports, "never" the torch code of this module,
+# "always" the kernels on every device (CPU tensors need Triton's interpreter,
+# TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
+FUSED = os.environ.get("NADEFAST_FUSED", "auto")
+_FUSED_MODES = ("auto", "always", "never")
 
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -314,6 +326,25 @@ class _Blocks:
 
 # -------------------------------------------------------------------- helpers
 
+def _fused_module(device):
+    """nadefast.backends._triton when the fused kernels are to run on `device` (FUSED),
+    else None."""
+    if FUSED not in _FUSED_MODES:
+        raise ValueError(f"nadefast.backends._torch.FUSED (NADEFAST_FUSED) must be one of "
+                         f"{list(_FUSED_MODES)}, got {FUSED!r}")
+    if FUSED == "never" or (FUSED == "auto" and device.type != "cuda"):
+        return None
+    try:
+        from nadefast.backends import _triton
+    except ImportError as exc:
+        if FUSED == "always":
+            raise ImportError(f"NADEFAST_FUSED=always needs Triton, which did not import "
+                              f"({exc}); install it with the gpu extra: "
+                              f"pip install \"nadefast[gpu]\"") from None
+        return None
+    return _triton
+
+
 def _chunks(rows, bytes_per_row):
     """Slices of at most as many rows as CHUNK_BYTES allows (at least one)."""
     step = max(1, int(CHUNK_BYTES // max(1, bytes_per_row)))
@@ -465,9 +496,24 @@ class FixedKernels(_TorchKernels):
         Z = torch.einsum("rkd,kwd->rkw", H, Vp) + cp
         return E, A, H, Z
 
+    def _fused(self):
+        """The fused kernels' module and the model by chain position (W's columns and V's
+        rows (n, d), c (n,), b (d,), contiguous) when they serve this model, else None."""
+        if self.output.name != "bernoulli" or "rho" in self.arrays:
+            return None
+        module = _fused_module(self.device)
+        if module is None:
+            return None
+        p = self.arrays  # the public layout is by chain position already (docs/README.md)
+        return module, (p["W"].T.contiguous(), p["V"].contiguous(), p["c"].contiguous(),
+                        p["b"].contiguous())
+
     @_memory_guard
     def score(self, X, order, n_threads, cond=None, terms=None):
         rows, n = X.shape
+        fused = None if cond is not None or terms is not None else self._fused()
+        if fused is not None:
+            return self._fused_score(X, order, *fused)
         ops, order_t, blocks_in, blocks_out, cond_cols = self._layout(order)
         params = self._padded(blocks_in, blocks_out)
         loglik = np.zeros(rows)
@@ -536,9 +582,36 @@ class FixedKernels(_TorchKernels):
             g *= scale
         return nll / rows
 
+    def _fused_score(self, X, order, module, params):
+        rows, n = X.shape
+        ops, order_t = self._layout(order)[:2]
+        loglik = np.zeros(rows)
+        for s in _chunks(rows, n * 10 + 16):
+            xs = self._tensor(X[s], ops)[:, order_t].to(torch.int8).contiguous()
+            self._put(loglik, s, module.score(xs, *params))
+        return loglik
+
+    def _fused_sample(self, X, order, key, row0, given, greedy, module, params):
+        rows, n = X.shape
+        ops, order_t = self._layout(order)[:2]
+        # the noise buffer (8 bytes a draw) dominates a chunk's memory
+        for s in _chunks(rows, n * 26 + 16):
+            Xc = self._tensor(X[s], ops)
+            R = Xc.shape[0]
+            xs = Xc[:, order_t].to(torch.int8).contiguous()
+            eps = None if greedy else module.noise(key, row0 + s.start, R, n, self.device)
+            kept = None if given is None else torch.as_tensor(
+                np.asarray(given[s], dtype=np.int32), device=self.device)
+            module.sample(xs, eps, kept, *params)
+            Xc[:, order_t] = xs.to(Xc.dtype)
+            self._put(X, s, Xc)
+
     @_memory_guard
     def sample(self, X, order, key, row0, given, greedy, n_threads):
         rows, n = X.shape
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_sample(X, order, key, row0, given, greedy, *fused)
         ops, order_t, blocks_in, blocks_out, _ = self._layout(order)
         Wp, Vp, cp, rho = self._padded(blocks_in, blocks_out)
         per = self.output.uniforms
