@@ -96,7 +96,7 @@ def _log_sigmoid(t):
     Goldberg's correction (exact where 1 + y rounds to 1)."""
     y = tl.exp(-tl.abs(t))
     s = 1.0 + y
-    log1p = tl.where(s == 1.0, y, tl.log(s) * (y / (s - 1.0)))
+    log1p = tl.where(s == 1.0, y, tl.log(s) * (y / tl.where(s == 1.0, 1.0, s - 1.0)))
     return tl.minimum(t, 0.0) - log1p
 
 
