@@ -582,29 +582,37 @@ class FixedKernels(_TorchKernels):
             g *= scale
         return nll / rows
 
+    def _by_position(self, X, order_t):
+        """Rows of X (NumPy, 0/1 values) on the device as (rows, n) int8 by chain position:
+        sent in their own dtype (uint8 for samples: 1 byte a value), converted there."""
+        values = torch.as_tensor(np.ascontiguousarray(X)).to(self.device)
+        return values[:, order_t].to(torch.int8).contiguous()
+
     def _fused_score(self, X, order, module, params):
         rows, n = X.shape
-        ops, order_t = self._layout(order)[:2]
+        order_t = self._layout(order)[1]
         loglik = np.zeros(rows)
         for s in _chunks(rows, n * 10 + 16):
-            xs = self._tensor(X[s], ops)[:, order_t].to(torch.int8).contiguous()
-            self._put(loglik, s, module.score(xs, *params))
+            self._put(loglik, s, module.score(self._by_position(X[s], order_t), *params))
         return loglik
 
     def _fused_sample(self, X, order, key, row0, given, greedy, module, params):
         rows, n = X.shape
-        ops, order_t = self._layout(order)[:2]
+        order_t = self._layout(order)[1]
+        inverse = torch.argsort(order_t)  # position of each feature
         # the noise buffer (8 bytes a draw) dominates a chunk's memory
-        for s in _chunks(rows, n * 26 + 16):
-            Xc = self._tensor(X[s], ops)
-            R = Xc.shape[0]
-            xs = Xc[:, order_t].to(torch.int8).contiguous()
+        for s in _chunks(rows, n * 12 + 16):
+            R = s.stop - s.start
+            if given is None:  # nothing to keep: X's contents are not read
+                xs = torch.empty((R, n), dtype=torch.int8, device=self.device)
+                kept = None
+            else:
+                xs = self._by_position(X[s], order_t)
+                kept = torch.as_tensor(np.asarray(given[s], dtype=np.int32), device=self.device)
             eps = None if greedy else module.noise(key, row0 + s.start, R, n, self.device)
-            kept = None if given is None else torch.as_tensor(
-                np.asarray(given[s], dtype=np.int32), device=self.device)
             module.sample(xs, eps, kept, *params)
-            Xc[:, order_t] = xs.to(Xc.dtype)
-            self._put(X, s, Xc)
+            # back in feature order, one byte a value over the bus
+            self._put(X, s, xs[:, inverse].to(torch.uint8))
 
     @_memory_guard
     def sample(self, X, order, key, row0, given, greedy, n_threads):
