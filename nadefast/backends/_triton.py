@@ -57,6 +57,10 @@ BLOCK_ROWS = 16
 NOISE_BLOCK_ROWS = 32
 NOISE_BLOCK_WORDS = 16  # Philox blocks (8 draws each) per program along a row
 NUM_WARPS = 4
+# Philox's 64-bit multiply-high: tl.umulhi (True), or built from 32-bit halves (False; for
+# a Triton build whose umulhi does not take 64-bit operands).  Environment:
+# NADEFAST_TRITON_MULHI=halves.  Both give NumPy's bits (tests/test_triton_kernels.py).
+NATIVE_MULHI = os.environ.get("NADEFAST_TRITON_MULHI", "umulhi") != "halves"
 
 
 def _signed(v):
@@ -247,7 +251,7 @@ def _block_d(d):
 
 
 def noise(key, row0, rows, n, device, bits=False, block_rows=None, block_words=None,
-          native_mulhi=True):
+          native_mulhi=None):
     """(rows, n) float64 logistic noise of rows row0 .. row0 + rows - 1 of `key` (two
     uint64 words), draws 0..n-1: docs/sampling.md §3 (bits=True: the raw 32-bit draws,
     int64)."""
@@ -261,7 +265,7 @@ def noise(key, row0, rows, n, device, bits=False, block_rows=None, block_words=N
     bw = block_words or NOISE_BLOCK_WORDS
     grid = (triton.cdiv(rows, br), triton.cdiv(triton.cdiv(n, 8), bw))
     _noise_kernel[grid](out, consts, rows, n, BLOCK_R=br, BLOCK_B=bw, BITS=bits,
-                        NATIVE=native_mulhi)
+                        NATIVE=NATIVE_MULHI if native_mulhi is None else bool(native_mulhi))
     return out
 
 
