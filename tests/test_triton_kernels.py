@@ -15,8 +15,13 @@ decoration); NADEFAST_TORCH_DEVICE=cuda runs the same checks compiled on a GPU i
 Without triton the file skips, unless NADEFAST_REQUIRE_TRITON=1 (CI) makes that a failure.
 """
 
+import importlib.util
+import json
 import os
+import pathlib
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -45,6 +50,7 @@ if DEVICE == "cpu" and not _triton.INTERPRETED:
     pytest.fail("nadefast.backends._triton was imported before TRITON_INTERPRET=1 was set: "
                 "its kernels are compiled for a GPU", pytrace=False)
 
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 RTOL = {"float64": 1e-10, "float32": 1e-4}
 NEAR_TIE = 1e-4  # float32: |z - eps| <= NEAR_TIE (1 + |z|) may flip a draw
 
@@ -262,3 +268,29 @@ def test_fused_kernels_reject_bad_tensors(rng):
     if DEVICE == "cpu":
         with pytest.raises(ValueError, match="one device"):
             _triton.score(xs, W.to("meta"), V, c, b)
+
+
+# ------------------------------------------------------------------ GPU code generation
+
+
+def test_kernels_compile_for_hopper_without_spilling(tmp_path):
+    """Every variant the backend launches by default compiles for sm_90 (H100/H200) through
+    Triton's ahead-of-time path, no GPU needed, and the default launch settings keep the
+    rows' state in registers (no stack: nothing spilled).  tools/triton_codegen.py, run
+    in a fresh process: the kernels of this one are the interpreter's."""
+    if importlib.util.find_spec("triton.backends.nvidia") is None:
+        if os.environ.get("NADEFAST_REQUIRE_TRITON", "") not in ("", "0"):
+            pytest.fail("this Triton has no NVIDIA backend")
+        pytest.skip("this Triton has no NVIDIA backend")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "triton_codegen.py"),
+                           "--defaults", "--json"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    names = {r["variant"].split()[0] for r in rows}
+    assert names == {"sample", "score", "noise"}
+    for r in rows:
+        assert r["ok"], f"{r['variant']}: {r.get('error')}"
+        if r["resources"] is not None:
+            assert r["resources"]["STACK"] == 0, f"{r['variant']} spills: {r['resources']}"

@@ -52,11 +52,17 @@ INTERPRETED = os.environ.get("TRITON_INTERPRET", "") not in ("", "0")
 _PHILOX = (0xD2E7470EE14C6C93, 0xCA5A826395121157, 0x9E3779B97F4A7C15, 0xBB67AE8584CAA73B)
 _M64 = 2**64
 
-# the launches' defaults (the GPU benchmark sweeps them: benchmarks/gpu.py)
-BLOCK_ROWS = 16
+# The launches' defaults: first guesses, not yet measured on a GPU (benchmarks/gpu.py sweeps
+# them).  Compiled for sm_90 at d = 500 (BLOCK_D 512, float32; tools/triton_codegen.py), the
+# sampler holds a and h in registers: 8 rows x 4 warps take 112 registers a thread and spill
+# nothing (4 programs per SM); 16 x 4 take all 255; 32 x 8 spill.  Small requests get smaller
+# blocks (at least PROGRAMS_PER_SM programs per multiprocessor) and SMALL_NUM_WARPS warps.
+BLOCK_ROWS = 8
+NUM_WARPS = 4
+PROGRAMS_PER_SM = 4
+SMALL_NUM_WARPS = 2  # for blocks of at most 2 rows: a shorter reduction per position
 NOISE_BLOCK_ROWS = 32
 NOISE_BLOCK_WORDS = 16  # Philox blocks (8 draws each) per program along a row
-NUM_WARPS = 4
 # Philox's 64-bit multiply-high: tl.umulhi (True), or built from 32-bit halves (False; for
 # a Triton build whose umulhi does not take 64-bit operands).  Environment:
 # NADEFAST_TRITON_MULHI=halves.  Both give NumPy's bits (tests/test_triton_kernels.py).
@@ -250,6 +256,20 @@ def _block_d(d):
     return max(16, triton.next_power_of_2(d))
 
 
+def _launch(rows, device, block_rows, num_warps):
+    """(block_rows, num_warps) of a launch over `rows`: the ones given, else BLOCK_ROWS
+    halved while there would be fewer than PROGRAMS_PER_SM programs per multiprocessor."""
+    if block_rows is None:
+        block_rows = BLOCK_ROWS
+        sms = (torch.cuda.get_device_properties(device).multi_processor_count
+               if device.type == "cuda" else 1)
+        while block_rows > 1 and triton.cdiv(rows, block_rows) < PROGRAMS_PER_SM * sms:
+            block_rows //= 2
+    if num_warps is None:
+        num_warps = SMALL_NUM_WARPS if block_rows <= 2 else NUM_WARPS
+    return block_rows, num_warps
+
+
 def noise(key, row0, rows, n, device, bits=False, block_rows=None, block_words=None,
           native_mulhi=None):
     """(rows, n) float64 logistic noise of rows row0 .. row0 + rows - 1 of `key` (two
@@ -273,18 +293,18 @@ def sample(xs, eps, given, Wk, Vk, c, b, block_rows=None, skip=True, num_warps=N
     """Fill xs (rows, n) int8, values by chain position, with draws (eps (rows, n) float64
     noise, or None: the most probable values), keeping xs[r, :given[r]] where `given`
     (rows,) int32 is not None.  Wk, Vk (n, d), c (n,), b (d,): the model by position, one
-    dtype."""
+    dtype.  block_rows, num_warps: None for the module's defaults (`_launch`)."""
     rows, n = xs.shape
     d = b.shape[0]
     if rows == 0 or n == 0:
         return xs
     tensors = [xs, Wk, Vk, c, b] + [t for t in (eps, given) if t is not None]
     _check(*tensors)
-    br = block_rows or BLOCK_ROWS
+    br, nw = _launch(rows, xs.device, block_rows, num_warps)
     _sample_kernel[(triton.cdiv(rows, br),)](
         xs, xs if eps is None else eps, xs if given is None else given, Wk, Vk, c, b,
         rows, n, d, BLOCK_R=br, BLOCK_D=_block_d(d), GREEDY=eps is None,
-        HAS_GIVEN=given is not None, SKIP=skip, num_warps=num_warps or NUM_WARPS)
+        HAS_GIVEN=given is not None, SKIP=skip, num_warps=nw)
     return xs
 
 
@@ -297,8 +317,8 @@ def score(xs, Wk, Vk, c, b, block_rows=None, skip=True, num_warps=None):
     if rows == 0 or n == 0:
         return out
     _check(xs, out, Wk, Vk, c, b)
-    br = block_rows or BLOCK_ROWS
+    br, nw = _launch(rows, xs.device, block_rows, num_warps)
     _score_kernel[(triton.cdiv(rows, br),)](
         xs, out, Wk, Vk, c, b, rows, n, d, BLOCK_R=br, BLOCK_D=_block_d(d), SKIP=skip,
-        num_warps=num_warps or NUM_WARPS)
+        num_warps=nw)
     return out
