@@ -16,7 +16,8 @@ and >= 0.5M at 256; fixed-order scoring >= 6M rows/s; training epochs of 50 000 
 
 Data: NADEFAST_DATA/binarized_mnist.npz when present, else synthetic MNIST-shaped binary
 rows (28 x 28 strokes, ~14 % ones; the report says which).  Models: trained for the one
-timed epoch on those rows (fixed order), or fitted for one epoch on the CPU (the checks).
+timed epoch on those rows (fixed order: the fused model is the one sampled and scored), or
+fitted for one epoch on the CPU (the checks).
 """
 
 import argparse
@@ -61,7 +62,7 @@ from nadefast.backends import _torch  # noqa: E402
 DEVICE = "cpu" if ARGS.dry_run else "cuda"
 if ARGS.dry_run:
     # the first 40 pixels of each row: the interpreter runs a Python step per position
-    SIZES = dict(n=40, d=8, train=300, batch=100, check=24, oa_rows=12, orderings=2,
+    SIZES = dict(n=40, d=8, train=200, batch=50, check=24, oa_rows=12, orderings=2,
                  sample=(64, 8), score=64, sweep=((4, 4), (16, 4)), reps=1)
 else:
     SIZES = dict(n=784, d=500, train=50000, batch=100, check=1000, oa_rows=10000, orderings=16,
@@ -174,6 +175,7 @@ def run_checks(X):
         ref_score, ref_sample = cpu.score_samples(Y), cpu.sample(rows, random_state=1)
         prefix = masks[:, np.argsort(cpu.ordering_)]
         ref_mode = cpu.impute(Y, prefix)
+        ref_loss, ref_grads = cpu.loss_and_gradient(Y[:200])
         dev = pickle.loads(pickle.dumps(cpu)).set_params(backend="torch", device=DEVICE)
         for mode in ("always", "never"):
             path = "fused" if mode == "always" else "torch"
@@ -186,6 +188,11 @@ def run_checks(X):
                 diff = int((dev.impute(Y, prefix) != ref_mode).any(axis=1).sum())
                 check(f"NADE {dtype} {path} greedy completion of a kept prefix", diff <= allowed,
                       f"{diff} of {rows} rows differ (allowed {allowed})")
+                loss, grads = dev.loss_and_gradient(Y[:200])
+                err = max([abs(loss - ref_loss) / abs(ref_loss)]
+                          + [rel_err(grads[k], ref_grads[k]) for k in ref_grads])
+                check(f"NADE {dtype} {path} loss and gradient", err <= tol,
+                      f"largest relative error {err:.2e}")
     oa = OrderAgnosticNADE(d, n_layers=2, dtype="float32", random_state=0).fit(
         X[:500], epochs=1, batch_size=100)
     dev = pickle.loads(pickle.dumps(oa)).set_params(backend="torch", device=DEVICE)
@@ -208,13 +215,15 @@ def time_fixed(X):
     from nadefast.backends import _triton
 
     d, batch = SIZES["d"], SIZES["batch"]
-    model = NADE(d, dtype="float32", random_state=0, backend="torch", device=DEVICE)
-    model.fit(X[:1000], epochs=1, batch_size=batch)  # warm-up (kernels, cuBLAS)
-    model = NADE(d, dtype="float32", random_state=0, backend="torch", device=DEVICE)
-    t0 = time.perf_counter()
-    model.fit(X[:SIZES["train"]], epochs=1, batch_size=batch)
-    sync()
-    ours("fixed epoch", time.perf_counter() - t0)
+    for mode, path in (("never", "torch"), ("always", "fused")):  # the fused model stays
+        with fused_mode(mode):
+            model = NADE(d, dtype="float32", random_state=0, backend="torch", device=DEVICE)
+            model.fit(X[:1000], epochs=1, batch_size=batch)  # warm-up (kernels, cuBLAS)
+            model = NADE(d, dtype="float32", random_state=0, backend="torch", device=DEVICE)
+            t0 = time.perf_counter()
+            model.fit(X[:SIZES["train"]], epochs=1, batch_size=batch)
+            sync()
+            ours(f"fixed epoch ({path})", time.perf_counter() - t0)
 
     for B in SIZES["sample"]:
         for mode, path in (("always", "fused"), ("never", "torch")):
@@ -260,6 +269,13 @@ def time_fixed(X):
                 best["sample"] = min(best.get("sample", (np.inf,)), (t, tag))
                 best["score"] = min(best.get("score", (np.inf,)), (t2, tag))
     RESULTS["ours"]["best blocks"] = {k_: v[1] for k_, v in best.items()}
+    from nadefast.backends import _triton_grad
+
+    xg = xb[:batch].contiguous()
+    for br, nw in ((1, 2), (2, 2), (4, 4), (8, 4)):
+        ours(f"gradient kernel {batch} rows (block {br}, {nw} warps)",
+             timed(lambda: _triton_grad.loss_and_gradient(xg, *params, block_rows=br,
+                                                          num_warps=nw)), batch, "rows/s")
     for B in SIZES["sample"][1:]:  # the small batch: its kernel alone
         e = _triton.noise(key, 0, B, X.shape[1], DEVICE)
         x = torch.empty((B, X.shape[1]), dtype=torch.int8, device=DEVICE)
@@ -373,7 +389,9 @@ def ratios():
         for ref in refs:
             if rate(ref, f):
                 out[label][f"vs {ref}"] = ours_rate / rate(ref, f)
-    for label, key, refs in (("fixed epoch", "fixed epoch", ("torch-cumsum train 100",)),
+    for label, key, refs in (("fixed epoch", "fixed epoch (fused)", ("torch-cumsum train 100",)),
+                             ("fixed epoch torch path", "fixed epoch (torch)",
+                              ("torch-cumsum train 100",)),
                              ("oa2 epoch", "oa2 epoch", ("torch-oa2 train 100",)),
                              ("oa2 ensemble fp32", "oa2 ensemble fp32",
                               ("torch-oa2 score 10000", "gemm-oa2 fp32")),
@@ -381,7 +399,8 @@ def ratios():
         if key not in o:
             continue
         s = o[key]["seconds"]
-        out[label] = {"ours s": s, "target s": TARGETS[label], "target / ours": TARGETS[label] / s}
+        target = TARGETS[label.replace(" torch path", "")]
+        out[label] = {"ours s": s, "target s": target, "target / ours": target / s}
         for ref in refs:
             if "seconds" in f.get(ref, {}):  # the reference's time for the same work
                 out[label][f"{ref} s / ours"] = f[ref]["seconds"] / s
@@ -392,10 +411,11 @@ def write_report():
     out.mkdir(parents=True, exist_ok=True)
     RESULTS["failed checks"] = FAILED
     (out / "results_gpu.json").write_text(json.dumps(RESULTS, indent=1, default=str) + "\n")
+    dry = " --dry-run (CPU, Triton interpreter: no speed figure means anything)"
     lines = [f"# GPU comparison (issue 19): {RESULTS['device']}", "",
              f"{RESULTS['date']}; {RESULTS['versions']}; data: {RESULTS['data']}; "
              f"run took {RESULTS['seconds']:.0f} s.  Written by `benchmarks/gpu.py`"
-             f"{' --dry-run (CPU, Triton interpreter: no speed figure means anything)' if ARGS.dry_run else ''}.",
+             f"{dry if ARGS.dry_run else ''}.",
              "", "## Checks against the compiled core", "", "| check | result |", "|---|---|"]
     lines += [f"| {k} | {'ok' if v['ok'] else '**FAILED**'}: {v['detail']} |"
               for k, v in RESULTS["checks"].items()]

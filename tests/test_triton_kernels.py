@@ -2,8 +2,9 @@
 against the compiled core and NumPy's Philox.
 
 The noise kernel's draws are NumPy's Philox stream bit for bit and its noise the compiled
-core's (`_core.logistic_noise`); the fused score equals the compiled core's (float64:
-1e-10 relative; float32: 1e-4, its float32 arithmetic against ours); the fused sampler's
+core's (`_core.logistic_noise`); the fused score, loss and gradient equal the compiled
+core's (float64: 1e-10 relative; float32: 1e-4, its float32 arithmetic against ours); a
+fit through the fused gradient takes the compiled core's steps; the fused sampler's
 draws equal the compiled core's: float64 identical; float32 identical except near ties,
 a row allowed to differ only where, at its first differing position k, the logit z_k
 (computed in float64 by NumPy along the compiled core's own sample) lies within 1e-4
@@ -45,6 +46,7 @@ from nadefast import NADE  # noqa: E402
 from nadefast._random import philox_key  # noqa: E402
 from nadefast.backends import _torch  # noqa: E402
 from nadefast.backends import _triton  # noqa: E402
+from nadefast.backends import _triton_grad  # noqa: E402
 
 if DEVICE == "cpu" and not _triton.INTERPRETED:
     pytest.fail("nadefast.backends._triton was imported before TRITON_INTERPRET=1 was set: "
@@ -139,7 +141,7 @@ def test_noise_is_the_compiled_cores():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("block_rows, skip", [(1, True), (4, True), (16, True), (4, False)])
+@pytest.mark.parametrize("block_rows, skip", [(2, True), (4, True), (16, True), (4, False)])
 def test_fused_score_is_the_compiled_cores(dtype, block_rows, skip, rng):
     for bias in (0.0, -3.0):  # dense, and sparse rows: blocks that skip their update
         m, X = _model(dtype, rng, bias=bias)
@@ -175,7 +177,7 @@ def test_fused_score_check_can_fail(rng):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("block_rows, skip", [(1, True), (4, True), (16, True), (4, False)])
+@pytest.mark.parametrize("block_rows, skip", [(2, True), (4, True), (16, True), (4, False)])
 def test_fused_samples_are_the_compiled_cores(dtype, block_rows, skip, rng):
     key, row0, rows = philox_key(5), 1000, 37
     for bias in (0.0, -3.0):
@@ -241,6 +243,48 @@ def test_fused_sample_check_can_fail(rng):
     assert (xs.cpu().numpy() != ref).any(axis=1).sum() > 5
 
 
+# ------------------------------------------------------------------- the fused gradient
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("block_rows", [2, 16])
+def test_fused_gradient_is_the_compiled_cores(dtype, block_rows, rng, monkeypatch):
+    """loss_and_gradient through the fused kernel (the torch backend forced onto it) against
+    the compiled core: dense and sparse rows, 37 rows in blocks that do not divide them,
+    launches of at most 3 programs (their partials summed by the caller), blocks of 2 and 16
+    rows."""
+    monkeypatch.setattr(_torch, "FUSED", "always")
+    monkeypatch.setattr(_triton, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(_triton_grad, "MAX_PROGRAMS", 3)
+    for bias in (0.0, -3.0):
+        m, X = _model(dtype, rng, bias=bias)
+        X = (rng.random(X.shape) < (0.3 if bias == 0 else 0.05)).astype(np.uint8)
+        t = pickle.loads(pickle.dumps(m)).set_params(backend="torch", device=DEVICE)
+        loss_t, grads_t = t.loss_and_gradient(X)
+        loss_c, grads_c = m.loss_and_gradient(X)  # the compiled core
+        assert abs(loss_t - loss_c) <= RTOL[dtype] * abs(loss_c)
+        assert set(grads_t) == set(grads_c) == {"W", "b", "V", "c"}
+        for name, g in grads_c.items():
+            err = np.abs(grads_t[name] - g).max() / np.abs(g).max()
+            assert err <= RTOL[dtype], f"d{name}: relative error {err:.3g}"
+        assert np.all(grads_t["W"][:, -1] == 0)  # the last position's column gets nothing
+
+
+def test_fused_fit_takes_the_compiled_cores_steps(rng, monkeypatch):
+    """Two epochs of Adam (float64) through the fused gradient reach the compiled core's
+    parameters, and the fused gradient repeats bit for bit."""
+    monkeypatch.setattr(_torch, "FUSED", "always")
+    m, X = _model("float64", rng, rows=20, scale=0.5)
+    t = pickle.loads(pickle.dumps(m)).set_params(backend="torch", device=DEVICE)
+    fit = dict(epochs=2, batch_size=10, patience=None, learning_rate=1e-2)
+    m.set_params(warm_start=True).fit(X, **fit)
+    t.set_params(warm_start=True).fit(X, **fit)
+    for name in ("W_", "b_", "V_", "c_"):
+        np.testing.assert_allclose(getattr(t, name), getattr(m, name), rtol=1e-8, atol=1e-10)
+    first, again = t.loss_and_gradient(X)[1], t.loss_and_gradient(X)[1]
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+
+
 # --------------------------------------------------------------- selection and errors
 
 
@@ -289,7 +333,7 @@ def test_kernels_compile_for_hopper_without_spilling(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     rows = json.loads(proc.stdout.strip().splitlines()[-1])
     names = {r["variant"].split()[0] for r in rows}
-    assert names == {"sample", "score", "noise"}
+    assert names == {"sample", "score", "grad", "noise"}
     for r in rows:
         assert r["ok"], f"{r['variant']}: {r.get('error')}"
         if r["resources"] is not None:

@@ -58,6 +58,7 @@ def variants(d, defaults_only=False):
     """Every kernel variant the torch backend launches by default (large requests), and
     unless defaults_only the float32 sampler and scorer at the block settings of CONFIGS."""
     from nadefast.backends import _triton as T
+    from nadefast.backends import _triton_grad as G
 
     block_d = T._block_d(d)
     configs = ((T.BLOCK_ROWS, T.NUM_WARPS),) if defaults_only else CONFIGS
@@ -77,6 +78,13 @@ def variants(d, defaults_only=False):
                             SKIP=True), nw)
             yield (f"score {dt} block {br} warps {nw}", T._score_kernel, score,
                    dict(BLOCK_R=br, BLOCK_D=block_d, SKIP=True), nw)
+        grad = {"xs_ptr": "*i8", "delta_ptr": f"*{dt}", "nll_ptr": "*fp64", "gW_ptr": f"*{dt}",
+                "gV_ptr": f"*{dt}", "gc_ptr": f"*{dt}", "gb_ptr": f"*{dt}",
+                **{k: v for k, v in model.items() if k != "SKIP"}}
+        for br, nw in ((1, 2), (2, 2), (4, 4), (8, 4)) if dt == "fp32" and \
+                not defaults_only else ((G.BLOCK_ROWS, T.NUM_WARPS),):
+            yield (f"grad {dt} block {br} warps {nw}", G._grad_kernel, grad,
+                   dict(BLOCK_R=br, BLOCK_D=block_d), nw)
     noise = {"out_ptr": "*fp64", "consts_ptr": "*i64", "rows": "i32", "n": "i32",
              "BLOCK_R": "constexpr", "BLOCK_B": "constexpr", "BITS": "constexpr",
              "NATIVE": "constexpr"}

@@ -30,9 +30,10 @@ are float64.  What a chain position costs:
   Python loop over positions (each step a few products for all the rows of
   a chunk);
 * except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
-  NADE's score (log p(x) alone) and sample run as fused Triton kernels, one
-  launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
-  docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED) forces either path;
+  NADE's score (log p(x) alone), sample and gradient run as fused Triton kernels,
+  one launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
+  _triton_grad.py, docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED)
+  forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
 
@@ -69,7 +70,7 @@ from nadefast.backends import Backend, Kernels
 # the most bytes the temporaries of one chunk of rows should take (about)
 CHUNK_BYTES = 256 * 2**20
 
-# The fused Triton kernels of the fixed-order Bernoulli NADE (score and sample): "auto"
+# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient): "auto"
 # uses them on CUDA devices when triton imports, "never" the torch code of this module,
 # "always" the kernels on every device (CPU tensors need Triton's interpreter,
 # TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
@@ -543,12 +544,38 @@ class FixedKernels(_TorchKernels):
             self._put(out, s, self._forward(xs, ops, order_t, *params)[2])
         return out
 
+    def _fused_gradient(self, X, order, grads, params):
+        """gradient() through the fused kernel (nadefast/backends/_triton_grad.py)."""
+        from nadefast.backends import _triton_grad
+
+        rows, n = X.shape
+        order_t = self._layout(order)[1]
+        for g in grads.values():
+            g.zero_()
+        nll = 0.0
+        # the kernel's scratch: n deltas a row; its partials are bounded per launch
+        for s in _chunks(rows, n * (self.dtype.itemsize + 2) + 16):
+            part, (gW, gV, gc, gb) = _triton_grad.loss_and_gradient(
+                self._by_position(X[s], order_t), *params)
+            nll += part
+            grads["W"] += gW.T
+            grads["V"] += gV
+            grads["c"] += gc
+            grads["b"] += gb
+        scale = 1.0 / rows
+        for g in grads.values():
+            g *= scale
+        return nll / rows
+
     @_memory_guard
     def gradient(self, X, order, grads, n_threads):
         """Mean NLL of X; its gradient (mean over rows) into `grads` (docs/fixed_order.md §7),
         every position at once: the output errors, then the errors reaching a_k from the
-        later positions as a reversed cumulative sum."""
+        later positions as a reversed cumulative sum (or, FUSED, the fused kernel's sweeps)."""
         rows, n = X.shape
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_gradient(X, order, grads, fused[1])
         ops, order_t, blocks_in, blocks_out, _ = self._layout(order)
         Wp, Vp, cp, rho = params = self._padded(blocks_in, blocks_out)
         for g in grads.values():
