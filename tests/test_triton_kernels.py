@@ -268,6 +268,16 @@ def test_fused_gradient_is_the_compiled_cores(dtype, block_rows, rng, monkeypatc
             err = np.abs(grads_t[name] - g).max() / np.abs(g).max()
             assert err <= RTOL[dtype], f"d{name}: relative error {err:.3g}"
         assert np.all(grads_t["W"][:, -1] == 0)  # the last position's column gets nothing
+    # partials bounded by bytes: one program a launch, the same sums
+    W, V, c, b = _params(m)
+    xs = _by_position(m, X)
+    nll, parts = _triton_grad.loss_and_gradient(xs, W, V, c, b, block_rows=block_rows)
+    nll_1, parts_1 = _triton_grad.loss_and_gradient(xs, W, V, c, b, block_rows=block_rows,
+                                                    max_bytes=1)
+    assert abs(nll_1 - nll) <= 1e-12 * abs(nll)
+    for one, many in zip(parts_1, parts):
+        np.testing.assert_allclose(one.cpu().numpy(), many.cpu().numpy(), rtol=RTOL[dtype],
+                                   atol=RTOL[dtype] * float(many.abs().max()))
 
 
 def test_fused_fit_takes_the_compiled_cores_steps(rng, monkeypatch):

@@ -556,7 +556,7 @@ class FixedKernels(_TorchKernels):
         # the kernel's scratch: n deltas a row; its partials are bounded per launch
         for s in _chunks(rows, n * (self.dtype.itemsize + 2) + 16):
             part, (gW, gV, gc, gb) = _triton_grad.loss_and_gradient(
-                self._by_position(X[s], order_t), *params)
+                self._by_position(X[s], order_t), *params, max_bytes=CHUNK_BYTES)
             nll += part
             grads["W"] += gW.T
             grads["V"] += gV

@@ -17,7 +17,7 @@ csrc/nade_impl.h) vectorised over the block:
 No atomics: every program writes its own (n, d) slices, and the caller sums the programs'
 partials in a fixed order, so the result repeats bit for bit on one device (the torch
 backend's determinism, docs/training.md).  Partials take 2 n d + n + d numbers a program:
-the caller launches at most MAX_PROGRAMS programs at a time.
+a launch has at most MAX_PROGRAMS programs, and fewer where max_bytes says so.
 """
 
 import torch
@@ -94,10 +94,11 @@ def _grad_kernel(xs_ptr, delta_ptr, nll_ptr, gW_ptr, gV_ptr, gc_ptr, gb_ptr,
                                                           axis=0), mask=ok_c)
 
 
-def loss_and_gradient(xs, Wk, Vk, c, b, block_rows=None, num_warps=None):
+def loss_and_gradient(xs, Wk, Vk, c, b, block_rows=None, num_warps=None, max_bytes=None):
     """Sum over rows of the NLL of xs (rows, n) int8 by chain position (float64) and the
     gradient sums (gW (n, d): W's columns by position, gV (n, d), gc (n,), gb (d,), in the
-    model's dtype; not yet divided by rows).  Parameters as in _triton.sample."""
+    model's dtype; not yet divided by rows).  Parameters as in _triton.sample; max_bytes
+    bounds the programs' partials of one launch (at least one program)."""
     rows, n = xs.shape
     d = b.shape[0]
     dev, dt = xs.device, b.dtype
@@ -113,7 +114,10 @@ def loss_and_gradient(xs, Wk, Vk, c, b, block_rows=None, num_warps=None):
     br, nw = _launch(rows, dev, block_rows, num_warps)
     nll = torch.empty(rows, dtype=torch.float64, device=dev)
     delta = torch.empty((rows, n), dtype=dt, device=dev)
-    step = br * MAX_PROGRAMS
+    programs = MAX_PROGRAMS
+    if max_bytes is not None:
+        programs = max(1, min(programs, int(max_bytes // (2 * n * d * b.element_size()))))
+    step = br * programs
     for start in range(0, rows, step):
         R = min(rows, start + step) - start
         P = triton.cdiv(R, br)
