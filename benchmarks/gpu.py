@@ -62,7 +62,7 @@ from nadefast.backends import _torch  # noqa: E402
 DEVICE = "cpu" if ARGS.dry_run else "cuda"
 if ARGS.dry_run:
     # the first 40 pixels of each row: the interpreter runs a Python step per position
-    SIZES = dict(n=40, d=8, train=200, batch=50, check=24, oa_rows=12, orderings=2,
+    SIZES = dict(n=40, d=8, train=100, batch=50, check=24, oa_rows=12, orderings=2,
                  sample=(64, 8), score=64, sweep=((4, 4), (16, 4)), reps=1)
 else:
     SIZES = dict(n=784, d=500, train=50000, batch=100, check=1000, oa_rows=10000, orderings=16,

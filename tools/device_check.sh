@@ -5,21 +5,33 @@
 # the torch backend's tests on the GPU, as far as the time allows.  Everything it writes
 # lands in $OUT (the device tool's folder that comes back; else the folder given).
 #
+#   bash tools/device_check.sh --prepare           # here, first: gpu_floor.py into benchmarks/floor/
 #   bash tools/device_check.sh                     # on the GPU machine (OUT set by the tool)
 #   bash tools/device_check.sh --dry-run [DIR]     # here, on the CPU: same steps, Triton's
-#                                                  # interpreter, tiny sizes (~1-2 min)
+#                                                  # interpreter, tiny sizes (~2-3 min)
 #
 # The device session's call (one H200; it has torch, triton, numpy, Cython, setuptools and a
 # C compiler, and no network, so nothing is installed there; its Python is 3.12, so the core
 # is built there, ~1 min, rather than carried as a wheel built here):
 #
-#   mkdir -p benchmarks/floor && cp ../shared/bench/gpu_floor.py benchmarks/floor/   # ignored
+#   bash tools/device_check.sh --prepare       # copies ../shared/bench/gpu_floor.py (ignored)
 #   run(command="bash tools/device_check.sh", carry=["benchmarks/floor"], timeout_s=560)
+#
+# The tool sends the checkout the session was started in: this script and the kernels must
+# be in it (merged), and benchmarks/floor/ beside them.
 #
 # then copy results_gpu.md/.json from the returned files into benchmarks/ and commit them.
 # The steps' time limits add up to about 530 s, inside the 10-minute limit of one command.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--prepare" ]]; then
+    src="${NADEFAST_GPU_FLOOR:-../shared/bench/gpu_floor.py}"
+    mkdir -p benchmarks/floor && cp -f "$src" benchmarks/floor/gpu_floor.py || exit 1
+    git check-ignore -q benchmarks/floor/gpu_floor.py || { echo "benchmarks/floor is not ignored"; exit 1; }
+    echo "copied $src to benchmarks/floor/ (git-ignored; carry it: carry=[\"benchmarks/floor\"])"
+    exit 0
+fi
 
 dry=0
 if [[ "${1:-}" == "--dry-run" ]]; then
