@@ -295,6 +295,33 @@ def test_fused_fit_takes_the_compiled_cores_steps(rng, monkeypatch):
     assert all(np.array_equal(first[k], again[k]) for k in first)
 
 
+def test_near_tie_rule_can_fail(rng):
+    """The float32 rule excuses a differing row only at a near tie: a draw flipped where the
+    logit is far from its noise fails it, one flipped at a true near tie passes."""
+    m, _ = _model("float32", rng)
+    key, n = philox_key(5), m.n_features_in_
+    ref = m.sample_rows(key, 0, 37)[:, m.ordering_]
+    z = _logits(m, ref.astype(np.float64))
+    eps = np.stack([core.logistic_noise(key, r, n) for r in range(37)])
+    gap = np.abs(z - eps)
+    r, k = np.unravel_index(np.argmax(gap), gap.shape)
+    ours = ref.copy()
+    ours[r, k:] = 1 - ours[r, k:]  # a flip where the draw was far from a tie
+    with pytest.raises(AssertionError, match="differs at position"):
+        _assert_same_draws(ours, ref, m, key, 0, "float32", "flipped")
+    with pytest.raises(AssertionError, match="differ"):
+        _assert_same_draws(ours, ref, m, key, 0, "float64", "flipped")
+    # a logit placed on its noise: flipping that draw is a near tie
+    tie = pickle.loads(pickle.dumps(m))
+    first = int(np.argmin(np.abs(eps[:, 0] - np.median(eps[:, 0]))))
+    tie.c_ = tie.c_.copy()
+    tie.c_[0] += eps[first, 0] - z[first, 0]
+    ref = tie.sample_rows(key, 0, 37)[:, tie.ordering_]
+    ours = ref.copy()
+    ours[first, 0] = 1 - ours[first, 0]
+    _assert_same_draws(ours, ref, tie, key, 0, "float32", "tie")
+
+
 # --------------------------------------------------------------- selection and errors
 
 
