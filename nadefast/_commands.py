@@ -219,10 +219,56 @@ def _check_device(args):
         raise CliError(str(exc)) from None
 
 
+def _default_backend(args, per_column):
+    """--backend as given, else numpy for per-column outputs (no compiled kernels yet), else
+    compiled."""
+    if args.backend is None:
+        args.backend = "numpy" if per_column else "compiled"
+    return args.backend
+
+
+def _file_output(path):
+    """The output a model file records ("mixed", ...), read without building the model."""
+    from nadefast.io import read_npz
+
+    data = read_npz(path, "model")
+    return str(data["output"]) if "output" in data else "bernoulli"
+
+
+def _load_model(args):
+    """The model file args.model on --backend (default: see _default_backend)."""
+    import nadefast
+
+    _default_backend(args, _file_output(args.model) == "mixed")
+    if not hasattr(args, "device"):  # (impute runs on the CPU)
+        args.device = "cpu"
+    _check_device(args)
+    model = nadefast.load(args.model, backend=args.backend, device=args.device)
+    model.n_jobs = args.n_jobs
+    return model
+
+
 def cmd_train(args):
+    from nadefast._csv_tables import is_table
+
+    if is_table(args.data):
+        return _train(args, table=True)
+    if args.output == "auto":
+        raise CliError("--output auto reads the column types of a CSV table; DATA is not a "
+                       ".csv file with a header row")
+    args.output = args.output or "bernoulli"
+    return _train(args, table=False)
+
+
+def _train(args, table):
     from nadefast import NADE, OrderAgnosticNADE
     from nadefast._atomic import check_writable
+    from nadefast._csv_tables import nll_summary, table_splits
 
+    if table and args.output not in (None, "auto"):
+        raise CliError(f"a CSV table's column types come from its values (--output auto), not "
+                       f"--output {args.output}")
+    _default_backend(args, table)
     _check_device(args)
 
     if args.layers is not None and args.layers > 1 and not args.order_agnostic:
@@ -235,20 +281,30 @@ def cmd_train(args):
     check_writable(args.out, "model file (--out)")  # before any work is done
     if checkpoint is not None:
         check_writable(checkpoint, "checkpoint")
-    if args.components is not None and args.output != "gaussian_mixture":
-        raise CliError("--components applies to --output gaussian_mixture only")
-    data, _ = _load_data(args.data, args.output, args.fold)
-    if "train" not in data:
-        raise CliError(f"{args.data}: no 'train' split (found {sorted(data)})")
-    if args.valid:
-        data["valid"] = _one_split(args.valid, "valid", args.output)
-    if args.test:
-        data["test"] = _one_split(args.test, "test", args.output)
+    if args.components is not None and args.output not in ("gaussian_mixture", "auto", None):
+        raise CliError("--components applies to --output gaussian_mixture only, or to a CSV "
+                       "table's real columns")
+    seed = _fresh_seed() if args.seed is None else args.seed
+    if table:
+        if args.fold is not None:
+            raise CliError("--fold applies to red_wine's folds, not to a CSV table")
+        data = table_splits(args.data, args.valid, args.test, args.valid_fraction, seed)
+        args.output = "auto"
+        if not args.order_agnostic and data["train"].isna().to_numpy().any():
+            raise CliError(f"{args.data} has missing cells: a fixed-order NADE trains on complete "
+                           f"rows; an --order-agnostic model trains on each row's observed cells")
+    else:
+        data, _ = _load_data(args.data, args.output, args.fold)
+        if "train" not in data:
+            raise CliError(f"{args.data}: no 'train' split (found {sorted(data)})")
+        if args.valid:
+            data["valid"] = _one_split(args.valid, "valid", args.output)
+        if args.test:
+            data["test"] = _one_split(args.test, "test", args.output)
     train, valid = data["train"], data.get("valid")
     say(f"train: {train.shape[0]} rows x {train.shape[1]} features"
         + (f"; valid: {valid.shape[0]} rows" if valid is not None else "; no validation split")
         + (f"; test: {data['test'].shape[0]} rows" if "test" in data else ""))
-    seed = _fresh_seed() if args.seed is None else args.seed
     say(f"seed: {seed} (--seed {seed} repeats this run; the model file records it)")
     # an order-agnostic model is scored along a random ordering unless told otherwise:
     # the identity (raster) ordering is a poor one for a model trained on all of them
@@ -285,8 +341,11 @@ def cmd_train(args):
         f"saved {args.out}")
     for split in ("train", "valid", "test"):
         if split in data:
-            mean, se = _nll_summary(model, data[split])
-            say(f"{split} NLL: {mean:.3f} +- {se:.3f} nats")
+            if table:
+                mean, se, what = nll_summary(model, data[split])
+            else:
+                (mean, se), what = _nll_summary(model, data[split]), "NLL"
+            say(f"{split} {what}: {mean:.3f} +- {se:.3f} nats")
     return 0
 
 
@@ -308,10 +367,18 @@ def _interrupted(model, out, checkpoint):
 
 def cmd_eval(args):
     import nadefast
+    from nadefast._csv_tables import is_table, nll_summary, read_table
 
-    _check_device(args)
-    model = nadefast.load(args.model, backend=args.backend, device=args.device)
-    model.n_jobs = args.n_jobs
+    model = _load_model(args)
+    if is_table(args.data):
+        if model._schema() is None:
+            raise CliError(f"{args.data} is a CSV table; {args.model} was not trained on one")
+        if args.orderings > 1 or args.split or args.fold is not None:
+            raise CliError("--orderings, --split and --fold do not apply to a CSV table")
+        frame = read_table(args.data)
+        mean, se, what = nll_summary(model, frame)
+        say(f"{what}: {mean:.4f} +- {se:.4f} nats ({len(frame)} rows)")
+        return 0
     data, named = _load_data(args.data, model.output, args.fold)
     if not named:  # a file of rows without split names: score them all
         data = {"all rows": data["train"]}
@@ -330,17 +397,30 @@ def cmd_eval(args):
 
 
 def cmd_sample(args):
-    import nadefast
+    from nadefast._csv_tables import is_csv
 
-    _check_device(args)
     shape = parse_shape(args.shape) if args.shape else None
     if args.png and shape is None:
         raise CliError("--png needs --shape HxW (for example --shape 28x28)")
-    model = nadefast.load(args.model, backend=args.backend, device=args.device)
-    model.n_jobs = args.n_jobs
+    model = _load_model(args)
     seed = _fresh_seed() if args.seed is None else args.seed
     samples = model.sample(args.n, random_state=seed)
     note = f"seed {seed} (--seed {seed} draws the same samples)"
+    if model._schema() is not None:  # a table: labels and dtypes, as a CSV or printed
+        if args.png:
+            raise CliError("--png draws images of 0/1 rows, not tables")
+        if args.out and not is_csv(args.out):
+            raise CliError(f"a model of a table writes its samples as a CSV table; --out "
+                           f"{args.out} does not end in .csv")
+        if args.out:
+            samples.to_csv(args.out, index=False)
+            say(f"wrote {args.out}: {samples.shape[0]} rows x {samples.shape[1]} columns; {note}")
+        else:
+            samples.to_csv(sys.stdout, index=False)
+        return 0
+    if args.out and is_csv(args.out):
+        raise CliError(f"--out {args.out}: this model was not trained on a table; its samples "
+                       f"go to a .npy file")
     if args.out:
         np.save(args.out, samples)
         say(f"wrote {args.out}: {samples.shape[0]} x {samples.shape[1]} {samples.dtype}; {note}")

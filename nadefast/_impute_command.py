@@ -14,18 +14,13 @@ import math
 
 import numpy as np
 
-from nadefast._commands import CliError, say
+from nadefast._commands import CliError, _load_model, say
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "<na>"}
 
 
 def cmd_impute(args):
-    import nadefast
-
-    kind = _file_output(args.model)
-    backend = args.backend or ("numpy" if kind == "mixed" else "compiled")
-    model = nadefast.load(args.model, backend=backend)
-    model.n_jobs = args.n_jobs
+    model = _load_model(args)
     seed = args.seed
     kw = {"method": args.method, "n_samples": args.samples, "random_state": seed}
     if model._schema() is not None:
@@ -43,14 +38,6 @@ def cmd_impute(args):
     say(f"wrote {args.out}: {rows} rows x {cols} columns, {n_missing} missing cells filled "
         f"(method {args.method})")
     return 0
-
-
-def _file_output(path):
-    """The output a model file records ("mixed", ...), read without building the model."""
-    from nadefast.io import read_npz
-
-    data = read_npz(path, "model")
-    return str(data["output"]) if "output" in data else "bernoulli"
 
 
 def _impute_frame(model, path, kw):

@@ -333,6 +333,15 @@ class Mixed(Output):
     def distribution(self, j, z):
         return self.columns[j].distribution(0, z)
 
+    def stacks(self, n_features):
+        """By column type and width (a categorical K = 3 and a mixture of C = 1 are both
+        3 units wide, but not one function)."""
+        keys = [(t, int(w)) for t, w in zip(self.column_types, self.out_widths(n_features))]
+        groups = {}
+        for j, key in enumerate(keys):
+            groups.setdefault(key, []).append(j)
+        return [(np.array(g), g[0]) for g in groups.values()]
+
     def point(self, j, z, method):
         """Discrete columns: the most probable value (what "mean" and "median" impute
         there); real columns: their mixture's mean or median."""

@@ -111,13 +111,36 @@ class OrderAgnosticNADE(BaseNADE):
         if n_orderings == 1:
             return self._in_user_units(self._score(X))
         rng = make_rng(self.random_state if random_state is None else random_state)
-        per_ordering = np.empty((n_orderings, X.shape[0]))
-        per_ordering[0] = self._score(X)
+        orders = np.empty((n_orderings, self.n_features_in_), dtype=np.intp)
+        orders[0] = self.ordering_
         for i in range(1, n_orderings):
-            order = rng.permutation(self.n_features_in_).astype(np.intp)[None]
-            per_ordering[i] = self._score(X, orders=order)
+            orders[i] = rng.permutation(self.n_features_in_)
+        if getattr(self._fitted_kernels(), "batches_orderings", False):
+            per_ordering = self._score_orderings_at_once(X, orders)
+        else:  # one sweep per ordering, all rows sharing it
+            per_ordering = np.array([self._score(X, orders=order[None]) for order in orders])
         top = per_ordering.max(axis=0)
         return self._in_user_units(top + np.log(np.mean(np.exp(per_ordering - top), axis=0)))
+
+    # rows x orderings per sweep of _score_orderings_at_once (bounds the per-row orderings'
+    # index array at 8 * n bytes a row)
+    ENSEMBLE_CHUNK_ROWS = 65536
+
+    def _score_orderings_at_once(self, X, orders):
+        """log p(x) along each of orders (K, n), (K, rows): every (ordering, row) pair a row
+        of one sweep with per-row orderings, so each position is one matrix product over
+        rows and orderings together (kernels with batches_orderings: the torch backend,
+        where a sweep is a launch per position)."""
+        K, rows = orders.shape[0], X.shape[0]
+        out = np.empty((K, rows))
+        step = max(1, self.ENSEMBLE_CHUNK_ROWS // K)
+        for start in range(0, rows, step):
+            part = X[start:start + step]
+            tiled = np.concatenate([part] * K)
+            per_row = np.ascontiguousarray(np.repeat(orders, len(part), axis=0))
+            out[:, start:start + len(part)] = self._score(tiled, orders=per_row).reshape(
+                K, len(part))
+        return out
 
     def with_ordering(self, ordering, *, random_state=None):
         """A copy of this model that follows another ordering.

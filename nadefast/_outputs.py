@@ -67,6 +67,16 @@ class Output:
         """Per feature, what a density in the user's units adds (discrete: None)."""
         return None
 
+    def stacks(self, n_features):
+        """Groups of variables whose mathematics is one function: [(features (k,), j0)],
+        every feature in exactly one group, such that input, log_prob and grad_logits
+        of any feature in a group are those of j0 -- so rows of all of them can be
+        stacked into one call (the NumPy backend's objective).  Here: by output width
+        (the families' per-variable functions depend on the variable only through it)."""
+        widths = np.asarray(self.out_widths(n_features))
+        return [(np.flatnonzero(widths == w), int(np.flatnonzero(widths == w)[0]))
+                for w in np.unique(widths)]
+
     def in_widths(self, n_features):
         """Input columns (of W) per variable."""
         raise NotImplementedError

@@ -118,9 +118,11 @@ def build_parser():
                                 "per-column outputs, which have no compiled kernels yet; "
                                 "else compiled)")
         elif name != "demo":
-            p.add_argument("--backend", choices=BACKENDS, default="compiled",
-                           help="how the arithmetic runs on the CPU: the compiled core, the "
-                                "plain NumPy reference (slow), or PyTorch tensors")
+            p.add_argument("--backend", choices=BACKENDS, default=None,
+                           help="how the arithmetic runs on the CPU: the compiled core (the "
+                                "default), the plain NumPy reference (slow; the default for "
+                                "CSV tables, whose per-column outputs have no compiled kernels "
+                                "yet), or PyTorch tensors")
             p.add_argument("--device", default="cpu", metavar="DEVICE",
                            help="cpu, cuda, cuda:N or auto (a GPU when PyTorch sees one); a GPU "
                                 "runs the torch backend (pip install \"nadefast[gpu]\")")
@@ -146,15 +148,21 @@ def build_parser():
 
     p = command("train", cmd_train, "train a model on DATA and save it")
     p.add_argument("data", metavar="DATA",
-                   help="'demo', a benchmark name (file NAME.npz in $NADEFAST_DATA), or a file "
-                        "(.npz with train/valid/test splits, .npy, or text of 0/1)")
+                   help="'demo', a benchmark name (file NAME.npz in $NADEFAST_DATA), a file "
+                        "(.npz with train/valid/test splits, .npy, or text of 0/1), or a CSV "
+                        "table with a header row (column types from its values; missing cells "
+                        "empty or NA, for an --order-agnostic model; the pandas extra)")
     p.add_argument("--valid", help="validation rows (file), if DATA has no valid split")
+    p.add_argument("--valid-fraction", type=_unit_interval, default=0.1, metavar="F",
+                   help="a CSV table without --valid: hold out this share of its rows (drawn "
+                        "from --seed) for validation and early stopping; 0: none")
     p.add_argument("--test", help="test rows (file), if DATA has no test split")
     p.add_argument("--hidden", type=_positive_int, default=500, help="hidden units (per layer)")
-    p.add_argument("--output", choices=sorted(OUTPUTS), default="bernoulli",
-                   help="what each variable is: 0/1 (bernoulli), a category code 0..K-1 "
-                        "(categorical; one-hot benchmarks such as connect4 and dna are decoded) "
-                        "or a real number (gaussian_mixture: RNADE)")
+    p.add_argument("--output", choices=sorted(OUTPUTS) + ["auto"], default=None,
+                   help="what each variable is: 0/1 (bernoulli, the default), a category code "
+                        "0..K-1 (categorical; one-hot benchmarks such as connect4 and dna are "
+                        "decoded) or a real number (gaussian_mixture: RNADE); auto (the "
+                        "default and only choice for a CSV table): per column, from its values")
     p.add_argument("--components", type=_positive_int, default=None, metavar="C",
                    help="Gaussians per variable of --output gaussian_mixture (default: the "
                         "model's, 10)")

@@ -280,6 +280,20 @@ def oa_rnade_log_density(params, X, means, scales, C, order, upto=None):
 # ------------------------------------------------------------------ mixed tables
 
 
+def mixed_table(rng, types, rows=60, K=3):
+    """Rows of a table for the tests: 0/1, codes 0..K-1 and reals on their own offsets and
+    scales, (rows, len(types)) float64."""
+    columns = []
+    for j, t in enumerate(types):
+        if t == "bernoulli":
+            columns.append(rng.integers(0, 2, rows))
+        elif t == "categorical":
+            columns.append(rng.integers(0, K, rows))
+        else:
+            columns.append(rng.normal(3.0 + 4 * j, 0.5 + j, rows))
+    return np.column_stack(columns).astype(np.float64)
+
+
 def _mixed_blocks(types, K, C):
     """Input and output widths per column of a mixed model: bernoulli 1 / 1, categorical
     K_j - 1 / K_j, gaussian_mixture 1 / 3C (docs/mixed.md §1)."""

@@ -15,7 +15,7 @@ import pytest
 from nadefast import NADE, OrderAgnosticNADE
 from nadefast._mixture import _normal_cdf
 
-from reference import mixed_log_density, mixed_oa_outputs, mixture_parts
+from reference import mixed_log_density, mixed_oa_outputs, mixed_table, mixture_parts
 
 ORDERLESS = ("W", "M", "b", "W_hidden", "b_hidden", "V", "c")
 BACKENDS = ["compiled", "numpy", "torch"]
@@ -29,16 +29,8 @@ PARAMS = [(name, backend, method) for name, (_, backends) in CASES.items()
           if not (name == "bernoulli" and method == "median")]  # a binary model has no median
 
 
-def _table(rng, types, rows=40, K=3):
-    columns = []
-    for j, t in enumerate(types):
-        if t == "bernoulli":
-            columns.append(rng.integers(0, 2, rows))
-        elif t == "categorical":
-            columns.append(rng.integers(0, K, rows))
-        else:
-            columns.append(rng.normal(3.0 + 4 * j, 0.5 + j, rows))
-    return np.column_stack(columns).astype(np.float64)
+def _table(rng, types, rows=40):
+    return mixed_table(rng, types, rows)
 
 
 def _random_model(rng, name, backend, n_layers=2):

@@ -13,7 +13,7 @@ import pytest
 from nadefast import NADE, OrderAgnosticNADE, load
 from nadefast._missing import masks_among, row_weights
 
-from reference import central_difference_gradient, mixed_log_density
+from reference import central_difference_gradient, mixed_log_density, mixed_table
 
 TYPES = ["bernoulli", "categorical", "gaussian_mixture"]
 FIXED = ("W", "b", "V", "c", "rho")
@@ -23,16 +23,7 @@ CHI2_999 = {5: 20.52, 2: 13.82}  # scipy.stats.chi2.ppf(0.999, dof)
 
 
 def _table(rng, types=TYPES, rows=60, K=3):
-    """Rows of a table: 0/1, codes 0..K-1 and reals on their own offsets and scales."""
-    columns = []
-    for j, t in enumerate(types):
-        if t == "bernoulli":
-            columns.append(rng.integers(0, 2, rows))
-        elif t == "categorical":
-            columns.append(rng.integers(0, K, rows))
-        else:
-            columns.append(rng.normal(3.0 + 4 * j, 0.5 + j, rows))
-    return np.column_stack(columns).astype(np.float64)
+    return mixed_table(rng, types, rows, K)
 
 
 def _random_model(rng, Model, types=TYPES, d=5, C=2, scale=0.6, **kw):

@@ -477,3 +477,27 @@ def test_command_line_backend_and_device(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["eval", str(paths["torch"]), str(data), "--device", "cuda"]) == 1
     assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_ensembles_take_every_ordering_in_one_sweep(output, rng, monkeypatch):
+    """score_samples(n_orderings=K) scores (ordering, row) pairs as the rows of one sweep:
+    the same as K sweeps one ordering at a time (float64: to rounding), in chunks or not."""
+    _, model, X = _pair(OrderAgnosticNADE, {"n_layers": 2}, output, "float64", rng)
+    calls = []
+    sweep = model._score
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return sweep(*args, **kwargs)
+
+    monkeypatch.setattr(model, "_score", counted)
+    together = model.score_samples(X, n_orderings=4, random_state=2)
+    assert len(calls) == 1
+    monkeypatch.setattr(OrderAgnosticNADE, "ENSEMBLE_CHUNK_ROWS", 4 * 7)  # 7 rows a sweep
+    chunked = model.score_samples(X, n_orderings=4, random_state=2)
+    assert len(calls) == 1 + -(-len(X) // 7)
+    monkeypatch.setattr(_torch.OrderlessKernels, "batches_orderings", False)
+    one_at_a_time = model.score_samples(X, n_orderings=4, random_state=2)
+    np.testing.assert_allclose(together, one_at_a_time, rtol=1e-12)
+    np.testing.assert_allclose(chunked, one_at_a_time, rtol=1e-12)

@@ -15,6 +15,8 @@ layout its arithmetic wants and runs that model's numerical work:
     ``score(X, orders, n_threads, stop=None, cond=None, terms=None)``
     ``sample(X, orders, key, row0, given, greedy, n_threads)``
     ``objective(X, masks, grads=None)`` -> the order-agnostic training loss
+    ``outputs(X, masks)`` -> (rows, n_out) float64 output units given the entries
+    where masks is True: every feature's conditional given them (impute's exact cells)
 ``backend.training_masks(key, rows, n, n_threads)`` -> (rows, n) bool
 ``backend.adam_step(p, g, m, v, beta1, beta2, lr_t, eps_t, n_threads)``
 ``backend.zeros_like(a)``, ``backend.scalar(a, x)``: what the optimizers need to

@@ -185,10 +185,11 @@ class OrderlessKernels(_Kernels):
         rows, n = X.shape
         in_off = offsets(self.output.in_widths(n))
         inputs = np.zeros((rows, in_off[-1]))
-        for j in range(n):
-            column, times = self.output.input(j, X[:, j])
-            adds = (column >= 0) & (mask[:, j] > 0)
-            inputs[np.flatnonzero(adds), in_off[j] + column[adds]] = times[adds]
+        for features, j0 in self.output.stacks(n):  # rows of a group's features stacked
+            column, times = self.output.input(j0, X[:, features].reshape(-1))
+            adds = (column >= 0) & (mask[:, features].reshape(-1) > 0)
+            r, k = np.divmod(np.flatnonzero(adds), len(features))
+            inputs[r, in_off[features[k]] + column[adds]] = times[adds]
         return inputs
 
     def _layers(self, p, X, mask):
@@ -270,11 +271,15 @@ class OrderlessKernels(_Kernels):
             weight, counted = row_weights(available, np.asarray(masks, dtype=bool))
             counted = counted.astype(np.float64)
         nll, dZ = np.zeros(rows), np.zeros_like(Z)
-        for j in range(n):
-            block, free = slice(out_off[j], out_off[j + 1]), counted[:, j]
-            nll -= free * self.output.log_prob(j, Z[:, block], X[:, j])
-            dZ[:, block] = (free * weight / rows)[:, None] * self.output.grad_logits(
-                j, Z[:, block], X[:, j])
+        for features, j0 in self.output.stacks(n):  # rows of a group's features stacked
+            k, width = len(features), out_off[j0 + 1] - out_off[j0]
+            units = (out_off[features][:, None] + np.arange(width)).reshape(-1)
+            z = Z[:, units].reshape(rows * k, width)
+            x = X[:, features].reshape(-1)
+            free = counted[:, features]
+            nll -= np.sum(free * self.output.log_prob(j0, z, x).reshape(rows, k), axis=1)
+            dZ[:, units] = (np.repeat(free * (weight / rows)[:, None], width, axis=1)
+                            * self.output.grad_logits(j0, z, x).reshape(rows, k * width))
         loss = float(np.mean(weight * nll))
         if grads is None:
             return loss

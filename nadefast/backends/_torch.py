@@ -28,7 +28,12 @@ are float64.  What a chain position costs:
   (rows, n, d) per chunk of rows, so one pass of batched products;
 * fixed-order sampling and every order-agnostic sweep along an ordering: a
   Python loop over positions (each step a few products for all the rows of
-  a chunk); CUDA graphs or fused kernels are future work;
+  a chunk);
+* except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
+  NADE's score (log p(x) alone), sample and gradient run as fused Triton kernels,
+  one launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
+  _triton_grad.py, docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED)
+  forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
 
@@ -54,6 +59,7 @@ own thread pool on the CPU.
 
 import functools
 import math
+import os
 
 import numpy as np
 import torch
@@ -63,6 +69,13 @@ from nadefast.backends import Backend, Kernels
 
 # the most bytes the temporaries of one chunk of rows should take (about)
 CHUNK_BYTES = 256 * 2**20
+
+# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient): "auto"
+# uses them on CUDA devices when triton imports, "never" the torch code of this module,
+# "always" the kernels on every device (CPU tensors need Triton's interpreter,
+# TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
+FUSED = os.environ.get("NADEFAST_FUSED", "auto")
+_FUSED_MODES = ("auto", "always", "never")
 
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -314,6 +327,25 @@ class _Blocks:
 
 # -------------------------------------------------------------------- helpers
 
+def _fused_module(device):
+    """nadefast.backends._triton when the fused kernels are to run on `device` (FUSED),
+    else None."""
+    if FUSED not in _FUSED_MODES:
+        raise ValueError(f"nadefast.backends._torch.FUSED (NADEFAST_FUSED) must be one of "
+                         f"{list(_FUSED_MODES)}, got {FUSED!r}")
+    if FUSED == "never" or (FUSED == "auto" and device.type != "cuda"):
+        return None
+    try:
+        from nadefast.backends import _triton
+    except ImportError as exc:
+        if FUSED == "always":
+            raise ImportError(f"NADEFAST_FUSED=always needs Triton, which did not import "
+                              f"({exc}); install it with the gpu extra: "
+                              f"pip install \"nadefast[gpu]\"") from None
+        return None
+    return _triton
+
+
 def _chunks(rows, bytes_per_row):
     """Slices of at most as many rows as CHUNK_BYTES allows (at least one)."""
     step = max(1, int(CHUNK_BYTES // max(1, bytes_per_row)))
@@ -465,9 +497,24 @@ class FixedKernels(_TorchKernels):
         Z = torch.einsum("rkd,kwd->rkw", H, Vp) + cp
         return E, A, H, Z
 
+    def _fused(self):
+        """The fused kernels' module and the model by chain position (W's columns and V's
+        rows (n, d), c (n,), b (d,), contiguous) when they serve this model, else None."""
+        if self.output.name != "bernoulli" or "rho" in self.arrays:
+            return None
+        module = _fused_module(self.device)
+        if module is None:
+            return None
+        p = self.arrays  # the public layout is by chain position already (docs/README.md)
+        return module, (p["W"].T.contiguous(), p["V"].contiguous(), p["c"].contiguous(),
+                        p["b"].contiguous())
+
     @_memory_guard
     def score(self, X, order, n_threads, cond=None, terms=None):
         rows, n = X.shape
+        fused = None if cond is not None or terms is not None else self._fused()
+        if fused is not None:
+            return self._fused_score(X, order, *fused)
         ops, order_t, blocks_in, blocks_out, cond_cols = self._layout(order)
         params = self._padded(blocks_in, blocks_out)
         loglik = np.zeros(rows)
@@ -497,12 +544,38 @@ class FixedKernels(_TorchKernels):
             self._put(out, s, self._forward(xs, ops, order_t, *params)[2])
         return out
 
+    def _fused_gradient(self, X, order, grads, params):
+        """gradient() through the fused kernel (nadefast/backends/_triton_grad.py)."""
+        from nadefast.backends import _triton_grad
+
+        rows, n = X.shape
+        order_t = self._layout(order)[1]
+        for g in grads.values():
+            g.zero_()
+        nll = 0.0
+        # the kernel's scratch: n deltas a row; its partials are bounded per launch
+        for s in _chunks(rows, n * (self.dtype.itemsize + 2) + 16):
+            part, (gW, gV, gc, gb) = _triton_grad.loss_and_gradient(
+                self._by_position(X[s], order_t), *params, max_bytes=CHUNK_BYTES)
+            nll += part
+            grads["W"] += gW.T
+            grads["V"] += gV
+            grads["c"] += gc
+            grads["b"] += gb
+        scale = 1.0 / rows
+        for g in grads.values():
+            g *= scale
+        return nll / rows
+
     @_memory_guard
     def gradient(self, X, order, grads, n_threads):
         """Mean NLL of X; its gradient (mean over rows) into `grads` (docs/fixed_order.md §7),
         every position at once: the output errors, then the errors reaching a_k from the
-        later positions as a reversed cumulative sum."""
+        later positions as a reversed cumulative sum (or, FUSED, the fused kernel's sweeps)."""
         rows, n = X.shape
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_gradient(X, order, grads, fused[1])
         ops, order_t, blocks_in, blocks_out, _ = self._layout(order)
         Wp, Vp, cp, rho = params = self._padded(blocks_in, blocks_out)
         for g in grads.values():
@@ -536,9 +609,44 @@ class FixedKernels(_TorchKernels):
             g *= scale
         return nll / rows
 
+    def _by_position(self, X, order_t):
+        """Rows of X (NumPy, 0/1 values) on the device as (rows, n) int8 by chain position:
+        sent in their own dtype (uint8 for samples: 1 byte a value), converted there."""
+        values = torch.as_tensor(np.ascontiguousarray(X)).to(self.device)
+        return values[:, order_t].to(torch.int8).contiguous()
+
+    def _fused_score(self, X, order, module, params):
+        rows, n = X.shape
+        order_t = self._layout(order)[1]
+        loglik = np.zeros(rows)
+        for s in _chunks(rows, n * 10 + 16):
+            self._put(loglik, s, module.score(self._by_position(X[s], order_t), *params))
+        return loglik
+
+    def _fused_sample(self, X, order, key, row0, given, greedy, module, params):
+        rows, n = X.shape
+        order_t = self._layout(order)[1]
+        inverse = torch.argsort(order_t)  # position of each feature
+        # the noise buffer (8 bytes a draw) dominates a chunk's memory
+        for s in _chunks(rows, n * 12 + 16):
+            R = s.stop - s.start
+            if given is None:  # nothing to keep: X's contents are not read
+                xs = torch.empty((R, n), dtype=torch.int8, device=self.device)
+                kept = None
+            else:
+                xs = self._by_position(X[s], order_t)
+                kept = torch.as_tensor(np.asarray(given[s], dtype=np.int32), device=self.device)
+            eps = None if greedy else module.noise(key, row0 + s.start, R, n, self.device)
+            module.sample(xs, eps, kept, *params)
+            # back in feature order, one byte a value over the bus
+            self._put(X, s, xs[:, inverse].to(torch.uint8))
+
     @_memory_guard
     def sample(self, X, order, key, row0, given, greedy, n_threads):
         rows, n = X.shape
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_sample(X, order, key, row0, given, greedy, *fused)
         ops, order_t, blocks_in, blocks_out, _ = self._layout(order)
         Wp, Vp, cp, rho = self._padded(blocks_in, blocks_out)
         per = self.output.uniforms
@@ -563,6 +671,12 @@ class FixedKernels(_TorchKernels):
 class OrderlessKernels(_TorchKernels):
     """An order-agnostic NADE (docs/order_agnostic.md) on torch tensors: parameters in the
     public layout, blocks of W's columns and V's rows by feature; every output."""
+
+    # ensembles: every (ordering, row) pair one row of a single sweep, a position's products
+    # over all of them at once (a launch per position, not per position and ordering); equal
+    # to the sweeps one ordering at a time but for rounding (BLAS may block a product of
+    # more rows differently)
+    batches_orderings = True
 
     def __init__(self, params, output, device="cpu"):
         super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"), output,
