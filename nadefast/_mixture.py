@@ -19,6 +19,9 @@ from nadefast._validation import as_real_matrix
 # the smallest component scale, in standardised units: a density of at most
 # 1 / (SIGMA_FLOOR sqrt(2 pi)), however concentrated the data
 SIGMA_FLOOR = 1e-3
+# the largest scale pre-activation s (sigma = exp(s) + floor): exp(300) keeps sigma,
+# 1 / sigma^2 and log sigma finite and normal (NADE_MIX_MAX_LOG_SIGMA of csrc/mix_math.h)
+MAX_LOG_SIGMA = 300.0
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -123,8 +126,13 @@ class GaussianMixture(Output):
     # ---- the mathematics of variable j, rows at a time (z: (rows, 3C))
 
     def _split(self, z):
+        """(weight logits, means, scales), each (rows, C), within the compiled kernels'
+        bounds on what no fitted model reaches (csrc/mix_math.h): units to +-1e300, scale
+        pre-activations to at most MAX_LOG_SIGMA, so finite parameters never give inf."""
         C = self._C()
-        return z[:, :C], z[:, C:2 * C], np.exp(z[:, 2 * C:]) + SIGMA_FLOOR
+        z = np.clip(z, -1e300, 1e300)
+        return (z[:, :C], z[:, C:2 * C],
+                np.exp(np.minimum(z[:, 2 * C:], MAX_LOG_SIGMA)) + SIGMA_FLOOR)
 
     @staticmethod
     def input(j, x):
@@ -133,7 +141,7 @@ class GaussianMixture(Output):
     def _component_terms(self, z, x):
         """log alpha_c + log N(x; mu_c, sigma_c), (rows, C), and its parts."""
         logits, mu, sigma = self._split(z)
-        t = (x[:, None] - mu) / sigma
+        t = np.clip((x[:, None] - mu) / sigma, -1e150, 1e150)
         return _log_softmax(logits) - _HALF_LOG_2PI - np.log(sigma) - 0.5 * t * t, t, sigma
 
     def log_prob(self, j, z, x):
@@ -147,7 +155,8 @@ class GaussianMixture(Output):
         terms, t, sigma = self._component_terms(z, x)
         pi = np.exp(_log_softmax(terms))
         alpha = np.exp(_log_softmax(z[:, :C]))
-        d_sigma = (sigma - SIGMA_FLOOR) / sigma  # d log sigma / ds
+        # d log sigma / ds; 0 where the scale pre-activation is clamped
+        d_sigma = np.where(z[:, 2 * C:] > MAX_LOG_SIGMA, 0.0, (sigma - SIGMA_FLOOR) / sigma)
         return np.concatenate([alpha - pi, -pi * t / sigma, pi * (1.0 - t * t) * d_sigma], axis=1)
 
     def draw(self, j, z, u):

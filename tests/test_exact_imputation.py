@@ -204,3 +204,20 @@ def test_normal_cdf_against_math_erf():
     assert np.all(got[tiny] < 1e-300)
     assert np.max(np.abs(got[~tiny] - exact[~tiny]) / exact[~tiny]) < 1.2e-7
     assert np.max(np.abs(got - exact)) < 6e-8  # in probability
+
+
+def test_huge_scale_pre_activations_stay_finite(rng):
+    """A scale pre-activation beyond exp's range is clamped as the compiled kernels clamp it
+    (csrc/mix_math.h): densities, draws and the exact mean and median stay finite."""
+    model, types = _random_model(rng, "gaussian_mixture", "numpy")
+    model.c_[2 * 2:3 * 2] = 800.0  # feature 0's two scale biases: exp(800) overflows
+    X = _table(rng, types, rows=5)
+    X[:, 0] = np.nan
+    for method in ("mean", "median"):
+        assert np.isfinite(model.impute(X, method=method)).all()
+    assert np.isfinite(model.conditional_sample(X, n_samples=3, random_state=0)).all()
+    assert np.isfinite(model.log_marginal(np.where(np.isnan(X), 1.0, X))).all()
+    Y = np.where(np.isnan(X), 1.0, X)
+    reference = model.score_samples(Y)
+    compiled = model.set_params(backend="compiled").score_samples(Y)
+    np.testing.assert_allclose(compiled, reference, rtol=1e-10)
