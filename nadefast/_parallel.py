@@ -42,3 +42,27 @@ def effective_n_threads(n_jobs):
     if n_jobs < 0:
         return max(1, cpu_count() + 1 + n_jobs)
     return min(limit, n_jobs)
+
+
+class blas_threads:
+    """A context: NumPy's BLAS on at most `n` threads (None: as it is), through
+    threadpoolctl when it is installed (scikit-learn depends on it), else no change.
+    For the NumPy backend's many small products, where a second BLAS thread costs more
+    than it gains."""
+
+    def __init__(self, n):
+        self.n, self.limits = n, None
+
+    def __enter__(self):
+        if self.n is not None:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                return self
+            self.limits = threadpool_limits(limits=self.n, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.limits is not None:
+            self.limits.restore_original_limits()
+        return False

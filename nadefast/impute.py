@@ -30,6 +30,7 @@ import inspect
 import numpy as np
 
 from nadefast._orderless import OrderAgnosticNADE
+from nadefast._parallel import blas_threads
 from nadefast._random import make_rng
 from nadefast._table import is_dataframe
 from nadefast._training import auto_batch_size
@@ -59,8 +60,9 @@ class NADEImputer:
         "gaussian_mixture"), a list with one type per column, or (DataFrames) a
         dict column name -> type overriding the dtypes for some columns
     n_components : Gaussians per real column
-    method : "mode" (default), "mean" or "median": what transform puts in a
-        missing cell (see the module docstring)
+    method : "mean" (default), "median" or "mode": what transform puts in a
+        missing cell (see the module docstring); "mean" is what the benchmark beside
+        scikit-learn's imputers measured (results/README.md)
     n_samples : None (default): method="mean" / "median" take each missing cell's
         exact conditional given the row's observed cells, in one network pass
         (OrderAgnosticNADE.impute); an int: estimate them from that many draws
@@ -82,6 +84,11 @@ class NADEImputer:
         schedule takes steps 10 times smaller after every 10 such epochs)
     dtype, random_state : the model's; random_state also seeds transform's draws
     backend : "numpy" (per-column outputs have no compiled kernels yet)
+    n_jobs : threads of NumPy's BLAS during fit (with threadpoolctl
+        installed; without it BLAS keeps its own setting), default 1: training is many
+        small products, for which a second thread costs more than it gains (100 000 x
+        20 table, 2 cores shared with one other job: fit 16.6 s with one BLAS thread,
+        64.9 s with two; results/README.md).  None: leave BLAS as it is.
 
     The defaults (128 units, 2 layers, 5 Gaussians, learning rate 1e-3, no weight
     decay, patience 20, a budget of about 8000 steps) were chosen on validation masks
@@ -102,10 +109,10 @@ class NADEImputer:
     """
 
     def __init__(self, n_hidden=128, *, n_layers=2, column_types="auto", n_components=5,
-                 method="mode", n_samples=None, sample_posterior=False, epochs="auto",
+                 method="mean", n_samples=None, sample_posterior=False, epochs="auto",
                  batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
                  validation_fraction=0.1, patience=20, dtype="float64", random_state=None,
-                 backend="numpy"):
+                 backend="numpy", n_jobs=1):
         self.n_hidden = n_hidden
         self.n_layers = n_layers
         self.column_types = column_types
@@ -122,6 +129,7 @@ class NADEImputer:
         self.dtype = dtype
         self.random_state = random_state
         self.backend = backend
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------ estimator API
 
@@ -196,9 +204,10 @@ class NADEImputer:
             patience = self.patience
         else:
             X_valid, patience = None, None
-        model.fit(X, X_valid, epochs=self._epoch_budget(len(X)), batch_size=self.batch_size,
-                  learning_rate=self.learning_rate, weight_decay=self.weight_decay,
-                  patience=patience)
+        with self._blas():
+            model.fit(X, X_valid, epochs=self._epoch_budget(len(X)), batch_size=self.batch_size,
+                      learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                      patience=patience)
         self.model_ = model
         self.n_features_in_ = model.n_features_in_
         self.n_epochs_ = len(model.history_)
@@ -209,6 +218,14 @@ class NADEImputer:
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
+
+    def _blas(self):
+        """The context fit and transform run in: BLAS on n_jobs threads."""
+        n = self.n_jobs
+        if n is not None and (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
+                              or n < 1):
+            raise ValueError(f"n_jobs must be None or a positive integer, got {n!r}")
+        return blas_threads(n)
 
     def _epoch_budget(self, n_rows):
         """The epochs fit may run on n_rows training rows: `epochs`, or for "auto"

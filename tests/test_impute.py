@@ -194,3 +194,41 @@ def test_auto_epochs_are_a_budget_of_about_8000_steps(rng):
     H = _holes(rng, _table(rng, 40))
     with pytest.raises(ValueError, match="epochs"):
         NADEImputer(4, column_types=TYPES, epochs="many").fit(H)
+
+
+@pytest.mark.parametrize("n_jobs", [1, None])
+def test_fit_runs_blas_on_n_jobs_threads(rng, monkeypatch, n_jobs):
+    """n_jobs limits NumPy's BLAS threads for the fit (through threadpoolctl) and restores
+    them after; None leaves BLAS alone."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from nadefast._orderless import OrderAgnosticNADE
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    seen = []
+    fit = OrderAgnosticNADE.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(blas_threads())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(OrderAgnosticNADE, "fit", recording_fit)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        outside = blas_threads()
+        X = rng.normal(size=(40, 3))
+        X[rng.random(X.shape) < 0.2] = np.nan
+        NADEImputer(8, epochs=1, validation_fraction=0, n_jobs=n_jobs, random_state=0).fit(X)
+        assert seen == [[1] * len(outside)] if n_jobs == 1 else seen == [outside]
+        assert blas_threads() == outside  # restored
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 1.5, True, "2"])
+def test_bad_n_jobs_is_a_clear_error(rng, n_jobs):
+    X = rng.normal(size=(20, 2))
+    with pytest.raises(ValueError, match="n_jobs"):
+        NADEImputer(4, epochs=1, n_jobs=n_jobs).fit(X)
