@@ -100,4 +100,6 @@ def _write_numeric_csv(path, names, X, model):
         writer = csv.writer(f)
         writer.writerow(names)
         for row in X:
-            writer.writerow([str(int(v)) if d else repr(float(v)) for v, d in zip(row, discrete)])
+            # a binary model's --method mean gives probabilities: whole numbers only as codes
+            writer.writerow([str(int(v)) if d and float(v).is_integer() else repr(float(v))
+                             for v, d in zip(row, discrete)])

@@ -65,3 +65,24 @@ def test_a_cell_that_is_not_a_number_is_named(rng, tmp_path, capsys):
                  str(tmp_path / "o.csv")]) == 1
     err = capsys.readouterr().err
     assert "line 3, column 'r'" in err and "'x'" in err
+
+
+def test_a_binary_models_mean_is_written_as_probabilities(rng, tmp_path):
+    """--method mean of a Bernoulli model gives p(x_j = 1 | observed), not a code: the file
+    must hold those numbers, not their integer parts."""
+    X = (rng.random((80, 4)) < 0.5).astype(np.float64)
+    model = OrderAgnosticNADE(6, random_state=0).fit(X, epochs=2)
+    model.save(tmp_path / "b.npz")
+    data = tmp_path / "b.csv"
+    data.write_text("a,b,c,d\n1,,0,1\n,,1,0\n")
+    out = tmp_path / "p.csv"
+    assert main(["impute", str(tmp_path / "b.npz"), str(data), "--out", str(out),
+                 "--method", "mean"]) == 0
+    rows = _rows(out)
+    holes = np.array([[np.nan, np.nan, 0, 1], [np.nan, np.nan, 1, 0]])
+    holes[0, 0] = 1
+    expected = model.impute(holes, method="mean")
+    assert rows[1][0] == "1" and rows[1][2] == "0"
+    np.testing.assert_allclose([float(rows[1][1]), float(rows[2][0]), float(rows[2][1])],
+                               [expected[0, 1], expected[1, 0], expected[1, 1]], rtol=1e-6)
+    assert 0 < float(rows[1][1]) < 1
