@@ -738,16 +738,58 @@ class OrderlessKernels(_TorchKernels):
                 A1 += (ops.encode(x, j, self.tdtype)[:, :, None] * Wp[j]).sum(dim=1)
             yield s, Xc
 
+    def _fused(self):
+        """nadefast.backends._triton_oa and the model as its score takes it (M's and W's
+        columns as rows (n, d), V (n, d), c, b, W_hidden, b_hidden; contiguous copies made
+        per call, as a fit changes the arrays in place) when it serves this model, else
+        None."""
+        if self.output.name != "bernoulli" or _fused_module(self.device) is None:
+            return None
+        from nadefast.backends import _triton_oa
+
+        p = self.arrays
+        return _triton_oa, tuple(t.contiguous() for t in (
+            p["M"].T, p["W"].T, p["V"], p["c"], p["b"], p["W_hidden"], p["b_hidden"]))
+
+    def _fused_score(self, X, orders, stop, terms, positions, module, params):
+        """score() through the fused per-position glue (nadefast/backends/_triton_oa.py):
+        values up as int8 by feature, orderings as int32, a chunk of rows at a time."""
+        rows, n = X.shape
+        d = self.arrays["b"].shape[0]
+        shared = orders.shape[0] == 1
+        loglik = np.zeros(rows)
+        layers = self.arrays["W_hidden"].shape[0]
+        # A1, H1, Z and one temporary a deeper layer; values, orderings, terms
+        row_bytes = (3 + layers) * d * self.dtype.itemsize + n * (1 + 4 * (not shared)) + 32
+        order_all = torch.as_tensor(np.asarray(orders, dtype=np.int32), device=self.device) \
+            if shared else None
+        for s in _chunks(rows, row_bytes + (8 * n if terms is not None else 0)):
+            xs = torch.as_tensor(np.ascontiguousarray(X[s])).to(self.device).to(torch.int8)
+            order_c = order_all if shared else torch.as_tensor(
+                np.ascontiguousarray(orders[s], dtype=np.int32), device=self.device)
+            stop_c = None if stop is None else torch.as_tensor(
+                np.asarray(stop[s], dtype=np.int32), device=self.device)
+            terms_c = None if terms is None else torch.empty(
+                (xs.shape[0], n), dtype=torch.float64, device=self.device)
+            self._put(loglik, s, module.score(xs.contiguous(), order_c, positions, *params,
+                                              stop=stop_c, terms=terms_c))
+            if terms is not None:
+                self._put(terms, s, terms_c)
+        return loglik
+
     @_memory_guard
     def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
         rows, n = X.shape
         ops = self.ops(n)
         orders = np.asarray(orders)
-        loglik = torch.zeros(rows, dtype=torch.float64, device=self.device)
-        stop_t = None if stop is None else torch.as_tensor(stop, device=self.device)
         positions = n
         if stop is not None and cond is None and terms is None:
             positions = int(np.max(stop, initial=0))
+        fused = None if cond is not None else self._fused()
+        if fused is not None:
+            return self._fused_score(X, orders, stop, terms, positions, *fused)
+        loglik = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        stop_t = None if stop is None else torch.as_tensor(stop, device=self.device)
         terms_t = None if terms is None else torch.zeros((rows, n), dtype=torch.float64,
                                                         device=self.device)
         index, valid = self.blocks_out.index, self.blocks_out.valid
