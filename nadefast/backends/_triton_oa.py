@@ -39,10 +39,13 @@ import triton.language as tl
 
 from nadefast.backends._triton import _block_d, _check, _log_sigmoid
 
-# The step kernel holds a block of rows' A1 (BLOCK_ROWS x BLOCK_D) and one gathered row of V,
-# M and W per row: the fixed-order scorer's footprint (8 rows x 4 warps at d = 500: no spill,
-# tools/triton_codegen.py).  Not measured on a GPU yet; benchmarks/gpu.py times the sweep.
-BLOCK_ROWS = 8
+# The step kernel holds a block of rows' A1 and Z (BLOCK_ROWS x BLOCK_D) and gathers one row
+# of V, M and W per row (64-bit addresses per element: most of its registers).  Compiled for
+# sm_90 at d = 500 (tools/triton_codegen.py, Triton 3.9): 4 rows x 4 warps take 126-160
+# registers a thread in float32 and 168-195 in float64, no spill; 8 x 4 spill in float64 (and
+# in float32 with terms); 8 x 8 take 228-252.  Rows are plenty (an ensemble's sweep has up to
+# 65 536), so small blocks cost no parallelism.  Not measured on a GPU yet.
+BLOCK_ROWS = 4
 NUM_WARPS = 4
 
 
