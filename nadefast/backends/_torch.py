@@ -32,8 +32,10 @@ are float64.  What a chain position costs:
 * except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
   NADE's score (log p(x) alone), sample and gradient run as fused Triton kernels,
   one launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
-  _triton_grad.py, docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED)
-  forces either path;
+  _triton_grad.py, docs/gpu.md), and the order-agnostic Bernoulli score's
+  sweep (ensembles, log_marginal included) fuses each position's glue around
+  the deeper layers' GEMMs into one step kernel (_triton_oa.py); `FUSED` below
+  (environment: NADEFAST_FUSED) forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
 
@@ -70,7 +72,8 @@ from nadefast.backends import Backend, Kernels
 # the most bytes the temporaries of one chunk of rows should take (about)
 CHUNK_BYTES = 256 * 2**20
 
-# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient): "auto"
+# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient) and of
+# the order-agnostic Bernoulli score's per-position glue: "auto"
 # uses them on CUDA devices when triton imports, "never" the torch code of this module,
 # "always" the kernels on every device (CPU tensors need Triton's interpreter,
 # TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
