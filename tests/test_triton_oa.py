@@ -35,6 +35,7 @@ else:
                         "\"nadefast[gpu]\" (or the test extra); NADEFAST_REQUIRE_TRITON=1 makes "
                         "this skip a failure")
 
+import nadefast  # noqa: E402
 from nadefast import OrderAgnosticNADE  # noqa: E402
 from nadefast.backends import _torch  # noqa: E402
 from nadefast.backends import _triton  # noqa: E402
@@ -127,6 +128,58 @@ def test_fused_oa_kernel_blocks_and_edges(block_rows, num_warps, rng):
         _close(t1.score_samples(X1), one.score_samples(X1), 1e-10, "one feature")
 
 
+@pytest.fixture
+def fused_draws(monkeypatch):
+    """FUSED forced on; (rows, shared ordering, greedy, kept) of every fused sampler call."""
+    monkeypatch.setattr(_torch, "FUSED", "always")
+    calls = []
+    sample = _triton_oa.sample
+
+    def counted(xs, orders, eps, kept, *args, **kwargs):
+        calls.append((xs.shape[0], orders.shape[0] == 1, eps is None, kept is not None))
+        return sample(xs, orders, eps, kept, *args, **kwargs)
+
+    monkeypatch.setattr(_triton_oa, "sample", counted)
+    return calls
+
+
+def _same_draws(a, b, dtype, what):
+    """float64: identical; float32: at most 1 row in 100 (at least 1) may differ, a logit
+    within float32 rounding of its noise (as tests/test_torch_backend.py)."""
+    assert a.shape == b.shape, what
+    bad = np.flatnonzero((a != b).reshape(-1, a.shape[-1]).any(axis=1))
+    allowed = 0 if dtype == "float64" else max(1, a.reshape(-1, a.shape[-1]).shape[0] // 100)
+    assert len(bad) <= allowed, f"{what}: {len(bad)} rows differ"
+
+
+@pytest.mark.parametrize("layers,d,dtype", [(1, 5, "float64"), (2, 16, "float32"),
+                                           (3, 5, "float64"), (2, 5, "float32")])
+def test_fused_oa_samples_are_the_compiled_cores(dtype, layers, d, rng, fused_draws):
+    """sample (one shared ordering), sample_rows (rows 1000.. of a key: the row enters the
+    noise's counter), conditional_sample (per-row orderings, kept prefixes) and impute's
+    greedy completion draw the compiled core's values."""
+    m, t, X = _pair(rng, dtype, layers, d)
+    drawn = t.sample(40, random_state=7)
+    _same_draws(drawn, m.sample(40, random_state=7), dtype, "sample")
+    assert fused_draws == [(40, True, False, False)]
+    assert len(np.unique(drawn, axis=0)) > 1  # not a constant
+    key = nadefast._random.philox_key(7)
+    _same_draws(t.sample_rows(key, 1000, 1021), m.sample_rows(key, 1000, 1021), dtype,
+                "sample_rows")
+    observed = rng.random(X.shape) < 0.4
+    _same_draws(t.conditional_sample(X, observed, random_state=9),
+                m.conditional_sample(X, observed, random_state=9), dtype, "conditional_sample")
+    assert fused_draws[-1] == (37, False, False, True)
+    _same_draws(t.impute(X, observed), m.impute(X, observed), dtype, "impute")
+    assert fused_draws[-1] == (37, False, True, True)
+
+
+def test_fused_oa_sample_check_can_fail(rng, fused_draws):
+    m, t, _ = _pair(rng, "float64", 2)
+    with pytest.raises(AssertionError, match="rows differ"):
+        _same_draws(t.sample(50, random_state=1), m.sample(50, random_state=2), "float64", "")
+
+
 def test_fused_oa_check_can_fail(rng, fused_calls):
     """A change of one output weight by 1e-6 is caught at float64's tolerance."""
     m, t, X = _pair(rng, "float64", 2)
@@ -171,3 +224,9 @@ def test_fused_oa_rejects_bad_input(rng):
         module.score(xs, o, 13, *params, stop=torch.zeros(5, dtype=torch.int32))
     with pytest.raises(ValueError, match="contiguous"):
         module.score(xs, o.T.contiguous().T, 13, *params)
+    with pytest.raises(ValueError, match="eps must"):
+        module.sample(xs, o, torch.zeros((6, 12), dtype=torch.float64), None, *params)
+    with pytest.raises(ValueError, match="kept must"):
+        module.sample(xs, o, None, torch.zeros(7, dtype=torch.int32), *params)
+    with pytest.raises(ValueError, match="orders must"):
+        module.sample(xs, o[:, :3], None, None, *params)

@@ -103,6 +103,16 @@ def variants(d, defaults_only=False):
                    OA._oa_step_kernel, step,
                    dict(BLOCK_R=OA.BLOCK_ROWS, BLOCK_D=block_d, DEEP=deep, HAS_STOP=stop,
                         HAS_TERMS=terms), OA.NUM_WARPS)
+        draw = {k: v for k, v in step.items() if k not in (
+            "stop_ptr", "ll_ptr", "terms_ptr", "HAS_STOP", "HAS_TERMS")}
+        draw.update(eps_ptr="*fp64", kept_ptr="*i32", GREEDY="constexpr", HAS_KEPT="constexpr")
+        for deep, greedy, kept in ((True, False, False), (False, False, False),
+                                   (True, True, True)):
+            tag = ("deep" if deep else "one layer") + (" greedy+kept" if greedy else "")
+            yield (f"oa_sample {dt} block {OA.BLOCK_ROWS} warps {OA.NUM_WARPS} {tag}",
+                   OA._oa_sample_kernel, draw,
+                   dict(BLOCK_R=OA.BLOCK_ROWS, BLOCK_D=block_d, DEEP=deep, GREEDY=greedy,
+                        HAS_KEPT=kept), OA.NUM_WARPS)
     noise = {"out_ptr": "*fp64", "consts_ptr": "*i64", "rows": "i32", "n": "i32",
              "BLOCK_R": "constexpr", "BLOCK_B": "constexpr", "BITS": "constexpr",
              "NATIVE": "constexpr"}

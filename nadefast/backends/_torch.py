@@ -32,9 +32,9 @@ are float64.  What a chain position costs:
 * except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
   NADE's score (log p(x) alone), sample and gradient run as fused Triton kernels,
   one launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
-  _triton_grad.py, docs/gpu.md), and the order-agnostic Bernoulli score's
-  sweep (ensembles, log_marginal included) fuses each position's glue around
-  the deeper layers' GEMMs into one step kernel (_triton_oa.py); `FUSED` below
+  _triton_grad.py, docs/gpu.md), and the order-agnostic Bernoulli NADE's
+  sweeps (score, ensembles, log_marginal, sampling) fuse each position's glue
+  around the deeper layers' GEMMs into one step kernel (_triton_oa.py); `FUSED` below
   (environment: NADEFAST_FUSED) forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
@@ -73,7 +73,7 @@ from nadefast.backends import Backend, Kernels
 CHUNK_BYTES = 256 * 2**20
 
 # The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient) and of
-# the order-agnostic Bernoulli score's per-position glue: "auto"
+# the order-agnostic Bernoulli sweeps' per-position glue: "auto"
 # uses them on CUDA devices when triton imports, "never" the torch code of this module,
 # "always" the kernels on every device (CPU tensors need Triton's interpreter,
 # TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
@@ -826,6 +826,30 @@ class OrderlessKernels(_TorchKernels):
             terms[...] = _host(terms_t)
         return _host(loglik).copy()
 
+    def _fused_sample(self, X, orders, key, row0, given, greedy, module, params):
+        """sample() through the fused per-position glue: the noise from _triton.noise (the
+        same draws as `_uniforms`), values as int8 by feature, a chunk of rows at a time."""
+        from nadefast.backends import _triton
+
+        rows, n = X.shape
+        d = self.arrays["b"].shape[0]
+        shared = orders.shape[0] == 1
+        layers = self.arrays["W_hidden"].shape[0]
+        row_bytes = (3 + layers) * d * self.dtype.itemsize + n * (9 + 4 * (not shared)) + 32
+        order_all = torch.as_tensor(np.asarray(orders, dtype=np.int32), device=self.device) \
+            if shared else None
+        for s in _chunks(rows, row_bytes):
+            R = s.stop - s.start
+            xs = torch.as_tensor(np.ascontiguousarray(X[s])).to(self.device).to(
+                torch.int8).contiguous()  # filled in place
+            order_c = order_all if shared else torch.as_tensor(
+                np.ascontiguousarray(orders[s], dtype=np.int32), device=self.device)
+            kept = None if given is None else torch.as_tensor(
+                np.asarray(given[s], dtype=np.int32), device=self.device)
+            eps = None if greedy else _triton.noise(key, row0 + s.start, R, n, self.device)
+            module.sample(xs, order_c, eps, kept, *params)
+            self._put(X, s, xs.to(torch.uint8))
+
     @_memory_guard
     def sample(self, X, orders, key, row0, given, greedy, n_threads):
         rows, n = X.shape
@@ -833,6 +857,9 @@ class OrderlessKernels(_TorchKernels):
             return
         ops = self.ops(n)
         orders = np.asarray(orders)
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_sample(X, orders, key, row0, given, greedy, *fused)
         per = self.output.uniforms
         kept = None if given is None else torch.as_tensor(given, device=self.device)
         state = {}

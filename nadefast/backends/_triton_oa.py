@@ -1,5 +1,6 @@
-"""The order-agnostic Bernoulli NADE's exact score with its per-position glue fused (issue 19;
-docs/gpu.md §2, docs/order_agnostic.md §7-§8).
+"""The order-agnostic Bernoulli NADE's sweep along orderings -- the exact score and the
+sampler -- with its per-position glue fused (issue 19; docs/gpu.md §2, docs/order_agnostic.md
+§7-§9).
 
 The sweep along each row's ordering (rows: the (ordering, row) pairs of an ensemble, or the
 rows of one ordering) is, per position k, with j_r = orders[r, k] (order_agnostic.md §7):
@@ -9,13 +10,16 @@ rows of one ordering) is, per position k, with j_r = orders[r, k] (order_agnosti
     A1_r += M[:, j_r] + x_{r,j_r} W[:, j_r]
 
 The (L-1) d x d products over all rows are the work, and stay vendor GEMMs (cuBLAS through
-torch).  Everything else -- the torch path's ~10 element-wise and gather launches a position
--- is one Triton kernel, `_oa_step_kernel`: the top layer's bias and ReLU, the per-row gather
+torch).  Everything else -- the torch path's ~21 element-wise, gather and reduction launches
+a position (docs/gpu.md §2 counts them) -- is one Triton kernel, `_oa_step_kernel`: the top layer's bias and ReLU, the per-row gather
 of V[j_r] and c[j_r], the logit, the log-sigmoid term (with `stop`, log_marginal's prefix,
 and the per-position `terms`), the first layer's update and the next position's
-H1 = relu(A1) for the first GEMM.  So a position costs:
+H1 = relu(A1) for the first GEMM.  `_oa_sample_kernel` is the same step drawing x_j instead
+(x_j = [z > eps], eps the logistic noise of _triton.noise by position, the compiled core's
+draws; greedy [z > 0]; a kept prefix keeps its values) and writing it into the values.
+So a position costs:
 
-    L = 1:  nothing -- the whole sweep is one launch (a program keeps its rows' A1 on chip
+    L = 1:  no GEMM; the whole sweep is one launch (a program keeps its rows' A1 on chip
             and walks the positions, as the fixed-order scorer);
     L = 2:  1 GEMM (H1 W_hidden[0]^T, no bias) + 1 step kernel;
     L >= 3: the first L-2 deeper layers as torch._addmm_activation (the GEMM with bias and
@@ -49,15 +53,39 @@ BLOCK_ROWS = 4
 NUM_WARPS = 4
 
 
+@triton.jit
+def _logit(a, Z_ptr, bt_ptr, V_ptr, c_ptr, j, at, ok, ok_r, cols, ok_c, d, DEEP: tl.constexpr):
+    """(the rows' logits z_r = V[j_r] . h_r + c[j_r] as float64, the gathers' offsets
+    j_r d + cols): the top layer h = relu(Z + bt) (DEEP) or relu(a)."""
+    if DEEP:
+        bt = tl.load(bt_ptr + cols, mask=ok_c, other=0.0)
+        h = tl.maximum(tl.load(Z_ptr + at, mask=ok, other=0.0) + bt[None, :], 0.0)
+    else:
+        h = tl.maximum(a, 0.0)
+    feat = j[:, None] * d + cols[None, :]  # row j_r of the (n, d) tables
+    v = tl.load(V_ptr + feat, mask=ok, other=0.0)
+    z = (tl.sum(h * v, axis=1) + tl.load(c_ptr + j, mask=ok_r, other=0.0)).to(tl.float64)
+    return z, feat
+
+
+@triton.jit
+def _reveal(a, MT_ptr, WT_ptr, feat, ok, x):
+    """A1 after revealing x_j: its mask column, then its input column where x_j = 1, as the
+    compiled core adds them (exact either way: one non-zero input a variable)."""
+    a = a + tl.load(MT_ptr + feat, mask=ok, other=0.0)
+    w = tl.load(WT_ptr + feat, mask=ok, other=0.0)
+    return tl.where(x[:, None], a + w, a)
+
+
 @triton.jit(do_not_specialize=["k0", "k1", "n_update"])
 def _oa_step_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_stride, stop_ptr,
                     ll_ptr, terms_ptr, MT_ptr, WT_ptr, V_ptr, c_ptr, rows, n, d, k0, k1,
                     n_update, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr,
                     DEEP: tl.constexpr, HAS_STOP: tl.constexpr, HAS_TERMS: tl.constexpr):
-    """Positions k0 .. k1-1 of the sweep for rows of A1 (rows, d), in place; ll (rows,)
-    float64 accumulates the terms (terms (rows, n) float64 gets them by position).  DEEP
-    (L >= 2): one position (k1 = k0 + 1), the top layer relu(Z + bt) from Z (rows, d), the
-    last deeper layer's product without its bias, and H1 = relu(A1) written after the
+    """Scoring, positions k0 .. k1-1 of the sweep for rows of A1 (rows, d), in place; ll
+    (rows,) float64 accumulates the terms (terms (rows, n) float64 gets them by position).
+    DEEP (L >= 2): one position (k1 = k0 + 1), the top layer relu(Z + bt) from Z (rows, d),
+    the last deeper layer's product without its bias, and H1 = relu(A1) written after the
     update for the next position's first GEMM; else the top layer is relu(A1) itself.
     A1 is updated after positions k < n_update only (not after the sweep's last)."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
@@ -73,15 +101,8 @@ def _oa_step_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_stri
     row_x = r.to(tl.int64) * n
     row_o = r.to(tl.int64) * order_stride
     for k in range(k0, k1):
-        if DEEP:
-            bt = tl.load(bt_ptr + cols, mask=ok_c, other=0.0)
-            h = tl.maximum(tl.load(Z_ptr + at, mask=ok, other=0.0) + bt[None, :], 0.0)
-        else:
-            h = tl.maximum(a, 0.0)
         j = tl.load(order_ptr + row_o + k, mask=ok_r, other=0).to(tl.int64)
-        feat = j[:, None] * d + cols[None, :]  # row j_r of the (n, d) tables
-        v = tl.load(V_ptr + feat, mask=ok, other=0.0)
-        z = (tl.sum(h * v, axis=1) + tl.load(c_ptr + j, mask=ok_r, other=0.0)).to(tl.float64)
+        z, feat = _logit(a, Z_ptr, bt_ptr, V_ptr, c_ptr, j, at, ok, ok_r, cols, ok_c, d, DEEP)
         x = (tl.load(xs_ptr + row_x + j, mask=ok_r, other=0) != 0) & ok_r
         term = _log_sigmoid(tl.where(x, z, -z))
         if HAS_STOP:
@@ -90,15 +111,49 @@ def _oa_step_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_stri
         if HAS_TERMS:
             tl.store(terms_ptr + row_x + k, term, mask=ok_r)
         if k < n_update:
-            # revealing x_j: its mask column, then its input column where x_j = 1 (exact
-            # either way: one non-zero input a variable)
-            a = a + tl.load(MT_ptr + feat, mask=ok, other=0.0)
-            w = tl.load(WT_ptr + feat, mask=ok, other=0.0)
-            a = tl.where(x[:, None], a + w, a)
+            a = _reveal(a, MT_ptr, WT_ptr, feat, ok, x)
     tl.store(A1_ptr + at, a, mask=ok)
     if DEEP:
         tl.store(H1_ptr + at, tl.maximum(a, 0.0), mask=ok)
     tl.store(ll_ptr + r, ll, mask=ok_r)
+
+
+@triton.jit(do_not_specialize=["k0", "k1", "n_update"])
+def _oa_sample_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_stride, eps_ptr,
+                      kept_ptr, MT_ptr, WT_ptr, V_ptr, c_ptr, rows, n, d, k0, k1, n_update,
+                      BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr, DEEP: tl.constexpr,
+                      GREEDY: tl.constexpr, HAS_KEPT: tl.constexpr):
+    """Sampling, as _oa_step_kernel: x_j = [z > eps[r, k]] (eps (rows, n) float64 by
+    position; GREEDY: [z > 0]), or with HAS_KEPT the value already in xs where k < kept[r];
+    written into xs (rows, n) int8 by feature, then revealed."""
+    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    ok_r = r < rows
+    cols = tl.arange(0, BLOCK_D)
+    ok_c = cols < d
+    ok = ok_r[:, None] & ok_c[None, :]
+    at = r.to(tl.int64)[:, None] * d + cols[None, :]
+    a = tl.load(A1_ptr + at, mask=ok, other=0.0)
+    if HAS_KEPT:
+        kept = tl.load(kept_ptr + r, mask=ok_r, other=0)
+    row_x = r.to(tl.int64) * n
+    row_o = r.to(tl.int64) * order_stride
+    for k in range(k0, k1):
+        j = tl.load(order_ptr + row_o + k, mask=ok_r, other=0).to(tl.int64)
+        z, feat = _logit(a, Z_ptr, bt_ptr, V_ptr, c_ptr, j, at, ok, ok_r, cols, ok_c, d, DEEP)
+        if GREEDY:
+            x = z > 0.0
+        else:
+            x = z > tl.load(eps_ptr + row_x + k, mask=ok_r, other=0.0)
+        if HAS_KEPT:
+            old = tl.load(xs_ptr + row_x + j, mask=ok_r, other=0) != 0
+            x = tl.where(k < kept, old, x)
+        x = x & ok_r
+        tl.store(xs_ptr + row_x + j, x.to(tl.int8), mask=ok_r)
+        if k < n_update:
+            a = _reveal(a, MT_ptr, WT_ptr, feat, ok, x)
+    tl.store(A1_ptr + at, a, mask=ok)
+    if DEEP:
+        tl.store(H1_ptr + at, tl.maximum(a, 0.0), mask=ok)
 
 
 def _dense_relu(h, Wl, bl):
@@ -108,6 +163,37 @@ def _dense_relu(h, Wl, bl):
     if fused is None:  # a PyTorch without it
         return torch.relu_(torch.addmm(bl, h, Wl.T))
     return fused(bl, h, Wl.T)
+
+
+def _check_orders(xs, orders):
+    rows, n = xs.shape
+    if orders.dim() != 2 or orders.shape[1] != n or orders.shape[0] not in (1, rows):
+        raise ValueError(f"orders must be (1, {n}) or ({rows}, {n}), got {tuple(orders.shape)}")
+
+
+def _sweep(xs, orders, positions, b, W_hidden, b_hidden, block_rows, num_warps, launch):
+    """The sweep's GEMMs and launches over positions 0 .. positions-1: launch(grid, meta,
+    A1, H1, Z, k0, k1) runs the step kernel with A1 (rows, d) the first layer's
+    pre-activations (b to start), H1 = relu(A1) and Z the last deeper layer's product
+    (rows, d) for L >= 2 (A1 itself where unused)."""
+    rows, n = xs.shape
+    d = b.shape[0]
+    A1 = b.expand(rows, d).contiguous()
+    deep = W_hidden.shape[0] > 0
+    H1 = torch.relu(A1) if deep else A1
+    Z = torch.empty_like(A1) if deep else A1
+    br, nw = _settings(rows, xs.device, block_rows, num_warps)
+    grid = (triton.cdiv(rows, br),)
+    meta = dict(BLOCK_R=br, BLOCK_D=_block_d(d), DEEP=deep, num_warps=nw)
+    if not deep:
+        launch(grid, meta, A1, H1, Z, 0, positions)  # the whole sweep: one launch
+        return
+    for k in range(positions):
+        h = H1
+        for Wl, bl in zip(W_hidden[:-1], b_hidden[:-1]):
+            h = _dense_relu(h, Wl, bl)
+        torch.mm(h, W_hidden[-1].T, out=Z)  # its bias and ReLU: in the step kernel
+        launch(grid, meta, A1, H1, Z, k, k + 1)
 
 
 def score(xs, orders, positions, MT, WT, V, c, b, W_hidden, b_hidden, stop=None, terms=None,
@@ -120,11 +206,9 @@ def score(xs, orders, positions, MT, WT, V, c, b, W_hidden, b_hidden, stop=None,
     b_hidden (L-1, d): the model in its dtype; stop (rows,) int32 or None: a row's terms at
     positions k >= stop[r] count 0; terms (rows, n) float64 or None: filled with the terms by
     position (positions must then be n).  block_rows, num_warps: None for the defaults
-    (_triton._launch's rule from BLOCK_ROWS and NUM_WARPS here)."""
+    (`_settings`)."""
     rows, n = xs.shape
-    d = b.shape[0]
-    if orders.dim() != 2 or orders.shape[1] != n or orders.shape[0] not in (1, rows):
-        raise ValueError(f"orders must be (1, {n}) or ({rows}, {n}), got {tuple(orders.shape)}")
+    _check_orders(xs, orders)
     if not 0 <= positions <= n:
         raise ValueError(f"positions must lie in [0, {n}], got {positions}")
     if terms is not None and (tuple(terms.shape) != (rows, n) or positions != n):
@@ -136,31 +220,45 @@ def score(xs, orders, positions, MT, WT, V, c, b, W_hidden, b_hidden, stop=None,
         return ll
     _check(xs, orders, MT, WT, V, c, b, W_hidden, b_hidden,
            *[t for t in (stop, terms) if t is not None])
-    A1 = b.expand(rows, d).contiguous()
-    deep = W_hidden.shape[0] > 0
-    H1 = torch.relu(A1) if deep else A1
-    Z = torch.empty_like(A1) if deep else A1
-    br, nw = _settings(rows, xs.device, block_rows, num_warps)
-    grid = (triton.cdiv(rows, br),)
+    bt = b_hidden[-1] if W_hidden.shape[0] > 0 else b
 
-    def step(k0, k1):
+    def launch(grid, meta, A1, H1, Z, k0, k1):
         _oa_step_kernel[grid](
-            A1, H1, Z, b_hidden[-1] if deep else b, xs, orders,
-            0 if orders.shape[0] == 1 else n, xs if stop is None else stop, ll,
-            ll if terms is None else terms, MT, WT, V, c, rows, n, d, k0, k1, positions - 1,
-            BLOCK_R=br, BLOCK_D=_block_d(d), DEEP=deep, HAS_STOP=stop is not None,
-            HAS_TERMS=terms is not None, num_warps=nw)
+            A1, H1, Z, bt, xs, orders, 0 if orders.shape[0] == 1 else n,
+            xs if stop is None else stop, ll, ll if terms is None else terms, MT, WT, V, c,
+            rows, n, b.shape[0], k0, k1, positions - 1, HAS_STOP=stop is not None,
+            HAS_TERMS=terms is not None, **meta)
 
-    if not deep:
-        step(0, positions)  # the whole sweep: one launch
-        return ll
-    for k in range(positions):
-        h = H1
-        for Wl, bl in zip(W_hidden[:-1], b_hidden[:-1]):
-            h = _dense_relu(h, Wl, bl)
-        torch.mm(h, W_hidden[-1].T, out=Z)  # its bias and ReLU: in the step kernel
-        step(k, k + 1)
+    _sweep(xs, orders, positions, b, W_hidden, b_hidden, block_rows, num_warps, launch)
     return ll
+
+
+def sample(xs, orders, eps, kept, MT, WT, V, c, b, W_hidden, b_hidden, block_rows=None,
+           num_warps=None):
+    """Fill xs (rows, n) int8, values by feature, with draws along each row's ordering:
+    x_j = [z > eps[r, k]] at position k (eps (rows, n) float64 noise by position, or None:
+    the most probable values), keeping the values at positions k < kept[r] where `kept`
+    (rows,) int32 is not None.  orders and the model as in `score`."""
+    rows, n = xs.shape
+    _check_orders(xs, orders)
+    for name, t, shape in (("eps", eps, (rows, n)), ("kept", kept, (rows,))):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"{name} must be {shape}, got {tuple(t.shape)}")
+    if rows == 0 or n == 0:
+        return xs
+    _check(xs, orders, MT, WT, V, c, b, W_hidden, b_hidden,
+           *[t for t in (eps, kept) if t is not None])
+    bt = b_hidden[-1] if W_hidden.shape[0] > 0 else b
+
+    def launch(grid, meta, A1, H1, Z, k0, k1):
+        _oa_sample_kernel[grid](
+            A1, H1, Z, bt, xs, orders, 0 if orders.shape[0] == 1 else n,
+            xs if eps is None else eps, xs if kept is None else kept, MT, WT, V, c,
+            rows, n, b.shape[0], k0, k1, n - 1, GREEDY=eps is None,
+            HAS_KEPT=kept is not None, **meta)
+
+    _sweep(xs, orders, n, b, W_hidden, b_hidden, block_rows, num_warps, launch)
+    return xs
 
 
 def _settings(rows, device, block_rows, num_warps):
