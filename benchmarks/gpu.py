@@ -201,6 +201,8 @@ def run_checks(X):
         ref, ref_ens = oa.score_samples(part), oa.score_samples(part, n_orderings=3,
                                                                 random_state=1)
         ref_marg = oa.log_marginal(part, masks[:50])
+        ref_sample = oa.sample(len(part), random_state=1)
+        allowed = 0 if dtype == "float64" else max(1, len(part) // 100)
         dev = pickle.loads(pickle.dumps(oa)).set_params(backend="torch", device=DEVICE)
         for mode in ("always", "never"):
             path = "fused" if mode == "always" else "torch"
@@ -209,8 +211,11 @@ def run_checks(X):
                           rel_err(dev.score_samples(part, n_orderings=3, random_state=1),
                                   ref_ens),
                           rel_err(dev.log_marginal(part, masks[:50]), ref_marg))
+                diff = int((dev.sample(len(part), random_state=1) != ref_sample).any(axis=1).sum())
             check(f"OA2 {dtype} {path} score, ensemble of 3, log_marginal", err <= tol,
                   f"largest relative error {err:.2e}")
+            check(f"OA2 {dtype} {path} sample", diff <= allowed,
+                  f"{diff} of {len(part)} rows differ (allowed {allowed})")
 
 
 # ----------------------------------------------------------------------- our timings
@@ -309,6 +314,11 @@ def time_orderless(X):
     model.fit(X[:SIZES["train"]], epochs=1, batch_size=batch)
     sync()
     ours("oa2 epoch", time.perf_counter() - t0)
+    B = SIZES["sample"][-1]  # the small batch: 256 rows, n positions of launches
+    for mode, path in (("always", "fused"), ("never", "torch")):
+        with fused_mode(mode):
+            ours(f"oa2 sample {B} ({path}, end to end)",
+                 timed(lambda: model.sample(B, random_state=2), reps=2), B, "samples/s")
     Y = X[:SIZES["oa_rows"]]
     K = SIZES["orderings"]
     # the sweep with its per-position glue fused (_triton_oa.py: a GEMM and one step kernel
