@@ -339,6 +339,23 @@ def time_orderless(X):
                      "row-orderings/s")
             finally:
                 torch.backends.cuda.matmul.allow_tf32 = False
+    # the fused sweep's chunks are CHUNK_BYTES of temporaries (~22 000 pairs at 256 MiB, d =
+    # 500): per position a GEMM and a step launch, whose host overhead a TF32 GEMM of that
+    # size may not hide; 4x larger chunks show whether it matters
+    saved = _torch.CHUNK_BYTES
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        _torch.CHUNK_BYTES = 4 * saved
+        with fused_mode("always"):
+            sync()
+            t0 = time.perf_counter()
+            model.score_samples(Y, n_orderings=K, random_state=0)
+            sync()
+            ours("oa2 ensemble tf32 (fused, 4x CHUNK_BYTES)", time.perf_counter() - t0,
+                 len(Y) * K, "row-orderings/s")
+    finally:
+        _torch.CHUNK_BYTES = saved
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 # ------------------------------------------------------------------ the reference points

@@ -230,3 +230,11 @@ def test_fused_oa_rejects_bad_input(rng):
         module.sample(xs, o, None, torch.zeros(7, dtype=torch.int32), *params)
     with pytest.raises(ValueError, match="orders must"):
         module.sample(xs, o[:, :3], None, None, *params)
+    with pytest.raises(TypeError, match="orders must be int32"):
+        module.score(xs, o.to(torch.float32), 13, *params)
+    with pytest.raises(TypeError, match="values must be int8"):
+        module.score(xs.to(torch.float64), o, 13, *params)
+    with pytest.raises(TypeError, match="share float32 or float64"):
+        module.score(xs, o, 13, params[0].to(torch.float32), *params[1:])
+    with pytest.raises(TypeError, match="eps must be float64"):
+        module.sample(xs, o, torch.zeros((6, 13), dtype=torch.float32), None, *params)

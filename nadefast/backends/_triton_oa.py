@@ -165,10 +165,26 @@ def _dense_relu(h, Wl, bl):
     return fused(bl, h, Wl.T)
 
 
+_INDEX_DTYPES = (torch.int32, torch.int64)
+
+
 def _check_orders(xs, orders):
+    """The shapes and dtypes every sweep takes: values (rows, n) int8 or uint8, orders
+    (1, n) or (rows, n) int32 or int64."""
     rows, n = xs.shape
+    if xs.dtype not in (torch.int8, torch.uint8):
+        raise TypeError(f"the values must be int8 or uint8, got {xs.dtype}")
+    if orders.dtype not in _INDEX_DTYPES:
+        raise TypeError(f"orders must be int32 or int64, got {orders.dtype}")
     if orders.dim() != 2 or orders.shape[1] != n or orders.shape[0] not in (1, rows):
         raise ValueError(f"orders must be (1, {n}) or ({rows}, {n}), got {tuple(orders.shape)}")
+
+
+def _check_model(MT, WT, V, c, b, W_hidden, b_hidden):
+    """One float dtype for the whole model."""
+    dtypes = {t.dtype for t in (MT, WT, V, c, b, W_hidden, b_hidden)}
+    if len(dtypes) != 1 or dtypes.pop() not in (torch.float32, torch.float64):
+        raise TypeError(f"the model's tensors must share float32 or float64, got {dtypes}")
 
 
 def _sweep(xs, orders, positions, b, W_hidden, b_hidden, block_rows, num_warps, launch):
@@ -213,8 +229,12 @@ def score(xs, orders, positions, MT, WT, V, c, b, W_hidden, b_hidden, stop=None,
         raise ValueError(f"positions must lie in [0, {n}], got {positions}")
     if terms is not None and (tuple(terms.shape) != (rows, n) or positions != n):
         raise ValueError(f"terms must be ({rows}, {n}) and positions {n}")
-    if stop is not None and tuple(stop.shape) != (rows,):
-        raise ValueError(f"stop must be ({rows},), got {tuple(stop.shape)}")
+    if stop is not None and (tuple(stop.shape) != (rows,) or stop.dtype not in _INDEX_DTYPES):
+        raise ValueError(f"stop must be ({rows},) int32 or int64, got {tuple(stop.shape)} "
+                         f"{stop.dtype}")
+    if terms is not None and terms.dtype != torch.float64:
+        raise TypeError(f"terms must be float64, got {terms.dtype}")
+    _check_model(MT, WT, V, c, b, W_hidden, b_hidden)
     ll = torch.zeros(rows, dtype=torch.float64, device=xs.device)
     if rows == 0 or positions == 0:
         return ll
@@ -244,6 +264,11 @@ def sample(xs, orders, eps, kept, MT, WT, V, c, b, W_hidden, b_hidden, block_row
     for name, t, shape in (("eps", eps, (rows, n)), ("kept", kept, (rows,))):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"{name} must be {shape}, got {tuple(t.shape)}")
+    if eps is not None and eps.dtype != torch.float64:
+        raise TypeError(f"eps must be float64, got {eps.dtype}")
+    if kept is not None and kept.dtype not in _INDEX_DTYPES:
+        raise TypeError(f"kept must be int32 or int64, got {kept.dtype}")
+    _check_model(MT, WT, V, c, b, W_hidden, b_hidden)
     if rows == 0 or n == 0:
         return xs
     _check(xs, orders, MT, WT, V, c, b, W_hidden, b_hidden,
