@@ -97,8 +97,8 @@ def timed(f, reps=None, warm=1):
 
 
 class fused_mode:
-    """Forces the torch backend's fixed-order path: "always" the fused kernels, "never"
-    the torch code."""
+    """Forces the torch backend's path (fixed-order kernels and the order-agnostic score's
+    fused glue): "always" the fused kernels, "never" the torch code."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -193,11 +193,29 @@ def run_checks(X):
                           + [rel_err(grads[k], ref_grads[k]) for k in ref_grads])
                 check(f"NADE {dtype} {path} loss and gradient", err <= tol,
                       f"largest relative error {err:.2e}")
-    oa = OrderAgnosticNADE(d, n_layers=2, dtype="float32", random_state=0).fit(
-        X[:500], epochs=1, batch_size=100)
-    dev = pickle.loads(pickle.dumps(oa)).set_params(backend="torch", device=DEVICE)
-    err = rel_err(dev.score_samples(Y[:200]), oa.score_samples(Y[:200]))
-    check("OA2 float32 torch score", err <= 1e-4, f"relative error {err:.2e}")
+    for dtype in ("float64", "float32"):
+        tol = 1e-10 if dtype == "float64" else 1e-4
+        oa = OrderAgnosticNADE(d, n_layers=2, dtype=dtype, random_state=0).fit(
+            X[:500], epochs=1, batch_size=100)
+        part = Y[:50]
+        ref, ref_ens = oa.score_samples(part), oa.score_samples(part, n_orderings=3,
+                                                                random_state=1)
+        ref_marg = oa.log_marginal(part, masks[:50])
+        ref_sample = oa.sample(len(part), random_state=1)
+        allowed = 0 if dtype == "float64" else max(1, len(part) // 100)
+        dev = pickle.loads(pickle.dumps(oa)).set_params(backend="torch", device=DEVICE)
+        for mode in ("always", "never"):
+            path = "fused" if mode == "always" else "torch"
+            with fused_mode(mode):
+                err = max(rel_err(dev.score_samples(part), ref),
+                          rel_err(dev.score_samples(part, n_orderings=3, random_state=1),
+                                  ref_ens),
+                          rel_err(dev.log_marginal(part, masks[:50]), ref_marg))
+                diff = int((dev.sample(len(part), random_state=1) != ref_sample).any(axis=1).sum())
+            check(f"OA2 {dtype} {path} score, ensemble of 3, log_marginal", err <= tol,
+                  f"largest relative error {err:.2e}")
+            check(f"OA2 {dtype} {path} sample", diff <= allowed,
+                  f"{diff} of {len(part)} rows differ (allowed {allowed})")
 
 
 # ----------------------------------------------------------------------- our timings
@@ -296,20 +314,48 @@ def time_orderless(X):
     model.fit(X[:SIZES["train"]], epochs=1, batch_size=batch)
     sync()
     ours("oa2 epoch", time.perf_counter() - t0)
+    B = SIZES["sample"][-1]  # the small batch: 256 rows, n positions of launches
+    for mode, path in (("always", "fused"), ("never", "torch")):
+        with fused_mode(mode):
+            ours(f"oa2 sample {B} ({path}, end to end)",
+                 timed(lambda: model.sample(B, random_state=2), reps=2), B, "samples/s")
     Y = X[:SIZES["oa_rows"]]
     K = SIZES["orderings"]
-    for tf32 in (False, True):
-        torch.backends.cuda.matmul.allow_tf32 = tf32  # TF32: the user's documented opt-in
-        try:
-            model.score_samples(Y[:100])  # warm-up
+    # the sweep with its per-position glue fused (_triton_oa.py: a GEMM and one step kernel
+    # a position) and the torch path's (~10 launches of glue a position)
+    for mode, path in (("always", "fused"), ("never", "torch")):
+        for tf32 in (False, True):
+            torch.backends.cuda.matmul.allow_tf32 = tf32  # TF32: the user's documented opt-in
+            try:
+                with fused_mode(mode):
+                    model.score_samples(Y[:100], n_orderings=2, random_state=0)  # warm-up
+                    sync()
+                    t0 = time.perf_counter()
+                    model.score_samples(Y, n_orderings=K, random_state=0)
+                    sync()
+                    seconds = time.perf_counter() - t0
+                ours(f"oa2 ensemble {'tf32' if tf32 else 'fp32'}"
+                     + ("" if path == "fused" else " (torch)"), seconds, len(Y) * K,
+                     "row-orderings/s")
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = False
+    # the fused sweep's chunks are CHUNK_BYTES of temporaries (~22 000 pairs at 256 MiB, d =
+    # 500): per position a GEMM and a step launch, whose host overhead a TF32 GEMM of that
+    # size may not hide; 4x larger chunks show whether it matters
+    saved = _torch.CHUNK_BYTES
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        _torch.CHUNK_BYTES = 4 * saved
+        with fused_mode("always"):
             sync()
             t0 = time.perf_counter()
             model.score_samples(Y, n_orderings=K, random_state=0)
             sync()
-            ours(f"oa2 ensemble {'tf32' if tf32 else 'fp32'}", time.perf_counter() - t0,
+            ours("oa2 ensemble tf32 (fused, 4x CHUNK_BYTES)", time.perf_counter() - t0,
                  len(Y) * K, "row-orderings/s")
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = False
+    finally:
+        _torch.CHUNK_BYTES = saved
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 # ------------------------------------------------------------------ the reference points
@@ -395,7 +441,11 @@ def ratios():
                              ("oa2 epoch", "oa2 epoch", ("torch-oa2 train 100",)),
                              ("oa2 ensemble fp32", "oa2 ensemble fp32",
                               ("torch-oa2 score 10000", "gemm-oa2 fp32")),
-                             ("oa2 ensemble tf32", "oa2 ensemble tf32", ("gemm-oa2 tf32",))):
+                             ("oa2 ensemble tf32", "oa2 ensemble tf32", ("gemm-oa2 tf32",)),
+                             ("oa2 ensemble fp32 torch path", "oa2 ensemble fp32 (torch)",
+                              ("torch-oa2 score 10000", "gemm-oa2 fp32")),
+                             ("oa2 ensemble tf32 torch path", "oa2 ensemble tf32 (torch)",
+                              ("gemm-oa2 tf32",))):
         if key not in o:
             continue
         s = o[key]["seconds"]

@@ -242,6 +242,7 @@ def test_out_of_device_memory_is_a_memory_error(rng, monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(_torch.FixedKernels, "_forward", exhausted)
+    monkeypatch.setattr(_torch, "FUSED", "never")  # _forward is the torch path's (on CUDA too)
     with pytest.raises(MemoryError, match="CHUNK_BYTES"):
         model.score_samples(X)
 

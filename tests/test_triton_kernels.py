@@ -370,7 +370,7 @@ def test_kernels_compile_for_hopper_without_spilling(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     rows = json.loads(proc.stdout.strip().splitlines()[-1])
     names = {r["variant"].split()[0] for r in rows}
-    assert names == {"sample", "score", "grad", "noise"}
+    assert names == {"sample", "score", "grad", "noise", "oa_step", "oa_sample"}
     for r in rows:
         assert r["ok"], f"{r['variant']}: {r.get('error')}"
         if r["resources"] is not None:

@@ -66,11 +66,12 @@ args=(--out "$out")
 timeout 330 "$py" benchmarks/gpu.py "${args[@]}" 2>&1 | tee "$out/gpu.log" || status=1
 
 # 3. the fused kernels' tests, compiled for the GPU (here: the interpreter)
-echo "== tests/test_triton_kernels.py (log: tests_triton.log)"
+echo "== tests/test_triton_kernels.py tests/test_triton_oa.py (log: tests_triton.log)"
 device=cuda
 [[ $dry == 1 ]] && device=cpu
 NADEFAST_TORCH_DEVICE=$device NADEFAST_REQUIRE_TRITON=1 NADEFAST_REQUIRE_TORCH=1 \
-    timeout 100 "$py" -m pytest -q -p no:cacheprovider tests/test_triton_kernels.py \
+    timeout 120 "$py" -m pytest -q -p no:cacheprovider tests/test_triton_kernels.py \
+    tests/test_triton_oa.py \
     >"$out/tests_triton.log" 2>&1 || status=1
 tail -3 "$out/tests_triton.log"
 

@@ -85,6 +85,34 @@ def variants(d, defaults_only=False):
                 not defaults_only else ((G.BLOCK_ROWS, T.NUM_WARPS),):
             yield (f"grad {dt} block {br} warps {nw}", G._grad_kernel, grad,
                    dict(BLOCK_R=br, BLOCK_D=block_d), nw)
+    from nadefast.backends import _triton_oa as OA
+
+    for dt in ("fp32", "fp64"):
+        step = {"A1_ptr": f"*{dt}", "H1_ptr": f"*{dt}", "Z_ptr": f"*{dt}", "bt_ptr": f"*{dt}",
+                "xs_ptr": "*i8", "order_ptr": "*i32", "order_stride": "i32",
+                "stop_ptr": "*i32", "ll_ptr": "*fp64", "terms_ptr": "*fp64",
+                "MT_ptr": f"*{dt}", "WT_ptr": f"*{dt}", "V_ptr": f"*{dt}", "c_ptr": f"*{dt}",
+                "rows": "i32", "n": "i32", "d": "i32", "k0": "i32", "k1": "i32",
+                "n_update": "i32", "BLOCK_R": "constexpr", "BLOCK_D": "constexpr",
+                "DEEP": "constexpr", "HAS_STOP": "constexpr", "HAS_TERMS": "constexpr"}
+        for deep, stop, terms in ((True, False, False), (False, False, False),
+                                  (True, True, False), (True, False, True)):
+            tag = ("deep" if deep else "one layer") + (" stop" if stop else "") + (
+                " terms" if terms else "")
+            yield (f"oa_step {dt} block {OA.BLOCK_ROWS} warps {OA.NUM_WARPS} {tag}",
+                   OA._oa_step_kernel, step,
+                   dict(BLOCK_R=OA.BLOCK_ROWS, BLOCK_D=block_d, DEEP=deep, HAS_STOP=stop,
+                        HAS_TERMS=terms), OA.NUM_WARPS)
+        draw = {k: v for k, v in step.items() if k not in (
+            "stop_ptr", "ll_ptr", "terms_ptr", "HAS_STOP", "HAS_TERMS")}
+        draw.update(eps_ptr="*fp64", kept_ptr="*i32", GREEDY="constexpr", HAS_KEPT="constexpr")
+        for deep, greedy, kept in ((True, False, False), (False, False, False),
+                                   (True, True, True)):
+            tag = ("deep" if deep else "one layer") + (" greedy+kept" if greedy else "")
+            yield (f"oa_sample {dt} block {OA.BLOCK_ROWS} warps {OA.NUM_WARPS} {tag}",
+                   OA._oa_sample_kernel, draw,
+                   dict(BLOCK_R=OA.BLOCK_ROWS, BLOCK_D=block_d, DEEP=deep, GREEDY=greedy,
+                        HAS_KEPT=kept), OA.NUM_WARPS)
     noise = {"out_ptr": "*fp64", "consts_ptr": "*i64", "rows": "i32", "n": "i32",
              "BLOCK_R": "constexpr", "BLOCK_B": "constexpr", "BITS": "constexpr",
              "NATIVE": "constexpr"}

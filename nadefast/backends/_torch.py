@@ -32,8 +32,10 @@ are float64.  What a chain position costs:
 * except that on a CUDA device, with Triton installed, the fixed-order Bernoulli
   NADE's score (log p(x) alone), sample and gradient run as fused Triton kernels,
   one launch per chunk of rows for the whole chain (nadefast/backends/_triton.py,
-  _triton_grad.py, docs/gpu.md); `FUSED` below (environment: NADEFAST_FUSED)
-  forces either path;
+  _triton_grad.py, docs/gpu.md), and the order-agnostic Bernoulli NADE's
+  sweeps (score, ensembles, log_marginal, sampling) fuse each position's glue
+  around the deeper layers' GEMMs into one step kernel (_triton_oa.py); `FUSED` below
+  (environment: NADEFAST_FUSED) forces either path;
 * the order-agnostic training objective: as the compiled backend's
   `_through_layers`, products for the layers, padded blocks for the outputs.
 
@@ -70,7 +72,8 @@ from nadefast.backends import Backend, Kernels
 # the most bytes the temporaries of one chunk of rows should take (about)
 CHUNK_BYTES = 256 * 2**20
 
-# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient): "auto"
+# The fused Triton kernels of the fixed-order Bernoulli NADE (score, sample, gradient) and of
+# the order-agnostic Bernoulli sweeps' per-position glue: "auto"
 # uses them on CUDA devices when triton imports, "never" the torch code of this module,
 # "always" the kernels on every device (CPU tensors need Triton's interpreter,
 # TRITON_INTERPRET=1: what the tests use) and an ImportError without triton.
@@ -738,16 +741,58 @@ class OrderlessKernels(_TorchKernels):
                 A1 += (ops.encode(x, j, self.tdtype)[:, :, None] * Wp[j]).sum(dim=1)
             yield s, Xc
 
+    def _fused(self):
+        """nadefast.backends._triton_oa and the model as its score takes it (M's and W's
+        columns as rows (n, d), V (n, d), c, b, W_hidden, b_hidden; contiguous copies made
+        per call, as a fit changes the arrays in place) when it serves this model, else
+        None."""
+        if self.output.name != "bernoulli" or _fused_module(self.device) is None:
+            return None
+        from nadefast.backends import _triton_oa
+
+        p = self.arrays
+        return _triton_oa, tuple(t.contiguous() for t in (
+            p["M"].T, p["W"].T, p["V"], p["c"], p["b"], p["W_hidden"], p["b_hidden"]))
+
+    def _fused_score(self, X, orders, stop, terms, positions, module, params):
+        """score() through the fused per-position glue (nadefast/backends/_triton_oa.py):
+        values up as int8 by feature, orderings as int32, a chunk of rows at a time."""
+        rows, n = X.shape
+        d = self.arrays["b"].shape[0]
+        shared = orders.shape[0] == 1
+        loglik = np.zeros(rows)
+        layers = self.arrays["W_hidden"].shape[0]
+        # A1, H1, Z and one temporary a deeper layer; values, orderings, terms
+        row_bytes = (3 + layers) * d * self.dtype.itemsize + n * (1 + 4 * (not shared)) + 32
+        order_all = torch.as_tensor(np.asarray(orders, dtype=np.int32), device=self.device) \
+            if shared else None
+        for s in _chunks(rows, row_bytes + (8 * n if terms is not None else 0)):
+            xs = torch.as_tensor(np.ascontiguousarray(X[s])).to(self.device).to(torch.int8)
+            order_c = order_all if shared else torch.as_tensor(
+                np.ascontiguousarray(orders[s], dtype=np.int32), device=self.device)
+            stop_c = None if stop is None else torch.as_tensor(
+                np.asarray(stop[s], dtype=np.int32), device=self.device)
+            terms_c = None if terms is None else torch.empty(
+                (xs.shape[0], n), dtype=torch.float64, device=self.device)
+            self._put(loglik, s, module.score(xs.contiguous(), order_c, positions, *params,
+                                              stop=stop_c, terms=terms_c))
+            if terms is not None:
+                self._put(terms, s, terms_c)
+        return loglik
+
     @_memory_guard
     def score(self, X, orders, n_threads, stop=None, cond=None, terms=None):
         rows, n = X.shape
         ops = self.ops(n)
         orders = np.asarray(orders)
-        loglik = torch.zeros(rows, dtype=torch.float64, device=self.device)
-        stop_t = None if stop is None else torch.as_tensor(stop, device=self.device)
         positions = n
         if stop is not None and cond is None and terms is None:
             positions = int(np.max(stop, initial=0))
+        fused = None if cond is not None else self._fused()
+        if fused is not None:
+            return self._fused_score(X, orders, stop, terms, positions, *fused)
+        loglik = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        stop_t = None if stop is None else torch.as_tensor(stop, device=self.device)
         terms_t = None if terms is None else torch.zeros((rows, n), dtype=torch.float64,
                                                         device=self.device)
         index, valid = self.blocks_out.index, self.blocks_out.valid
@@ -781,6 +826,30 @@ class OrderlessKernels(_TorchKernels):
             terms[...] = _host(terms_t)
         return _host(loglik).copy()
 
+    def _fused_sample(self, X, orders, key, row0, given, greedy, module, params):
+        """sample() through the fused per-position glue: the noise from _triton.noise (the
+        same draws as `_uniforms`), values as int8 by feature, a chunk of rows at a time."""
+        from nadefast.backends import _triton
+
+        rows, n = X.shape
+        d = self.arrays["b"].shape[0]
+        shared = orders.shape[0] == 1
+        layers = self.arrays["W_hidden"].shape[0]
+        row_bytes = (3 + layers) * d * self.dtype.itemsize + n * (9 + 4 * (not shared)) + 32
+        order_all = torch.as_tensor(np.asarray(orders, dtype=np.int32), device=self.device) \
+            if shared else None
+        for s in _chunks(rows, row_bytes):
+            R = s.stop - s.start
+            xs = torch.as_tensor(np.ascontiguousarray(X[s])).to(self.device).to(
+                torch.int8).contiguous()  # filled in place
+            order_c = order_all if shared else torch.as_tensor(
+                np.ascontiguousarray(orders[s], dtype=np.int32), device=self.device)
+            kept = None if given is None else torch.as_tensor(
+                np.asarray(given[s], dtype=np.int32), device=self.device)
+            eps = None if greedy else _triton.noise(key, row0 + s.start, R, n, self.device)
+            module.sample(xs, order_c, eps, kept, *params)
+            self._put(X, s, xs.to(torch.uint8))
+
     @_memory_guard
     def sample(self, X, orders, key, row0, given, greedy, n_threads):
         rows, n = X.shape
@@ -788,6 +857,9 @@ class OrderlessKernels(_TorchKernels):
             return
         ops = self.ops(n)
         orders = np.asarray(orders)
+        fused = self._fused()
+        if fused is not None:
+            return self._fused_sample(X, orders, key, row0, given, greedy, *fused)
         per = self.output.uniforms
         kept = None if given is None else torch.as_tensor(given, device=self.device)
         state = {}
