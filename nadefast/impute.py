@@ -222,10 +222,7 @@ class NADEImputer:
     def _blas(self):
         """The context fit and transform run in: BLAS on n_jobs threads."""
         n = self.n_jobs
-        if n is not None and (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
-                              or n < 1):
-            raise ValueError(f"n_jobs must be None or a positive integer, got {n!r}")
-        return blas_threads(n)
+        return blas_threads(None if n is None else check_int(n, "n_jobs", minimum=1))
 
     def _epoch_budget(self, n_rows):
         """The epochs fit may run on n_rows training rows: `epochs`, or for "auto"

@@ -227,8 +227,9 @@ def test_fit_runs_blas_on_n_jobs_threads(rng, monkeypatch, n_jobs):
         assert blas_threads() == outside  # restored
 
 
-@pytest.mark.parametrize("n_jobs", [0, -1, 1.5, True, "2"])
-def test_bad_n_jobs_is_a_clear_error(rng, n_jobs):
+@pytest.mark.parametrize("n_jobs, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                           (True, TypeError), ("2", TypeError)])
+def test_bad_n_jobs_is_a_clear_error(rng, n_jobs, error):
     X = rng.normal(size=(20, 2))
-    with pytest.raises(ValueError, match="n_jobs"):
+    with pytest.raises(error, match="n_jobs"):
         NADEImputer(4, epochs=1, n_jobs=n_jobs).fit(X)
