@@ -27,33 +27,15 @@ import sys
 import numpy as np
 import pytest
 
-DEVICE = os.environ.get("NADEFAST_TORCH_DEVICE", "cpu")
-if DEVICE == "cpu":
-    os.environ["TRITON_INTERPRET"] = "1"  # for the whole session: Triton reads it lazily
-
-if os.environ.get("NADEFAST_REQUIRE_TRITON", "") not in ("", "0"):
-    import torch  # CI installs the test extra, which holds torch and triton: must import
-    import triton  # noqa: F401
-else:
-    torch = pytest.importorskip("torch", reason='the fused kernels need PyTorch: pip install '
-                                "\"nadefast[gpu]\" (or the test extra)")
-    pytest.importorskip("triton", reason='the fused kernels need Triton (Linux): pip install '
-                        "\"nadefast[gpu]\" (or the test extra); NADEFAST_REQUIRE_TRITON=1 makes "
-                        "this skip a failure")
+from triton_session import DEVICE, RTOL, _triton, torch  # first: the interpreter, or a skip
 
 import nadefast._core as core  # noqa: E402
 from nadefast import NADE  # noqa: E402
 from nadefast._random import philox_key  # noqa: E402
 from nadefast.backends import _torch  # noqa: E402
-from nadefast.backends import _triton  # noqa: E402
 from nadefast.backends import _triton_grad  # noqa: E402
 
-if DEVICE == "cpu" and not _triton.INTERPRETED:
-    pytest.fail("nadefast.backends._triton was imported before TRITON_INTERPRET=1 was set: "
-                "its kernels are compiled for a GPU", pytrace=False)
-
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-RTOL = {"float64": 1e-10, "float32": 1e-4}
 NEAR_TIE = 1e-4  # float32: |z - eps| <= NEAR_TIE (1 + |z|) may flip a draw
 
 
