@@ -167,18 +167,48 @@ def _store_word(base, ok_r, k, word, n, BITS: tl.constexpr):
 
 
 @triton.jit
+def _row_block(rows, BLOCK_R: tl.constexpr):
+    """This program's rows r (BLOCK_R,) and which of them exist."""
+    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    return r, r < rows
+
+
+@triton.jit
+def _start(b_ptr, d, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr):
+    """The chain's start for a block of rows: a = b and h = sigmoid(a), (BLOCK_R, BLOCK_D),
+    with the hidden columns and which of them exist (padding meets V's zero padding)."""
+    cols = tl.arange(0, BLOCK_D)
+    ok_c = cols < d
+    b = tl.load(b_ptr + cols, mask=ok_c, other=0.0)
+    a = tl.zeros((BLOCK_R, BLOCK_D), b.dtype) + b[None, :]
+    return a, tl.sigmoid(a), cols, ok_c
+
+
+@triton.jit
+def _advance(a, h, x, W_ptr, k, d, cols, ok_c, SKIP: tl.constexpr):
+    """(a, h) after position k: a + W[:, k] in the rows that drew x = 1 (exactly the CPU's
+    a + w), h = sigmoid(a); with SKIP, a block where no row drew a 1 keeps both as they
+    are (its sigmoids skipped)."""
+    if SKIP:
+        if tl.max(x.to(tl.int32), axis=0) > 0:
+            w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
+            a = tl.where(x[:, None], a + w[None, :], a)
+            h = tl.sigmoid(a)
+    else:
+        w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
+        a = tl.where(x[:, None], a + w[None, :], a)
+        h = tl.sigmoid(a)
+    return a, h
+
+
+@triton.jit
 def _sample_kernel(xs_ptr, eps_ptr, given_ptr, W_ptr, V_ptr, c_ptr, b_ptr, rows, n, d,
                    BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr, GREEDY: tl.constexpr,
                    HAS_GIVEN: tl.constexpr, SKIP: tl.constexpr):
     """Draws xs (rows, n) int8 by position: x_k = [z_k > eps_k] (GREEDY: [z_k > 0]), or,
     with HAS_GIVEN, the value already in xs where k < given[r]."""
-    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    ok_r = r < rows
-    cols = tl.arange(0, BLOCK_D)
-    ok_c = cols < d
-    b = tl.load(b_ptr + cols, mask=ok_c, other=0.0)
-    a = tl.zeros((BLOCK_R, BLOCK_D), b.dtype) + b[None, :]
-    h = tl.sigmoid(a)  # padding columns meet V's zero padding: they add nothing
+    r, ok_r = _row_block(rows, BLOCK_R)
+    a, h, cols, ok_c = _start(b_ptr, d, BLOCK_R, BLOCK_D)
     if HAS_GIVEN:
         kept = tl.load(given_ptr + r, mask=ok_r, other=0)
     row_at = r.to(tl.int64) * n
@@ -193,30 +223,15 @@ def _sample_kernel(xs_ptr, eps_ptr, given_ptr, W_ptr, V_ptr, c_ptr, b_ptr, rows,
             old = tl.load(xs_ptr + row_at + k, mask=ok_r, other=0)
             x = tl.where(k < kept, old != 0, x)
         tl.store(xs_ptr + row_at + k, x.to(tl.int8), mask=ok_r)
-        x = x & ok_r
-        if SKIP:
-            # no row of the block drew a 1: a and h stay as they are
-            if tl.max(x.to(tl.int32), axis=0) > 0:
-                w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
-                a = tl.where(x[:, None], a + w[None, :], a)  # exactly the CPU's a + w
-                h = tl.sigmoid(a)
-        else:
-            w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
-            a = tl.where(x[:, None], a + w[None, :], a)
-            h = tl.sigmoid(a)
+        a, h = _advance(a, h, x & ok_r, W_ptr, k, d, cols, ok_c, SKIP)
 
 
 @triton.jit
 def _score_kernel(xs_ptr, out_ptr, W_ptr, V_ptr, c_ptr, b_ptr, rows, n, d,
                   BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr, SKIP: tl.constexpr):
     """out (rows,) float64: log p(x) of the rows of xs (rows, n) int8 by position."""
-    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    ok_r = r < rows
-    cols = tl.arange(0, BLOCK_D)
-    ok_c = cols < d
-    b = tl.load(b_ptr + cols, mask=ok_c, other=0.0)
-    a = tl.zeros((BLOCK_R, BLOCK_D), b.dtype) + b[None, :]
-    h = tl.sigmoid(a)
+    r, ok_r = _row_block(rows, BLOCK_R)
+    a, h, cols, ok_c = _start(b_ptr, d, BLOCK_R, BLOCK_D)
     ll = tl.zeros((BLOCK_R,), tl.float64)
     row_at = r.to(tl.int64) * n
     for k in range(n):
@@ -224,15 +239,7 @@ def _score_kernel(xs_ptr, out_ptr, W_ptr, V_ptr, c_ptr, b_ptr, rows, n, d,
         z = (tl.sum(h * v[None, :], axis=1) + tl.load(c_ptr + k)).to(tl.float64)
         x = (tl.load(xs_ptr + row_at + k, mask=ok_r, other=0) != 0) & ok_r
         ll += _log_sigmoid(tl.where(x, z, -z))
-        if SKIP:
-            if tl.max(x.to(tl.int32), axis=0) > 0:
-                w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
-                a = tl.where(x[:, None], a + w[None, :], a)
-                h = tl.sigmoid(a)
-        else:
-            w = tl.load(W_ptr + k * d + cols, mask=ok_c, other=0.0)
-            a = tl.where(x[:, None], a + w[None, :], a)
-            h = tl.sigmoid(a)
+        a, h = _advance(a, h, x, W_ptr, k, d, cols, ok_c, SKIP)
     tl.store(out_ptr + r, ll, mask=ok_r)
 
 

@@ -54,6 +54,19 @@ NUM_WARPS = 4
 
 
 @triton.jit
+def _rows_state(A1_ptr, rows, d, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr):
+    """This program's block: rows r and which exist, hidden columns and which exist, the
+    block's mask and offsets into (rows, d) arrays, and its A1 (BLOCK_R, BLOCK_D)."""
+    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    ok_r = r < rows
+    cols = tl.arange(0, BLOCK_D)
+    ok_c = cols < d
+    ok = ok_r[:, None] & ok_c[None, :]
+    at = r.to(tl.int64)[:, None] * d + cols[None, :]
+    return r, ok_r, cols, ok_c, ok, at, tl.load(A1_ptr + at, mask=ok, other=0.0)
+
+
+@triton.jit
 def _logit(a, Z_ptr, bt_ptr, V_ptr, c_ptr, j, at, ok, ok_r, cols, ok_c, d, DEEP: tl.constexpr):
     """(the rows' logits z_r = V[j_r] . h_r + c[j_r] as float64, the gathers' offsets
     j_r d + cols): the top layer h = relu(Z + bt) (DEEP) or relu(a)."""
@@ -88,13 +101,7 @@ def _oa_step_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_stri
     the last deeper layer's product without its bias, and H1 = relu(A1) written after the
     update for the next position's first GEMM; else the top layer is relu(A1) itself.
     A1 is updated after positions k < n_update only (not after the sweep's last)."""
-    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    ok_r = r < rows
-    cols = tl.arange(0, BLOCK_D)
-    ok_c = cols < d
-    ok = ok_r[:, None] & ok_c[None, :]
-    at = r.to(tl.int64)[:, None] * d + cols[None, :]
-    a = tl.load(A1_ptr + at, mask=ok, other=0.0)
+    r, ok_r, cols, ok_c, ok, at, a = _rows_state(A1_ptr, rows, d, BLOCK_R, BLOCK_D)
     ll = tl.load(ll_ptr + r, mask=ok_r, other=0.0)
     if HAS_STOP:
         stop = tl.load(stop_ptr + r, mask=ok_r, other=0)
@@ -126,13 +133,7 @@ def _oa_sample_kernel(A1_ptr, H1_ptr, Z_ptr, bt_ptr, xs_ptr, order_ptr, order_st
     """Sampling, as _oa_step_kernel: x_j = [z > eps[r, k]] (eps (rows, n) float64 by
     position; GREEDY: [z > 0]), or with HAS_KEPT the value already in xs where k < kept[r];
     written into xs (rows, n) int8 by feature, then revealed."""
-    r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    ok_r = r < rows
-    cols = tl.arange(0, BLOCK_D)
-    ok_c = cols < d
-    ok = ok_r[:, None] & ok_c[None, :]
-    at = r.to(tl.int64)[:, None] * d + cols[None, :]
-    a = tl.load(A1_ptr + at, mask=ok, other=0.0)
+    r, ok_r, cols, ok_c, ok, at, a = _rows_state(A1_ptr, rows, d, BLOCK_R, BLOCK_D)
     if HAS_KEPT:
         kept = tl.load(kept_ptr + r, mask=ok_r, other=0)
     row_x = r.to(tl.int64) * n
