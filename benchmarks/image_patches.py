@@ -141,15 +141,12 @@ def fit_rnade(data, args, kind):
     return record, test
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def benchutil_cpu_model():
+    # imported late: importing benchutil pins the implicit thread pools, which this script
+    # sets with --n-jobs (they are loaded by now, so the pin changes nothing here)
+    from benchutil import cpu_model
+
+    return cpu_model()
 
 
 def main(argv=None):
@@ -233,7 +230,7 @@ def main(argv=None):
                   "versions": {"nadefast": nadefast.__version__, "numpy": np.__version__,
                                "scikit-learn": sklearn.__version__,
                                "python": platform.python_version()},
-                  "machine": {"cpu": cpu_name(), "cpus": os.cpu_count()},
+                  "machine": {"cpu": benchutil_cpu_model(), "cpus": os.cpu_count()},
                   "date": time.strftime("%Y-%m-%d")}
         with open(args.out, "w") as fh:
             json.dump(record, fh, indent=1)

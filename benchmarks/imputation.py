@@ -550,14 +550,11 @@ def machine():
         sm_version = statsmodels.__version__
     except ImportError:
         sm_version = None
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    # imported late: importing benchutil pins the implicit thread pools to one thread, and
+    # the speed section's child sets its own (this process's are loaded by now)
+    from benchutil import cpu_model
+
+    cpu = cpu_model()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "logical_cpus": os.cpu_count(), "load_average": list(os.getloadavg()),
             "python": platform.python_version(), "numpy": np.__version__,
