@@ -539,6 +539,18 @@ def log(msg):
 T0 = time.perf_counter()
 
 
+def json_safe(value):
+    """value with every non-finite float as None: standard JSON has no Infinity or NaN (an
+    imputation whose draws overflowed scores an infinite RMSE)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def machine():
     """Date, CPU, load, versions: the record's header."""
     import sklearn
@@ -654,7 +666,7 @@ def main(argv=None):
     record["load_average_end"] = list(os.getloadavg())
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+            json.dump(json_safe(record), f, indent=1, allow_nan=False)
         log(f"wrote {args.out}")
 
 

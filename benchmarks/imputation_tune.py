@@ -85,7 +85,7 @@ def main(argv=None):
             f"{k} {v[0]:.4f}/{v[1]:.3f}/{v[2]:.0f}s/{v[3]}ep" for k, v in res.items()))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+            json.dump(imp.json_safe(record), f, indent=1, allow_nan=False)
 
 
 if __name__ == "__main__":
