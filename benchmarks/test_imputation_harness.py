@@ -4,6 +4,8 @@ snapping of scikit-learn's outputs, on tiny synthetic data with hand-computed an
     pytest benchmarks/test_imputation_harness.py        # ~2 s; no statsmodels needed
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,10 @@ def test_diabetes_table_types():
     assert table["types"].count(BERN) == 1 and table["types"].count(REAL) == 10
     sex = table["columns"].index("sex")
     assert set(np.unique(table["X"][:, sex])) == {0.0, 1.0} and table["levels"][sex] == [1.0, 2.0]
+
+
+def test_records_are_standard_json():
+    record = {"nrmse": float("inf"), "cells": [float("nan"), 0.5, {"x": -float("inf")}], "n": 3}
+    safe = imp.json_safe(record)
+    assert safe == {"nrmse": None, "cells": [None, 0.5, {"x": None}], "n": 3}
+    json.dumps(safe, allow_nan=False)  # raises on Infinity or NaN
