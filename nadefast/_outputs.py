@@ -74,8 +74,8 @@ class Output:
         stacked into one call (the NumPy backend's objective).  Here: by output width
         (the families' per-variable functions depend on the variable only through it)."""
         widths = np.asarray(self.out_widths(n_features))
-        return [(np.flatnonzero(widths == w), int(np.flatnonzero(widths == w)[0]))
-                for w in np.unique(widths)]
+        groups = [np.flatnonzero(widths == w) for w in np.unique(widths)]
+        return [(features, int(features[0])) for features in groups]
 
     def in_widths(self, n_features):
         """Input columns (of W) per variable."""

@@ -178,6 +178,9 @@ class OrderlessKernels(_Kernels):
 
     def __init__(self, params, output):
         super().__init__(params, ("W", "M", "b", "W_hidden", "b_hidden", "V", "c"), output)
+        # the groups of features computed as one (Output.stacks), fixed with the model:
+        # found once here, not in every training step
+        self.stacks = output.stacks(self.arrays["M"].shape[1])
 
     def _inputs(self, X, mask):
         """The first layer's observed inputs: per row, the column each observed value adds,
@@ -185,7 +188,7 @@ class OrderlessKernels(_Kernels):
         rows, n = X.shape
         in_off = offsets(self.output.in_widths(n))
         inputs = np.zeros((rows, in_off[-1]))
-        for features, j0 in self.output.stacks(n):  # rows of a group's features stacked
+        for features, j0 in self.stacks:  # rows of a group's features stacked
             column, times = self.output.input(j0, X[:, features].reshape(-1))
             adds = (column >= 0) & (mask[:, features].reshape(-1) > 0)
             r, k = np.divmod(np.flatnonzero(adds), len(features))
@@ -271,7 +274,7 @@ class OrderlessKernels(_Kernels):
             weight, counted = row_weights(available, np.asarray(masks, dtype=bool))
             counted = counted.astype(np.float64)
         nll, dZ = np.zeros(rows), np.zeros_like(Z)
-        for features, j0 in self.output.stacks(n):  # rows of a group's features stacked
+        for features, j0 in self.stacks:  # rows of a group's features stacked
             k, width = len(features), out_off[j0 + 1] - out_off[j0]
             units = (out_off[features][:, None] + np.arange(width)).reshape(-1)
             z = Z[:, units].reshape(rows * k, width)
