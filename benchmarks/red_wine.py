@@ -37,13 +37,13 @@ def values(text, kind):
     return [kind(v) for v in str(text).split(",")]
 
 
-def fit_one(args, data, hidden, components, weight_decay, lr, layers):
+def fit_one(args, data, hidden, components, weight_decay, lr, layers, activation):
     """One model fitted on data's train split (early stopping on valid): the model and its
     mean validation and test log-densities in the user's units."""
     common = dict(output="gaussian_mixture", n_components=components,
                   random_state=args.seed, backend=args.backend, n_jobs=args.n_jobs)
     if args.model == "nade":
-        model = nadefast.NADE(hidden, **common)
+        model = nadefast.NADE(hidden, activation=activation, **common)
         score = model.score_samples
     else:
         model = nadefast.OrderAgnosticNADE(hidden, n_layers=layers, ordering="random", **common)
@@ -65,6 +65,8 @@ def main(argv=None):
     p.add_argument("--layers", default="2", help="oa only; a list selects")
     p.add_argument("--components", default="10", help="a list selects")
     p.add_argument("--lr", default="1e-3", help="a list selects")
+    p.add_argument("--activation", default="sigmoid",
+                   help="nade only: its hidden units, sigmoid or relu; a list selects")
     p.add_argument("--weight-decay", default="0", help="a list selects")
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--patience", type=int, default=30)
@@ -80,6 +82,8 @@ def main(argv=None):
     p.add_argument("--out", help="write the record here (JSON)")
     args = p.parse_args(argv)
     args.orderings = values(args.orderings, int)
+    if args.model != "nade" and args.activation != "sigmoid":
+        p.error("--activation applies to --model nade (an order-agnostic model's layers are ReLU)")
     if args.batch_size != "auto":
         args.batch_size = int(args.batch_size)
     if "-" in args.folds:
@@ -89,7 +93,7 @@ def main(argv=None):
         folds = [int(v) for v in args.folds.split(",")]
     grid = list(itertools.product(values(args.hidden, int), values(args.components, int),
                                   values(args.weight_decay, float), values(args.lr, float),
-                                  values(args.layers, int)))
+                                  values(args.layers, int), values(args.activation, str)))
     records = []
     for k in folds:
         data = load_red_wine(k)
@@ -107,8 +111,9 @@ def main(argv=None):
             setting, valid, test, epochs, kept, more = best
             record = {"test_loglik": test + to_standardised,
                       "valid_loglik": valid + to_standardised,
-                      "selected": dict(zip(("hidden", "components", "weight_decay", "lr",
-                                            "layers"), setting)),
+                      "selected": {k: v for k, v in zip(
+                          ("hidden", "components", "weight_decay", "lr", "layers", "activation"),
+                          setting) if not (k == "activation" and args.model == "oa")},
                       "epochs": [epochs, kept]}
             if more:
                 record["test_loglik_by_orderings"] = {K: v + to_standardised

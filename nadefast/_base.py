@@ -523,6 +523,10 @@ class BaseNADE(EstimatorProtocol):
             self.best_epoch_ = trainer.best_epoch
         return self
 
+    def _output_options(self):
+        """What the model adds to make_output's arguments (NADE: its activation)."""
+        return {}
+
     def _optimizer_threads(self, n_threads):
         return n_threads
 
@@ -544,14 +548,15 @@ class BaseNADE(EstimatorProtocol):
                 n_categories = self.n_categories
                 if n_categories is None:  # the labels fix the categories
                     n_categories = schema.n_categories()
-                output = make_output(schema.types, n_categories, self.n_components)
+                output = make_output(schema.types, n_categories, self.n_components,
+                                     **self._output_options())
                 output.schema = schema
             X = schema.to_matrix(X, unseen="error")
             if is_dataframe(X_valid):
                 X_valid = schema.to_matrix(X_valid, unseen="missing", name="X_valid")
         if output is None:
             output = make_output(self.output, self.n_categories, self.n_components,
-                                 self.column_types)
+                                 self.column_types, **self._output_options())
         return X, X_valid, output
 
     def _missing_check(self, output):
@@ -585,8 +590,8 @@ class BaseNADE(EstimatorProtocol):
         """warm_start needs the fitted model to have the shape this fit asks for."""
         fitted = {**self._fitted_structure(), "output": self._output.spec()}
         wanted = {**structure, "n_features": n}
-        for key in ("n_features", "n_hidden", "dtype", "n_layers", "output"):
-            if fitted[key] != wanted[key]:
+        for key in ("n_features", "n_hidden", "dtype", "n_layers", "output", "activation"):
+            if key in wanted and fitted[key] != wanted[key]:
                 raise ValueError(f"warm_start: the fitted model has {key}={fitted[key]!r}, this "
                                  f"fit asks for {key}={wanted[key]!r}; set warm_start=False to "
                                  f"start afresh")

@@ -284,6 +284,9 @@ def _train(args, table):
     if args.components is not None and args.output not in ("gaussian_mixture", "auto", None):
         raise CliError("--components applies to --output gaussian_mixture only, or to a CSV "
                        "table's real columns")
+    if args.activation is not None and (args.order_agnostic or args.output != "gaussian_mixture"):
+        raise CliError("--activation applies to a fixed-order --output gaussian_mixture model "
+                       "(an --order-agnostic model's layers are ReLU)")
     seed = _fresh_seed() if args.seed is None else args.seed
     if table:
         if args.fold is not None:
@@ -318,7 +321,8 @@ def _train(args, table):
         layers = {} if args.layers is None else {"n_layers": args.layers}
         model = OrderAgnosticNADE(args.hidden, **layers, **common)
     else:
-        model = NADE(args.hidden, **common)
+        activation = {} if args.activation is None else {"activation": args.activation}
+        model = NADE(args.hidden, **activation, **common)
     if checkpoint is not None and os.path.exists(checkpoint):
         say(f"resuming from {checkpoint}" + (" (delete it to start afresh)" if own_checkpoint else ""))
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@
 import numpy as np
 
 from nadefast._base import BaseNADE, parameter_attribute
+from nadefast._mixture import check_activation
 from nadefast._outputs import blocks_in_order, make_output
 from nadefast._validation import check_dtype, check_int, check_memory, check_ordering, check_params
 
@@ -11,10 +12,11 @@ class NADE(BaseNADE):
     """Neural Autoregressive Distribution Estimator, one ordering.
 
     p(x) = prod_k p(x_{o[k]} | x_{o[<k]}), each factor a logistic regression
-    (categorical data: a softmax) on a sigmoid hidden layer shared by all
-    positions, computed by the O(n d) recurrence a_{k+1} = a_k + W[:, k] x_{o[k]}
-    (docs/fixed_order.md; docs/categorical.md).  Log-likelihoods
-    are exact, in nats.  Conditional inference (log_marginal,
+    (categorical data: a softmax; real values: a mixture of Gaussians, RNADE)
+    on a hidden layer shared by all positions, computed by the O(n d)
+    recurrence a_{k+1} = a_k + W[:, k] x_{o[k]} (docs/fixed_order.md;
+    docs/categorical.md; docs/mixture.md).  Log-likelihoods (log-densities
+    for real values, in the user's units) are exact, in nats.  Conditional inference (log_marginal,
     conditional_sample, impute) takes the first variables of the ordering
     as observed, in each row any number of them; for any other set of
     observed variables use OrderAgnosticNADE.
@@ -23,11 +25,19 @@ class NADE(BaseNADE):
     ----------
     n_hidden : int, default 500
         Hidden units d.
-    output : "bernoulli" (default) or "categorical"
-        What each variable is: 0/1, or a category code 0..K_j - 1.
+    output : "bernoulli" (default), "categorical" or "gaussian_mixture"
+        What each variable is: 0/1, a category code 0..K_j - 1, or a real
+        number (RNADE: data standardised with the training statistics).
     n_categories : None, int or array-like of n_features ints
         Categorical only: K_j of every column (default: the largest code in
         the training data + 1).
+    n_components : int, default 10
+        gaussian_mixture only: Gaussians per conditional.
+    activation : "sigmoid" (default) or "relu"
+        The hidden units, h_k = activation(rho_k a_k) with RNADE's
+        per-position rescaling rho_k.  "relu" (RNADE's other choice, the
+        better one on red wine: results/README.md) for output=
+        "gaussian_mixture" only.
     ordering : None, "random" or array-like of shape (n_features,)
         ``ordering[k]`` is the feature at chain position k. None: the
         features' own order; "random": a permutation drawn from
@@ -83,8 +93,10 @@ class NADE(BaseNADE):
     _decayed = ("W", "V")
 
     def __init__(self, n_hidden=500, *, output="bernoulli", column_types=None, n_categories=None,
-                 n_components=10, ordering=None, dtype="float32", random_state=None, n_jobs=None,
-                 warm_start=False, backend="compiled", device="cpu"):
+                 n_components=10, activation="sigmoid", ordering=None, dtype="float32",
+                 random_state=None, n_jobs=None, warm_start=False, backend="compiled",
+                 device="cpu"):
+        self.activation = activation
         super().__init__(n_hidden, output=output, column_types=column_types,
                          n_categories=n_categories,
                          n_components=n_components, ordering=ordering, dtype=dtype,
@@ -96,7 +108,7 @@ class NADE(BaseNADE):
     V_ = parameter_attribute("V", "(n_out, n_hidden) output weights, by chain position")
     c_ = parameter_attribute("c", "(n_out,) output biases, by chain position")
     rho_ = parameter_attribute("rho", "(n_features,) gaussian_mixture only: RNADE's activation "
-                                      "rescaling, h_k = sigmoid(rho_k a_k), by chain position")
+                                      "rescaling, h_k = activation(rho_k a_k), by chain position")
 
     @classmethod
     def _how_to_get_fitted(cls):
@@ -148,12 +160,16 @@ class NADE(BaseNADE):
 
     def _structure(self):
         return {"model": "NADE", "n_hidden": check_int(self.n_hidden, "n_hidden", minimum=1),
-                "n_layers": 1, "dtype": check_dtype(self.dtype).name, "output": self.output}
+                "n_layers": 1, "dtype": check_dtype(self.dtype).name, "output": self.output,
+                "activation": check_activation(self.activation)}
 
     def _fitted_structure(self):
         W = self._fitted_kernels().public()["W"]
         return {"n_features": self.n_features_in_, "n_hidden": W.shape[0],
-                "dtype": W.dtype.name, "n_layers": 1}
+                "dtype": W.dtype.name, "n_layers": 1, "activation": self._output.activation}
+
+    def _output_options(self):
+        return {"activation": self.activation}
 
     @classmethod
     def _from_file(cls, params, ordering):

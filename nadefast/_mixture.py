@@ -23,6 +23,17 @@ SIGMA_FLOOR = 1e-3
 # 1 / sigma^2 and log sigma finite and normal (NADE_MIX_MAX_LOG_SIGMA of csrc/mix_math.h)
 MAX_LOG_SIGMA = 300.0
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+# the hidden units a fixed-order RNADE may have, h_k = act(rho_k a_k) (docs/mixture.md §1)
+ACTIVATIONS = ("sigmoid", "relu")
+
+
+def check_activation(activation):
+    """`activation` checked: one of ACTIVATIONS."""
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return activation
 
 
 def _normal_cdf(t):
@@ -50,9 +61,13 @@ class GaussianMixture(Output):
     real_valued = True
     fixed_extras = ("rho",)  # NADE: the per-position activation rescaling of RNADE
 
-    def __init__(self, n_components=10, means=None, scales=None):
+    def __init__(self, n_components=10, means=None, scales=None, activation="sigmoid"):
         self.n_components = n_components
         self.means, self.scales = means, scales
+        # a fixed-order NADE's hidden units, h_k = activation(rho_k a_k): RNADE's choice
+        # of sigmoid or ReLU, kept with its other per-position extra (rho); order-agnostic
+        # models' layers are ReLU whatever this says, and their outputs keep the default
+        self.activation = check_activation(activation)
 
     def _C(self):
         C = self.n_components
@@ -82,7 +97,7 @@ class GaussianMixture(Output):
         self._C()
         mean, std = column_moments(X, self, X.shape[1])
         scale = np.where(std > 0, std, 1.0)  # a constant column stays put
-        return GaussianMixture(self.n_components, mean, scale)
+        return GaussianMixture(self.n_components, mean, scale, self.activation)
 
     def prepare(self, X):
         """Checked values in the user's units -> standardised, as the model computes."""
@@ -97,15 +112,21 @@ class GaussianMixture(Output):
         return -np.log(self.scales)
 
     def state(self):
-        return {"n_components": np.asarray(self._C(), dtype=np.int64),
-                "means": np.asarray(self.means, dtype=np.float64),
-                "scales": np.asarray(self.scales, dtype=np.float64)}
+        state = {"n_components": np.asarray(self._C(), dtype=np.int64),
+                 "means": np.asarray(self.means, dtype=np.float64),
+                 "scales": np.asarray(self.scales, dtype=np.float64)}
+        if self.activation != "sigmoid":  # (files of sigmoid models stay as they were)
+            state["activation"] = np.asarray(self.activation)
+        return state
 
     def fitted_attributes(self):
         return {"means_": np.array(self.means), "scales_": np.array(self.scales)}
 
     def constructor_params(self):
-        return {"n_components": self._C()}
+        params = {"n_components": self._C()}
+        if self.activation != "sigmoid":  # only NADE takes activation
+            params["activation"] = self.activation
+        return params
 
     def initial_biases(self, X):
         """Per variable: alpha logits 0 (equal weights), means spread evenly over the

@@ -32,7 +32,9 @@ class OrderAgnosticNADE(BaseNADE):
         Units per hidden layer.
     n_layers : int, default 2
         Hidden layers (ReLU); two gave the best likelihoods (results/README.md).
-    output, n_categories : as for NADE ("bernoulli" or "categorical").
+    output, n_categories, n_components : as for NADE ("bernoulli", "categorical"
+        or "gaussian_mixture"), and per-column outputs: a list of those names,
+        one per column, or "auto" with a pandas DataFrame (docs/mixed.md).
     ordering : None, "random" or array-like of shape (n_features,)
         The ordering score_samples, conditionals, sample and the rest follow,
         and that ensembles start from.  None: the features' own order (a

@@ -54,6 +54,7 @@ class Output:
     uniforms = 1  # uniforms a draw takes per position (docs/sampling.md)
     real_valued = False  # values in other units inside the model (nadefast/_mixture.py)
     fixed_extras = ()  # parameters a fixed-order NADE adds for this output (by chain position)
+    activation = "sigmoid"  # a fixed-order NADE's hidden units (only mixtures offer another)
 
     def prepare(self, X):
         """Checked data as the fitted output computes with them (discrete: as they are)."""
@@ -325,10 +326,18 @@ def blocks_in_order(values, widths, order):
     return values[index]
 
 
-def make_output(name, n_categories=None, n_components=10, column_types=None):
+def make_output(name, n_categories=None, n_components=10, column_types=None,
+                activation="sigmoid"):
     """The output distribution `name` (one of OUTPUTS), not yet fitted; a list of
     column types, or "auto" with `column_types`, gives per-column outputs
-    (nadefast/_mixed.py)."""
+    (nadefast/_mixed.py).  `activation`: a fixed-order NADE's hidden units, "relu"
+    for gaussian_mixture only (RNADE's; the other outputs' kernels are sigmoid)."""
+    from nadefast._mixture import check_activation
+
+    if check_activation(activation) != "sigmoid" and not (isinstance(name, str)
+                                                          and name == "gaussian_mixture"):
+        raise ValueError(f"activation={activation!r} applies to output='gaussian_mixture' "
+                         f"(RNADE) only; output={name!r} has sigmoid hidden units")
     if (name == "auto") if isinstance(name, str) else isinstance(name, (list, tuple, np.ndarray)):
         from nadefast._mixed import Mixed, check_column_types
 
@@ -359,7 +368,7 @@ def make_output(name, n_categories=None, n_components=10, column_types=None):
     if name == "categorical":
         return Categorical(n_categories)
     if name == "gaussian_mixture":
-        output = _mixture()(n_components)
+        output = _mixture()(n_components, activation=activation)
         output._C()  # checked now
         return output
     return Bernoulli()
@@ -370,8 +379,10 @@ def output_from_state(name, state):
     if name == "categorical":
         return Categorical(np.asarray(state["n_categories"], dtype=np.intp))
     if name == "gaussian_mixture":
+        activation = state.get("activation")
         return _mixture()(int(state["n_components"]), np.asarray(state["means"], np.float64),
-                          np.asarray(state["scales"], np.float64))
+                          np.asarray(state["scales"], np.float64),
+                          "sigmoid" if activation is None else str(activation))
     if name == "mixed":
         from nadefast._mixed import Mixed
 

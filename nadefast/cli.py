@@ -166,6 +166,9 @@ def build_parser():
     p.add_argument("--components", type=_positive_int, default=None, metavar="C",
                    help="Gaussians per variable of --output gaussian_mixture (default: the "
                         "model's, 10)")
+    p.add_argument("--activation", choices=("sigmoid", "relu"), default=None,
+                   help="hidden units of a fixed-order --output gaussian_mixture model "
+                        "(RNADE): sigmoid (the default) or relu")
     p.add_argument("--fold", type=_fold, default=None, metavar="K",
                    help="red_wine only: which of its 10 folds to train on (default 1)")
     fit_options(p)

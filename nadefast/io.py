@@ -24,6 +24,8 @@ key                shape, dtype     meaning
 ``table_schema``   (), str          mixed, fitted on a pandas DataFrame only: JSON of
                                     the column names, dtypes, types and category labels
 ``rho``            (n,), f          NADE with real columns only: activation rescaling
+``activation``     (), str          NADE with gaussian_mixture output only: ``"relu"``
+                                    for ReLU hidden units (absent: sigmoid)
 ``ordering``       (n,), int64      ``ordering[k]`` = feature at chain position k
 ``W``              (d, n_in), f     input weights
 ``b``              (d,), f          (first) hidden layer's bias
@@ -216,8 +218,14 @@ def _output(data, version, W, fail):
             fail("n_categories must be a 1-D array of integers >= 1")
         return output_from_state(name, {"n_categories": K}), K.size
     if name == "gaussian_mixture":
-        state = {k: data.get(k) for k in ("n_components", "means", "scales")}
+        state = {k: data.get(k) for k in ("n_components", "means", "scales", "activation")}
         C, means, scales = state["n_components"], state["means"], state["scales"]
+        activation = state["activation"]
+        if activation is not None and (activation.shape != () or activation.dtype.kind != "U"
+                                       or str(activation) not in ("sigmoid", "relu")):
+            fail("activation must be 'sigmoid' or 'relu'")
+        if activation is not None and str(data["model"]) != "NADE":
+            fail("activation belongs to a NADE (fixed-order) model")
         if C is None or C.shape != () or C.dtype.kind not in "iu" or int(C) < 1:
             fail("n_components must be an integer >= 1")
         if (means is None or scales is None or means.shape != (W.shape[1],)

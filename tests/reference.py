@@ -226,16 +226,20 @@ def mixture_cdf(z, C, x):
     return sum(wc * 0.5 * (1.0 + erf((x - mc) / (sc * sqrt(2.0)))) for wc, mc, sc in zip(w, m, s))
 
 
-def rnade_position_outputs(P, z_row, order, k, C):
+def rnade_position_outputs(P, z_row, order, k, C, activation="sigmoid"):
     """Fixed-order RNADE: the 3C output units of chain position k for one standardised row,
-    masked form: a = b + sum_{i<k} W[:, i] z_o[i], h = sigmoid(rho_k a)."""
+    masked form: a = b + sum_{i<k} W[:, i] z_o[i], h = sigmoid(rho_k a) (or, activation
+    "relu", max(rho_k a, 0))."""
     a = P["b"] + P["W"][:, :k] @ z_row[np.asarray(order)[:k]]
-    h = sigmoid(P["rho"][k] * a)
+    if activation == "relu":
+        h = np.maximum(P["rho"][k] * a, 0.0)
+    else:
+        h = sigmoid(P["rho"][k] * a)
     block = slice(3 * C * k, 3 * C * (k + 1))
     return P["c"][block] + P["V"][block] @ h
 
 
-def rnade_log_density(params, X, means, scales, C, order, upto=None):
+def rnade_log_density(params, X, means, scales, C, order, upto=None, activation="sigmoid"):
     """log p(x) per row of a fixed-order RNADE in the user's units: the chain of mixture
     conditionals on standardised values (x - means) / scales, minus sum log scales (the
     Jacobian).  upto=k: only the first k positions (a prefix marginal)."""
@@ -246,7 +250,7 @@ def rnade_log_density(params, X, means, scales, C, order, upto=None):
     for r, z_row in enumerate(Z):
         for k in range(n):
             j = order[k]
-            z = rnade_position_outputs(P, z_row, order, k, C)
+            z = rnade_position_outputs(P, z_row, order, k, C, activation)
             out[r] += mixture_log_density(z, C, z_row[j]) - np.log(scales[j])
     return out
 

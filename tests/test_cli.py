@@ -136,6 +136,10 @@ def test_train_order_agnostic_sgd_with_checkpoint_and_ensemble_eval(tmp_path, ca
     (["train", "{data4}", "--weight-decay", "-1"], 2, "expected a number >= 0"),
     (["train", "{data4}", "--components", "3"], 1, "--components applies to --output "
                                                     "gaussian_mixture only"),
+    (["train", "{data4}", "--activation", "relu"], 1, "--activation applies to a fixed-order "
+                                                       "--output gaussian_mixture"),
+    (["train", "{real}", "--output", "gaussian_mixture", "--order-agnostic", "--activation",
+      "relu"], 1, "layers are ReLU"),
     (["train", "{data4}", "--fold", "2"], 1, "--fold applies to the folds of red_wine"),
     (["train", "{data4}", "--fold", "0"], 2, "expected a fold 1..10, got 0"),
     (["train", "{real}"], 1, "values must be 0 or 1"),
@@ -189,11 +193,12 @@ def test_train_eval_sample_real_values(tmp_path, capsys):
                delimiter=",")
     model_path = tmp_path / "m.npz"
     code, out, err = run(capsys, "train", data, "--output", "gaussian_mixture", "--components", 2,
-                         "--hidden", 6, "--epochs", 2, "--seed", 1, "--out", model_path,
-                         "--quiet", "--backend", "numpy")
+                         "--activation", "relu", "--hidden", 6, "--epochs", 2, "--seed", 1,
+                         "--out", model_path, "--quiet", "--backend", "numpy")
     assert code == 0, err
     model = NADE.load(model_path, backend="numpy")
     assert model.output == "gaussian_mixture" and model.n_components == 2
+    assert model.activation == "relu"
     code, out, err = run(capsys, "eval", model_path, data, "--backend", "numpy")
     assert code == 0, err
     mean = float(re.search(r"all rows NLL: (-?[0-9.]+) \+-", out).group(1))

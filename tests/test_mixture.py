@@ -58,8 +58,10 @@ def _params(model):
 
 def _reference(model, X, order=None, upto=None):
     order = model.ordering_ if order is None else order
-    f = rnade_log_density if isinstance(model, NADE) else oa_rnade_log_density
-    return f(_params(model), X, model.means_, model.scales_, model.n_components, order, upto)
+    args = (_params(model), X, model.means_, model.scales_, model.n_components, order, upto)
+    if isinstance(model, NADE):
+        return rnade_log_density(*args, activation=model.activation)
+    return oa_rnade_log_density(*args)
 
 
 def _first_position_outputs(model):
@@ -67,12 +69,13 @@ def _first_position_outputs(model):
     P, C = _params(model), model.n_components
     blank = np.zeros(model.n_features_in_)
     if isinstance(model, NADE):
-        return rnade_position_outputs(P, blank, model.ordering_, 0, C)
+        return rnade_position_outputs(P, blank, model.ordering_, 0, C, model.activation)
     return oa_rnade_position_outputs(P, blank, blank, model.ordering_[0], C)
 
 
+# (MODELS[::2] keeps one of each kind: sigmoid and ReLU fixed-order, order-agnostic)
 MODELS = [(NADE, {}), (NADE, {"ordering": "random"}), (OrderAgnosticNADE, {"n_layers": 1}),
-          (OrderAgnosticNADE, {"n_layers": 2})]
+          (OrderAgnosticNADE, {"n_layers": 2}), (NADE, {"activation": "relu", "ordering": "random"})]
 
 
 @pytest.mark.parametrize("Model, kw", MODELS)
@@ -344,3 +347,75 @@ def test_rho_belongs_to_the_mixture_only(rng):
     binary = NADE(4, random_state=0, backend="numpy").fit(rng.integers(0, 2, (20, 3)), epochs=0)
     with pytest.raises(AttributeError, match="no rho_"):
         binary.rho_
+
+
+# ---------------------------------------------------------------- ReLU hidden units
+
+
+def test_relu_units_are_what_the_model_computes(rng, backend):
+    """The ReLU model's density is the ReLU reference's and not the sigmoid one's (the
+    masked-form tests above would pass for either if the choice were ignored)."""
+    model = _random_model(rng, NADE, 4, backend, activation="relu", ordering="random")
+    X = _data(rng, 4, rows=20)
+    got = model.score_samples(X)
+    np.testing.assert_allclose(got, _reference(model, X), rtol=1e-10)
+    args = (_params(model), X, model.means_, model.scales_, model.n_components, model.ordering_)
+    assert np.abs(got - rnade_log_density(*args, activation="sigmoid")).max() > 1e-2
+    # h = max(rho_k a_k, 0): some units off, the others linear in the state
+    H = model.hidden_states(X)
+    assert (H == 0).mean() > 0.1 and (H > 0).mean() > 0.1
+
+
+def test_relu_models_save_load_and_pickle(tmp_path, rng, backend):
+    model = _random_model(rng, NADE, 3, backend, activation="relu")
+    X = _data(rng, 3, rows=7)
+    path = tmp_path / "relu.npz"
+    model.save(path)
+    with np.load(path) as f:
+        assert str(f["activation"]) == "relu"
+    for again in (load(path, backend=backend), pickle.loads(pickle.dumps(model))):
+        assert again.activation == "relu"
+        np.testing.assert_array_equal(again.score_samples(X), model.score_samples(X))
+    sigmoid = _random_model(rng, NADE, 3, backend)
+    sigmoid.save(path)
+    with np.load(path) as f:
+        assert "activation" not in f.files  # sigmoid files are as before
+    assert load(path, backend=backend).activation == "sigmoid"
+
+
+def test_relu_fit_learns_a_bimodal_distribution(backend):
+    rng = np.random.default_rng(1)
+    modes = rng.choice([-4.0, 4.0], 6000)
+    X = np.c_[modes + rng.normal(size=6000), modes + 2.0 * rng.normal(size=6000)]
+    model = NADE(16, output="gaussian_mixture", n_components=4, activation="relu", random_state=0,
+                 backend=backend).fit(X[:3000], epochs=40)
+    test = X[3000:]
+    m = np.stack([test[:, 0] + 4, test[:, 0] - 4])
+    p0 = 0.5 * np.exp(-0.5 * m**2) / np.sqrt(2 * np.pi)  # each mode's share of x0 ...
+    p1 = np.exp(-0.5 * ((test[:, 1] - np.array([[-4.0], [4.0]])) / 2) ** 2) / (2 * np.sqrt(2 * np.pi))
+    truth = np.log((p0 * p1).sum(axis=0))  # ... and x1 given that mode
+    gap = truth.mean() - model.score(test)
+    assert gap < 0.05, gap
+
+
+@pytest.mark.parametrize("kw, error, words", [
+    ({"activation": "tanh"}, ValueError, "activation must be one of"),
+    ({"activation": 1}, TypeError, "activation must be one of"),
+    ({"activation": "relu", "output": "bernoulli"}, ValueError, "applies to output='gaussian_mixture'"),
+    ({"activation": "relu", "output": "categorical"}, ValueError, "applies to output='gaussian_mixture'"),
+])
+def test_bad_activations_are_refused(kw, error, words):
+    X = np.random.default_rng(0).integers(0, 2, size=(20, 3))
+    model = NADE(4, **{"output": "gaussian_mixture", **kw})
+    with pytest.raises(error, match=words):
+        model.fit(X, epochs=1)
+    assert not hasattr(model, "ordering_")  # nothing fitted
+
+
+def test_warm_start_keeps_the_activation(rng):
+    X = _data(rng, 3, rows=40)
+    model = NADE(4, output="gaussian_mixture", activation="relu", warm_start=True,
+                 random_state=0).fit(X, epochs=1)
+    model.set_params(activation="sigmoid")
+    with pytest.raises(ValueError, match="activation='relu'"):
+        model.fit(X, epochs=1)

@@ -209,6 +209,19 @@ def test_samples_equal_the_compiled_cores(Model, extra, output, dtype, rng):
         np.testing.assert_allclose(mean_t, mean_c, rtol=1e-4, atol=1.0 / 20)
 
 
+RELU = {"activation": "relu"}  # RNADE's ReLU units: fixed-order mixtures only
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_relu_mixtures_agree_with_the_compiled_core(dtype, rng):
+    test_inference_agrees_with_the_compiled_core(NADE, RELU, "gaussian_mixture", dtype, rng)
+    test_samples_equal_the_compiled_cores(NADE, RELU, "gaussian_mixture", dtype, rng)
+
+
+def test_relu_mixture_fits_take_the_compiled_cores_steps(rng):
+    test_fits_take_the_compiled_cores_steps(NADE, RELU, "gaussian_mixture", "adam", rng)
+
+
 def test_sample_check_can_fail(rng):
     compiled, model, _ = _pair(NADE, {}, "bernoulli", "float64", rng, scale=1.0)
     with pytest.raises(AssertionError, match="rows differ"):

@@ -29,6 +29,15 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
+def _relu(x):
+    return np.maximum(x, 0.0)
+
+
+# a fixed-order NADE's hidden units (Output.activation) and their derivatives from h
+_ACTIVATIONS = {"sigmoid": (_sigmoid, lambda h: h * (1.0 - h)),
+                "relu": (_relu, lambda h: (h > 0.0).astype(h.dtype))}
+
+
 def _uniform_bits(key, row, n):
     """The sampler's 32-bit draws of one row: low half of each Philox word first."""
     counter = np.array([0, row, 0, 0], dtype=np.uint64)  # a list would be float64 past 2^63
@@ -93,8 +102,9 @@ class FixedKernels(_Kernels):
         in_off, out_off = self._blocks(order)
         a = np.tile(p["b"], (X.shape[0], 1))
         rho = p.get("rho", np.ones(len(order)))  # RNADE's activation rescaling (mixtures)
+        activate = _ACTIVATIONS[self.output.activation][0]
         for k, j in enumerate(order):
-            h = _sigmoid(rho[k] * a)
+            h = activate(rho[k] * a)
             z = p["c"][out_off[k]:out_off[k + 1]] + h @ p["V"][out_off[k]:out_off[k + 1]].T
             x = on_position(k, j, a, h, z)
             column, times = self.output.input(j, x)
@@ -133,6 +143,7 @@ class FixedKernels(_Kernels):
         in_off, out_off = self._blocks(order)
         exact = {k: np.zeros_like(v) for k, v in p.items()}
         states, nll = [], np.zeros(rows)
+        slope = _ACTIVATIONS[self.output.activation][1]  # d h / d(rho_k a_k), from h
 
         def on_position(k, j, a, h, z):
             x = X[:, j]
@@ -141,7 +152,7 @@ class FixedKernels(_Kernels):
             block = slice(out_off[k], out_off[k + 1])
             exact["V"][block] += dz.T @ h
             exact["c"][block] += dz.sum(axis=0)
-            error = (dz @ p["V"][block]) * h * (1.0 - h)  # at rho_k a_k
+            error = (dz @ p["V"][block]) * slope(h)  # at rho_k a_k
             if "rho" in p:
                 exact["rho"][k] = (error * a).sum()
                 error = error * p["rho"][k]

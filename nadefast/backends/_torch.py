@@ -489,6 +489,15 @@ class FixedKernels(_TorchKernels):
         item = self.dtype.itemsize
         return n * (factor * d * item + 8 * (ops.in_width + 4 * ops.out_width) + 32)
 
+    def _activate(self, a):
+        """The hidden units h = activation(a) (Output.activation; sigmoid but for RNADE's
+        ReLU option)."""
+        return torch.relu(a) if self.output.activation == "relu" else torch.sigmoid(a)
+
+    def _slope(self, h):
+        """d h / d a, from h."""
+        return (h > 0).to(h.dtype) if self.output.activation == "relu" else h * (1.0 - h)
+
     def _forward(self, xs, ops, order_t, Wp, Vp, cp, rho):
         """Every position of a chunk at once: pre-activations A (rows, n, d), hidden states
         H and logits Z (rows, n, out_width) in the model's dtype; xs the values by position."""
@@ -496,7 +505,7 @@ class FixedKernels(_TorchKernels):
         columns = torch.einsum("rkc,kcd->rkd", E, Wp)
         b = self.arrays["b"].expand(xs.shape[0], 1, -1)
         A = torch.cumsum(torch.cat([b, columns[:, :-1]], dim=1), dim=1)  # b + x_<k's columns
-        H = torch.sigmoid(A if rho is None else A * rho[:, None])
+        H = self._activate(A if rho is None else A * rho[:, None])
         Z = torch.einsum("rkd,kwd->rkw", H, Vp) + cp
         return E, A, H, Z
 
@@ -595,7 +604,7 @@ class FixedKernels(_TorchKernels):
             dZ = ops.grad(Z, xs, order_t).to(self.tdtype)  # (rows, n, width); padding 0
             gV += torch.einsum("rkw,rkd->kwd", dZ, H)
             gc += dZ.sum(dim=0)
-            error = torch.einsum("rkw,kwd->rkd", dZ, Vp) * H * (1.0 - H)  # at rho_k a_k
+            error = torch.einsum("rkw,kwd->rkd", dZ, Vp) * self._slope(H)  # at rho_k a_k
             if rho is not None:
                 grads["rho"] += (error * A).sum(dim=(0, 2))
                 error = error * rho[:, None]
@@ -660,7 +669,7 @@ class FixedKernels(_TorchKernels):
             kept = None if given is None else torch.as_tensor(given[s], device=self.device)
             a = self.arrays["b"].expand(R, -1).clone()
             for k, j in enumerate(np.asarray(order).tolist()):
-                h = torch.sigmoid(a if rho is None else a * rho[k])
+                h = self._activate(a if rho is None else a * rho[k])
                 z = (h @ Vp[k].T + cp[k]).to(torch.float64)
                 x = ops.mode(z, j) if u is None else ops.draw(z, u[:, k], j)
                 if kept is not None:
