@@ -12,7 +12,8 @@ h_k = max(rho_k a_k, 0) (Uria et al. 2013), as well as the sigmoid.
    greedy values are the reference's mean-shift modes; a given prefix is kept bit for bit.
 3. Bits that depend on neither the thread count nor the block size; the sigmoid is the
    default (an output without `activation`) bit for bit; rho_k = 0 or a unit that is off
-   passes no gradient back (the derivative at the kink is 0).
+   passes no gradient back (the derivative at the kink is 0); every instruction set; finite
+   results from extreme parameters and values.
 4. The wrappers refuse an unknown activation, naming it, before any kernel runs.
 
 The models have a good fraction of their units off (negative pre-activation), rho of
@@ -51,12 +52,14 @@ def _output(C, activation="relu", n=1):
     return out
 
 
-def _params(rng, n, d, C):
-    """A model with about half its units off: biases either side of 0, rho of either sign."""
+def _params(rng, n, d, C, scale=1.0):
+    """A model with about half its units off: biases either side of 0, rho of either sign.
+    scale < 1: smaller weights, for sampling (a drawn value feeds the scales of later ones,
+    and ReLU units, unbounded, could make them run away)."""
     rho = rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)
     rho[0] = abs(rho[0])
-    return {"W": rng.normal(0, 0.5, (d, n)), "b": rng.normal(0, 0.8, d),
-            "V": rng.normal(0, 0.3, (3 * C * n, d)), "c": rng.normal(0, 0.5, 3 * C * n),
+    return {"W": rng.normal(0, 0.5 * scale, (d, n)), "b": rng.normal(0, 0.8, d),
+            "V": rng.normal(0, 0.3 * scale, (3 * C * n, d)), "c": rng.normal(0, 0.5, 3 * C * n),
             "rho": rho}
 
 
@@ -284,6 +287,7 @@ def _assert_draws(drawn, P, order, C, u, given, tol, tie):
     modes no less dense (within tie) than the reference's."""
     assert np.isfinite(drawn).all()
     Z = forward(P, drawn, order, C)[2]
+    assert np.abs(Z).max() < 50  # no draw ran away: the kernels' clamps are not in play
     rows, n = drawn.shape
     for r in range(rows):
         for k in range(given[r], n):
@@ -302,7 +306,7 @@ def _assert_draws(drawn, P, order, C, u, given, tol, tie):
 @pytest.mark.parametrize("C", [1, 2, 3])
 def test_samples_match_the_reference(rng, C, dtype):
     n, d, rows = 6, 7, 60
-    params, order = _params(rng, n, d, C), rng.permutation(n)
+    params, order = _params(rng, n, d, C, scale=0.5), rng.permutation(n)
     kern, P = _kernels(params, C, dtype), _rounded(params, dtype)
     tol = TOL[dtype]
     none = np.zeros(rows, np.intp)
@@ -332,7 +336,7 @@ def test_samples_have_the_model_s_density(rng):
     independent sets of draws (other rows of the stream) agree within their standard error,
     and with the mean over a third set drawn with the rows split among threads."""
     n, d, C, rows = 4, 6, 2, 4000
-    params, order = _params(rng, n, d, C), rng.permutation(n)
+    params, order = _params(rng, n, d, C, scale=0.5), rng.permutation(n)
     kern = _kernels(params, C, "float64")
     a, b, c = np.zeros((rows, n)), np.zeros((rows, n)), np.zeros((rows, n))
     kern.sample(a, order, KEY, 0, None, False, 1)
@@ -436,6 +440,66 @@ def test_a_unit_at_the_kink_passes_nothing_back(rng):
     assert not hidden[:, 1].any()
     assert not grads["V"][3 * C:6 * C].any()  # h_1 = 0: V_1 gets nothing
     assert grads["rho"][0] != 0.0 and grads["rho"][2] != 0.0
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
+def test_every_instruction_set_matches_the_reference(rng, isa):
+    """Each instruction set's copy of the kernels (float64, where this CPU has it): scores,
+    hidden states and draws as the reference, the gradient as the baseline's."""
+    if not _core.isa_supported(isa):
+        pytest.skip(f"{isa} is not supported here")
+    n, d, C, rows = 6, 21, 3, 25
+    params, order = _params(rng, n, d, C, scale=0.3), rng.permutation(n)
+    X = _values(rng, rows, n)
+    kern = _kernels(params, C, "float64")
+    before = _core.active_isa()
+    got = {}
+    try:
+        for name in ("baseline", isa):
+            _core.select_isa(name)
+            grads = kern.zeros_like()
+            drawn = np.zeros((rows, n))
+            kern.sample(drawn, order, KEY, 0, None, False, 2)
+            got[name] = (kern.score(X, order, 2), kern.hidden(X, order, 2),
+                         kern.gradient(X, order, grads, 2), kern.public(grads), drawn)
+    finally:
+        _core.select_isa(before)
+    loglik, hidden, loss, grads, drawn = got[isa]
+    _assert_close(loglik, log_terms(params, X, order, C).sum(axis=1), 1e-10, "loglik")
+    _assert_close(hidden, forward(params, X, order, C)[1], 1e-10, "hidden")
+    _assert_draws(drawn, params, order, C, _uniforms(rows, n), np.zeros(rows, np.intp), 1e-9,
+                  1e-9)
+    assert abs(loss - got["baseline"][2]) <= 1e-12 * abs(loss)
+    for name, g in got["baseline"][3].items():
+        assert np.abs(grads[name] - g).max() <= 1e-10 * max(np.abs(g).max(), 1e-12), name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extreme_parameters_and_values_stay_finite(rng, dtype):
+    """As tests/test_mixture_kernels.py's test of the name, with ReLU units, which are not
+    bounded as the sigmoid's are: values of 1e200 (clamped to 1e15 where they enter the
+    state), scale pre-activations of +-800, weight logits of 1e30, means of 1e300 (float32:
+    1e10) -- finite log-densities, conditionals, gradients, draws and modes."""
+    n, d, C, rows = 4, 5, 3, 12
+    params = _params(rng, n, d, C)
+    c = params["c"].reshape(n, 3 * C)
+    c[0, 2 * C:] = 800.0
+    c[1, 2 * C:] = -800.0
+    c[2, :C] = [1e30, -1e30, 1e30]
+    c[3, C:2 * C] = 1e10 if dtype == "float32" else 1e300
+    kern, order = _kernels(params, C, dtype), np.arange(n)
+    X = _values(rng, rows, n)
+    X[0], X[1] = 1e200, -1e200
+    cond = np.zeros((rows, 3 * C * n), dtype)
+    assert np.isfinite(kern.score(X, order, 1, cond=cond)).all() and np.isfinite(cond).all()
+    assert np.isfinite(kern.hidden(X, order, 1)).all()
+    grads = kern.zeros_like()
+    assert np.isfinite(kern.gradient(X[2:], order, grads, 1))
+    assert all(np.isfinite(g).all() for g in grads.values())
+    for greedy in (False, True):
+        drawn = np.zeros((rows, n))
+        kern.sample(drawn, order, np.empty(0, np.uint64) if greedy else KEY, 0, None, greedy, 1)
+        assert np.isfinite(drawn).all()
 
 
 # ------------------------------------------------------------------- 4. argument checks
