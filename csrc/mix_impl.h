@@ -11,8 +11,8 @@
  * positions outer, 3C output units per variable as 3C dot products of the canonical
  * arithmetic), with two differences that real values bring: every value moves the state
  * (a += x_k W[:, k] at every position, so the fixed-order hidden layer is recomputed at
- * every position, h_k = sigmoid(rho_k a_k)), and a variable's mixture is evaluated in
- * double by mix_math.h from its units in the model's type.
+ * every position, h_k = act(rho_k a_k), the sigmoid or the ReLU as p->act asks), and a
+ * variable's mixture is evaluated in double by mix_math.h from its units in the model's type.
  */
 
 #include "mix_math.h"
@@ -155,7 +155,8 @@ static int FN(mix_bad_params)(const MIXPARAMS *p)
 {
     return p == NULL || p->n < 1 || p->d < 1 || p->dp < p->d || p->dp % LANES != 0 ||
            p->C < 1 || p->C > (PTRDIFF_MAX / 2048) / p->n || p->Wt == NULL || p->V == NULL ||
-           p->b == NULL || p->c == NULL || p->rho == NULL;
+           p->b == NULL || p->c == NULL || p->rho == NULL ||
+           (p->act != NADE_ACT_SIGMOID && p->act != NADE_ACT_RELU);
 }
 
 static int FN(mix_bad_block)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X,
@@ -171,10 +172,26 @@ static void FN(mix_init)(const REAL *b, ptrdiff_t dp, ptrdiff_t nrows, REAL *A)
     for (ptrdiff_t r = 0; r < nrows; r++) memcpy(A + r * dp, b, sizeof(REAL) * (size_t)dp);
 }
 
-/* H = sigmoid(rho A), len entries */
-static void FN(mix_activate)(const REAL *restrict A, REAL rho, ptrdiff_t len, REAL *restrict H)
+/* H = act(rho A), len entries: sigmoid(rho A), or (act NADE_ACT_RELU) max(rho A, 0).  The
+   choice is made once per call, outside the loops, so each stays a plain vector loop. */
+static void FN(mix_activate)(const REAL *restrict A, REAL rho, int act, ptrdiff_t len,
+                             REAL *restrict H)
 {
-    for (ptrdiff_t i = 0; i < len; i++) H[i] = SIGMOID(rho * A[i]);
+    if (act == NADE_ACT_RELU)
+        for (ptrdiff_t i = 0; i < len; i++) H[i] = FN(relu)(rho * A[i]);
+    else
+        for (ptrdiff_t i = 0; i < len; i++) H[i] = SIGMOID(rho * A[i]);
+}
+
+/* e *= act'(rho a) in terms of h = act(rho a): h (1 - h) for the sigmoid, [h > 0] for the
+   ReLU (its derivative at the kink taken as 0, so a unit that is off, padding included,
+   passes nothing back), dp entries */
+static void FN(mix_act_grad)(const REAL *restrict h, int act, ptrdiff_t dp, REAL *restrict e)
+{
+    if (act == NADE_ACT_RELU)
+        for (ptrdiff_t j = 0; j < dp; j++) e[j] = h[j] > (REAL)0 ? e[j] : (REAL)0;
+    else
+        for (ptrdiff_t j = 0; j < dp; j++) e[j] = (e[j] * h[j]) * ((REAL)1 - h[j]);
 }
 
 /* a += x w: the state after a value */
@@ -197,7 +214,7 @@ static void FN(mix_forward)(const MIXPARAMS *p, ptrdiff_t nrows, int draw, int g
     FN(mix_init)(p->b, dp, nrows, s->A);
     for (ptrdiff_t k = 0; k < n; k++) {
         if (k >= skip) {
-            FN(mix_activate)(s->A, p->rho[k], nrows * dp, s->H);
+            FN(mix_activate)(s->A, p->rho[k], p->act, nrows * dp, s->H);
             FN(mix_units)(p->V, p->c, k * W3, W3, s->H, dp, nrows, s->Z, nzo);
         }
         const REAL *w = p->Wt + k * dp;
@@ -304,9 +321,9 @@ static void FN(mix_back_weights)(const REAL *restrict delta, ptrdiff_t nzo,
  * Loss and gradient (docs/mixture.md §3): the forward sweep, the 3C deltas of every
  * position into Z, then the backward sweep k = n-1 .. 0.  a_k is rebuilt from a_{k+1} by
  * subtracting x_k W[:, k] (as the binary kernels subtract W[:, k]: no n x d buffer per row)
- * and h_k = sigmoid(rho_k a_k) recomputed; the error at a_k is e_k = rho_k u_k with
- * u_k = (V_k^T delta_k) h_k (1 - h_k), d rho_k = u_k . a_k, and G = sum_{m>k} e_m is what
- * W[:, k] gets times x_k.  Sums into g in row order (nade_internal.h's hand-off).
+ * and h_k = act(rho_k a_k) recomputed; the error at a_k is e_k = rho_k u_k with
+ * u_k = (V_k^T delta_k) act'(rho_k a_k) (h_k (1 - h_k) for the sigmoid, [h_k > 0] for the
+ * ReLU), d rho_k = u_k . a_k, and G = sum_{m>k} e_m is what W[:, k] gets times x_k.  Sums into g in row order (nade_internal.h's hand-off).
  */
 int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, ptrdiff_t ldx,
                  ptrdiff_t nrows, double *nll, const MIXGRAD *g, const int64_t *prev,
@@ -354,9 +371,9 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
             const REAL *delta = s.Z + r * nzo + k * W3;
             if (k + 1 < n) /* a_k */
                 FN(mix_step)(a, w, -(REAL)nade_mix_input(s.XB[r * nz + k]), dp);
-            FN(mix_activate)(a, rho, dp, h);
+            FN(mix_activate)(a, rho, p->act, dp, h);
             FN(mix_back_units)(p->V + k * W3 * dp, delta, W3, dp, e); /* e = V_k^T delta */
-            for (ptrdiff_t j = 0; j < dp; j++) e[j] = (e[j] * h[j]) * ((REAL)1 - h[j]);
+            FN(mix_act_grad)(h, p->act, dp, e);
             FN(dot_rows)(e, (REAL)0, a, dp, 1, drho + r, 1); /* u . a_k, canonical order */
             for (ptrdiff_t j = 0; j < dp; j++) e[j] = rho * e[j];
         }
@@ -411,7 +428,7 @@ int FN(mix_hidden)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, 
         FN(mix_init)(p->b, dp, 1, s.A);
         const double *x = s.XB + r * s.nz;
         for (ptrdiff_t k = 0; k < n; k++) {
-            FN(mix_activate)(s.A, p->rho[k], dp, s.H);
+            FN(mix_activate)(s.A, p->rho[k], p->act, dp, s.H);
             memcpy(out + (r * n + k) * d, s.H, sizeof(REAL) * (size_t)d);
             if (k + 1 < n) FN(mix_step)(s.A, p->Wt + k * dp, (REAL)nade_mix_input(x[k]), dp);
         }

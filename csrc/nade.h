@@ -33,8 +33,9 @@
  *   nade_lanes(), nrows outside [0, NADE_MAX_BLOCK_ROWS] (block kernels) or
  *   negative, a leading dimension shorter than its row (ldx, ldm, ldz >= n;
  *   ldc, ldt >= n for a non-NULL output; ldo 0 or >= n; lda >= dp), an index
- *   out of range (order[k] in [0, n), given[r] and stop[r] in [0, n]), or a
- *   NULL pointer that is not documented as optional.  Such a status is a bug
+ *   out of range (order[k] in [0, n), given[r] and stop[r] in [0, n]), an
+ *   unknown activation (nade_mix_params.act), or a NULL pointer that is not
+ *   documented as optional.  Such a status is a bug
  *   in the caller, never a property of the values of X or of the parameters.
  *   The checks cost O(1) or one pass over an index vector per call, never
  *   O(n d).  The size queries below return 0 instead.
@@ -154,7 +155,12 @@ typedef struct {
  * its input row to the state and owns the 3C output rows 3Ck .. 3C(k+1) - 1 of V and
  * entries of c, in this order: C weight logits, C means, C scale pre-activations:
  *   Wt (n, dp), V (3 C n, dp), b (dp), c (3 C n); C >= 1
- *   rho (n)   fixed-order only: RNADE's activation rescaling, h_k = sigmoid(rho_k a_k)
+ *   rho (n)   fixed-order only: RNADE's activation rescaling, h_k = act(rho_k a_k)
+ *   act       fixed-order only: the hidden units' activation (Uria et al. 2013 use both),
+ *             NADE_ACT_SIGMOID: act(t) = sigmoid(t), or NADE_ACT_RELU: act(t) = max(t, 0);
+ *             any other value is NADE_EINVAL.  (ReLU units are unbounded, so the "never
+ *             NaN" below also needs rho_k a_k and the units' dot products within REAL's
+ *             range, as fitted models have them.)
  * Fixed-order (nade_mix_params): k is a chain position, a_{k+1} = a_k + x_k Wt[k].
  * Order-agnostic (nade_oa_mix_params): k is a feature; revealing feature j adds
  * Wmask[j] + x_j Win[j] to the first layer (ReLU layers as nade_oa_params; no rho).
@@ -177,14 +183,22 @@ typedef struct {
  * greedy: the highest point of the mixture, 50 mean-shift steps from every component's
  * mean, the end point of highest density (the first of equals).
  */
+/* the fixed-order mixture kernels' hidden activations (nade_mix_params.act) */
+enum {
+    NADE_ACT_SIGMOID = 0, /* h = sigmoid(rho a): RNADE's default, and the binary kernels' */
+    NADE_ACT_RELU = 1     /* h = max(rho a, 0) */
+};
+
 typedef struct {
     ptrdiff_t n, d, dp, C;
     const float *Wt, *V, *b, *c, *rho;
+    int act; /* NADE_ACT_SIGMOID or NADE_ACT_RELU */
 } nade_mix_params_f32;
 
 typedef struct {
     ptrdiff_t n, d, dp, C;
     const double *Wt, *V, *b, *c, *rho;
+    int act;
 } nade_mix_params_f64;
 
 /* the fixed-order mixture gradient's sums (over rows), layout as nade_mix_params */
@@ -323,10 +337,11 @@ int nade_oa_masks(const uint64_t key[2], uint64_t row0, ptrdiff_t n, ptrdiff_t n
  *   caller converts); ldc >= 3 C n
  * nade_mix_sample: X INOUT doubles; given values are kept bit for bit
  * nade_mix_grad: with dy_k the 3C derivatives of -log p(x_k | .) (docs/mixture.md §3),
- *   row 3Ck + i of V gets dy_k[i] h_k, c likewise; with u = (V_k^T dy_k) h_k (1 - h_k),
- *   rho[k] gets u . a_k and e_k = rho_k u passes back: row k of Wt (k < n - 1) gets
- *   x_k times the sum of e over the later positions, b the sum of e over all; row order
- *   as nade_grad
+ *   row 3Ck + i of V gets dy_k[i] h_k, c likewise; with u = (V_k^T dy_k) act'(h_k),
+ *   act'(h) = h (1 - h) (sigmoid) or [h > 0] (ReLU: 0 at the kink), rho[k] gets u . a_k
+ *   and e_k = rho_k u passes back: row k of Wt (k < n - 1) gets x_k times the sum of e
+ *   over the later positions, b the sum of e over all; row order as nade_grad
+ * nade_mix_hidden: h_k = act(rho_k a_k) as the params' act asks
  * nade_oa_mix_score: cond[r*ldc + 3C*j + i] for feature j; ldc >= 3 C n
  * nade_oa_mix_output_f32/f64: nade_oa_output for mixtures, in place on rows of units
  *   Z (nrows, ldz >= 3 C n), 3C per feature: loss[r] OUT = w_r sum_{j unobserved}

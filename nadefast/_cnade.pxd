@@ -15,6 +15,8 @@ cdef extern from "nade.h" nogil:
         NADE_MAX_BLOCK_ROWS
         NADE_LANE_BYTES
         NADE_ALIGN
+        NADE_ACT_SIGMOID
+        NADE_ACT_RELU
 
     ctypedef struct nade_params_f32:
         Py_ssize_t n, d, dp
@@ -111,6 +113,7 @@ cdef extern from "nade.h" nogil:
         const float *b
         const float *c
         const float *rho
+        int act
 
     ctypedef struct nade_mix_params_f64:
         Py_ssize_t n, d, dp, C
@@ -119,6 +122,7 @@ cdef extern from "nade.h" nogil:
         const double *b
         const double *c
         const double *rho
+        int act
 
     ctypedef struct nade_mix_gradsum_f32:
         float *Wt

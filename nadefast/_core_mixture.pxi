@@ -5,10 +5,10 @@
 # Every variable k owns one input row (Wt / Win (n, dp)) and the 3C output rows 3Ck ..
 # 3C(k+1) - 1 of V (3 C n, dp) and entries of c (3 C n,): C weight logits, C means, C scale
 # pre-activations; by chain position (fixed-order, which also has rho (n,), RNADE's activation
-# rescaling h_k = sigmoid(rho_k a_k)) or by feature (order-agnostic).  X holds float64 values in
-# the model's standardised units (the caller standardises, and converts the conditionals'
-# means and scales back); a value that is not finite is refused here, naming it, before any
-# kernel runs.
+# rescaling h_k = act(rho_k a_k), act the sigmoid or the ReLU as the keyword `activation`
+# asks) or by feature (order-agnostic).  X holds float64 values in the model's standardised
+# units (the caller standardises, and converts the conditionals' means and scales back); a
+# value that is not finite is refused here, naming it, before any kernel runs.
 
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport isfinite
@@ -35,6 +35,17 @@ cdef int _check_components(str fn, Py_ssize_t C, Py_ssize_t n) except -1:
     if C > (PY_SSIZE_T_MAX // 2048) // max(n, 1):
         raise ValueError(f"{fn}: C = {C} components of n = {n} variables are too many")
     return 0
+
+
+cdef int _mix_activation(str fn, object activation) except -1:
+    """The kernels' code (nade_mix_params.act) of a fixed-order mixture model's hidden
+    activation: "sigmoid" (h = sigmoid(rho a)) or "relu" (h = max(rho a, 0))."""
+    if isinstance(activation, str):
+        if activation == "sigmoid":
+            return NADE_ACT_SIGMOID
+        if activation == "relu":
+            return NADE_ACT_RELU
+    raise ValueError(f"{fn}: activation = {activation!r} is not 'sigmoid' or 'relu'")
 
 
 cdef int _check_mix_params(str fn, const floating[:, ::1] Wt, const floating[:, ::1] V,
@@ -114,13 +125,14 @@ cdef int _check_values(str fn, const double[:, ::1] X, const Py_ssize_t *order, 
 cdef inline void _mix_params(nade_mix_params_f32 *p32, nade_mix_params_f64 *p64,
                              const floating[:, ::1] Wt, const floating[:, ::1] V,
                              const floating[::1] b, const floating[::1] c,
-                             const floating[::1] rho, Py_ssize_t d, Py_ssize_t C) noexcept:
+                             const floating[::1] rho, Py_ssize_t d, Py_ssize_t C,
+                             int act) noexcept:
     if floating is float:
         p32[0] = nade_mix_params_f32(n=Wt.shape[0], d=d, dp=Wt.shape[1], C=C, Wt=&Wt[0, 0],
-                                     V=&V[0, 0], b=&b[0], c=&c[0], rho=&rho[0])
+                                     V=&V[0, 0], b=&b[0], c=&c[0], rho=&rho[0], act=act)
     else:
         p64[0] = nade_mix_params_f64(n=Wt.shape[0], d=d, dp=Wt.shape[1], C=C, Wt=&Wt[0, 0],
-                                     V=&V[0, 0], b=&b[0], c=&c[0], rho=&rho[0])
+                                     V=&V[0, 0], b=&b[0], c=&c[0], rho=&rho[0], act=act)
 
 
 # ------------------------------------------------------------------------- fixed-order
@@ -138,7 +150,8 @@ def mix_score(const floating[:, ::1] Wt,    # IN (n, dp) input weights, row k = 
               floating[:, ::1] cond,        # OUT (n_samples, 3 C n) weights, means, scales of
                                             #     feature j at 3 C j .., or (0, 0) to skip
               double[:, ::1] terms,         # OUT (n_samples, n) chain order, or (0, 0)
-              int n_threads):
+              int n_threads,
+              activation="sigmoid"):        # h = sigmoid(rho a), or "relu": max(rho a, 0)
     """Log-density (and conditionals, and per-position terms) of every row of X."""
     cdef:
         nade_mix_params_f32 p32
@@ -148,8 +161,10 @@ def mix_score(const floating[:, ::1] Wt,    # IN (n, dp) input weights, row k = 
         Py_ssize_t blk, r0, nr, ldc = cond.shape[1], ldt = terms.shape[1]
         bint want_cond, want_terms
         int status = 0
+        int act
         floating *cptr
         double *tptr
+    act = _mix_activation("mix_score", activation)
     _check_mix_params("mix_score", Wt, V, b, c, rho, d, C, order, X.shape[1])
     _expect("mix_score", "loglik.shape[0]", loglik.shape[0], "the rows of X", nrows)
     want_cond = _optional("mix_score", "cond", cond.shape[0], nrows)
@@ -159,7 +174,7 @@ def mix_score(const floating[:, ::1] Wt,    # IN (n, dp) input weights, row k = 
     if nrows == 0:
         return
     _check_values("mix_score", X, &order[0], 0, NULL)
-    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C)
+    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C, act)
     work = _mix_plan(&P, nrows, n, C, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
         for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
@@ -188,7 +203,8 @@ def mix_sample(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
                                              #     or (0,) to draw every position
                bint greedy,                  # each variable's mode instead of random draws
                double[::1] loglik,           # OUT (n_samples,) or (0,) to skip
-               int n_threads):
+               int n_threads,
+               activation="sigmoid"):        # "sigmoid" or "relu", as mix_score
     """Draw every row of X; row i uses the random stream of row row0 + i, 3 draws a position."""
     cdef:
         nade_mix_params_f32 p32
@@ -198,9 +214,11 @@ def mix_sample(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
         Py_ssize_t blk, r0, nr
         bint want_ll, want_given
         int status = 0
+        int act
         double *lptr
         const Py_ssize_t *gptr
         const uint64_t *kptr
+    act = _mix_activation("mix_sample", activation)
     _check_mix_params("mix_sample", Wt, V, b, c, rho, d, C, order, X.shape[1])
     want_given = _optional("mix_sample", "given", given.shape[0], nrows)
     want_ll = _optional("mix_sample", "loglik", loglik.shape[0], nrows)
@@ -209,7 +227,7 @@ def mix_sample(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
         return
     if want_given:
         _check_values("mix_sample", X, &order[0], 0, &given[0])
-    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C)
+    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C, act)
     work = _mix_plan(&P, nrows, n, C, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
         for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):
@@ -238,7 +256,8 @@ def mix_grad(const floating[:, ::1] Wt, const floating[:, ::1] V, const floating
              floating[::1] gb,             # INOUT (dp,)
              floating[::1] gc,             # INOUT (3 C n,)
              floating[::1] grho,           # INOUT (n,)
-             int n_threads):
+             int n_threads,
+             activation="sigmoid"):        # "sigmoid" or "relu", as mix_score
     """Add the gradient of sum_rows -log p(x) to (gWt, gV, gb, gc, grho); row order, so the
     sums are the same for every thread count (see grad)."""
     cdef:
@@ -250,8 +269,10 @@ def mix_grad(const floating[:, ::1] Wt, const floating[:, ::1] V, const floating
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0], dp = Wt.shape[1]
         Py_ssize_t blk, r0, nr
         int status = 0
+        int act
         int64_t[::1] progress
         int64_t *prev
+    act = _mix_activation("mix_grad", activation)
     _check_mix_params("mix_grad", Wt, V, b, c, rho, d, C, order, X.shape[1])
     _expect("mix_grad", "nll.shape[0]", nll.shape[0], "the rows of X", nrows)
     _expect("mix_grad", "gWt.shape[0]", gWt.shape[0], "n = Wt.shape[0]", n)
@@ -264,7 +285,7 @@ def mix_grad(const floating[:, ::1] Wt, const floating[:, ::1] V, const floating
     if nrows == 0:
         return
     _check_values("mix_grad", X, &order[0], 0, NULL)
-    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C)
+    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C, act)
     if floating is float:
         g32 = nade_mix_gradsum_f32(Wt=&gWt[0, 0], V=&gV[0, 0], b=&gb[0], c=&gc[0],
                                    rho=&grho[0])
@@ -294,8 +315,9 @@ def mix_hidden(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
                const Py_ssize_t[::1] order,  # IN (n,)
                const double[:, ::1] X,       # IN  (n_samples, n)
                floating[:, :, ::1] out,      # OUT (n_samples, n, d) h_k in chain order
-               int n_threads):
-    """The hidden state h_k = sigmoid(rho_k a_k) of every row at every chain position."""
+               int n_threads,
+               activation="sigmoid"):        # "sigmoid" or "relu", as mix_score
+    """The hidden state h_k = act(rho_k a_k) of every row at every chain position."""
     cdef:
         nade_mix_params_f32 p32
         nade_mix_params_f64 p64
@@ -303,6 +325,8 @@ def mix_hidden(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
         Py_ssize_t nrows = X.shape[0], n = Wt.shape[0]
         Py_ssize_t blk, r0, nr
         int status = 0
+        int act
+    act = _mix_activation("mix_hidden", activation)
     _check_mix_params("mix_hidden", Wt, V, b, c, rho, d, C, order, X.shape[1])
     _expect("mix_hidden", "out.shape[0]", out.shape[0], "the rows of X", nrows)
     _expect("mix_hidden", "out.shape[1]", out.shape[1], "n = Wt.shape[0]", n)
@@ -310,7 +334,7 @@ def mix_hidden(const floating[:, ::1] Wt, const floating[:, ::1] V, const floati
     if nrows == 0:
         return
     _check_values("mix_hidden", X, &order[0], 0, NULL)
-    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C)
+    _mix_params(&p32, &p64, Wt, V, b, c, rho, d, C, act)
     work = _mix_plan(&P, nrows, n, C, Wt.shape[1], sizeof(floating), n_threads)
     with nogil:
         for blk in prange(P.nblocks, schedule="dynamic", num_threads=P.nt):

@@ -712,7 +712,8 @@ _ptr, _ssize = ctypes.c_void_p, ctypes.c_ssize_t
 
 class _MixParams(ctypes.Structure):
     _fields_ = [("n", _ssize), ("d", _ssize), ("dp", _ssize), ("C", _ssize), ("Wt", _ptr),
-                ("V", _ptr), ("b", _ptr), ("c", _ptr), ("rho", _ptr)]
+                ("V", _ptr), ("b", _ptr), ("c", _ptr), ("rho", _ptr),
+                ("act", ctypes.c_int)]  # NADE_ACT_SIGMOID = 0 (the default), NADE_ACT_RELU = 1
 
 
 def _p(a):
@@ -742,9 +743,9 @@ def test_the_kernels_check_values_and_sizes_themselves(isa):
         loglik = np.zeros(ROWS)
         dp = args["V"].shape[1]
 
-        def call(X, C=C_, rho=args["rho"], cond=None, ldc=None):
+        def call(X, C=C_, rho=args["rho"], cond=None, ldc=None, act=0):
             p = _MixParams(N, D, dp, C, _p(args["Wt"]), _p(args["V"]), _p(args["b"]),
-                           _p(args["c"]), _p(rho))
+                           _p(args["c"]), _p(rho), act)
             ldc = (0 if cond is None else cond.shape[1]) if ldc is None else ldc
             return score(ctypes.byref(p), _p(args["order"]), _p(X), _ssize(N), _ssize(ROWS),
                          _p(loglik), _p(cond), _ssize(ldc), None, _ssize(0), _p(work))
@@ -757,6 +758,9 @@ def test_the_kernels_check_values_and_sizes_themselves(isa):
             assert call(bad) == 1, value
         assert call(X, C=0) == 1
         assert call(X, rho=None) == 1
+        assert call(X, act=1) == 0  # ReLU
+        for act in (-1, 2):  # no such activation
+            assert call(X, act=act) == 1, act
         cond = np.zeros((ROWS, 3 * C_ * N))
         assert call(X, cond=cond) == 0
         assert call(X, cond=cond, ldc=3 * C_ * N - 1) == 1  # ldc too short

@@ -457,7 +457,8 @@ class MixtureFixedKernels(FixedKernels):
     arrays of FixedKernels with 3C rows of V and entries of c per chain position (V (3 C n,
     dp), c (3 C n,)) and rho (n,), the activation rescaling; X holds standardised float64
     values (the estimator standardises; `score` turns the conditionals into the user's units,
-    as the NumPy backend's do)."""
+    as the NumPy backend's do).  The hidden units are the output's `activation`, "sigmoid"
+    (h = sigmoid(rho a), the default) or "relu" (h = max(rho a, 0)), read at every call."""
 
     _extras = ("rho",)
 
@@ -473,17 +474,22 @@ class MixtureFixedKernels(FixedKernels):
         a = self.arrays
         return a["W"], a["V"], a["b"], a["c"], a["rho"], self.d, self.C
 
+    def _activation(self):
+        return getattr(self.output, "activation", "sigmoid")
+
     def score(self, X, order, n_threads, cond=None, terms=None):
         loglik = np.empty(X.shape[0], dtype=np.float64)
         _core.mix_score(*self._args(), order, _values(X), loglik, self._cond(cond),
-                        _NO_TERMS if terms is None else terms, n_threads)
+                        _NO_TERMS if terms is None else terms, n_threads,
+                        activation=self._activation())
         if cond is not None:
             _cond_to_user(cond, self.output)
         return loglik
 
     def sample(self, X, order, key, row0, given, greedy, n_threads):
         _core.mix_sample(*self._args(), order, key, row0, X,
-                         _NO_INDEX if given is None else given, greedy, _NO_LOGLIK, n_threads)
+                         _NO_INDEX if given is None else given, greedy, _NO_LOGLIK, n_threads,
+                         activation=self._activation())
 
     def gradient(self, X, order, grads, n_threads):
         """Mean NLL of X; its gradient (mean over rows) into `grads` (this layout)."""
@@ -491,7 +497,8 @@ class MixtureFixedKernels(FixedKernels):
             g.fill(0)
         nll = np.empty(X.shape[0], dtype=np.float64)
         _core.mix_grad(*self._args(), order, _values(X), nll, grads["W"], grads["V"],
-                       grads["b"], grads["c"], grads["rho"], n_threads)
+                       grads["b"], grads["c"], grads["rho"], n_threads,
+                       activation=self._activation())
         scale = grads["V"].dtype.type(1.0 / X.shape[0])
         for g in grads.values():
             g *= scale
@@ -499,7 +506,8 @@ class MixtureFixedKernels(FixedKernels):
 
     def hidden(self, X, order, n_threads):
         out = np.empty((X.shape[0], X.shape[1], self.d), dtype=self.dtype)
-        _core.mix_hidden(*self._args(), order, _values(X), out, n_threads)
+        _core.mix_hidden(*self._args(), order, _values(X), out, n_threads,
+                         activation=self._activation())
         return out
 
 
