@@ -320,10 +320,11 @@ static void FN(mix_back_weights)(const REAL *restrict delta, ptrdiff_t nzo,
 /*
  * Loss and gradient (docs/mixture.md §3): the forward sweep, the 3C deltas of every
  * position into Z, then the backward sweep k = n-1 .. 0.  a_k is rebuilt from a_{k+1} by
- * subtracting x_k W[:, k] (as the binary kernels subtract W[:, k]: no n x d buffer per row)
- * and h_k = act(rho_k a_k) recomputed; the error at a_k is e_k = rho_k u_k with
- * u_k = (V_k^T delta_k) act'(rho_k a_k) (h_k (1 - h_k) for the sigmoid, [h_k > 0] for the
- * ReLU), d rho_k = u_k . a_k, and G = sum_{m>k} e_m is what W[:, k] gets times x_k.  Sums into g in row order (nade_internal.h's hand-off).
+ * subtracting x_k W[:, k] (as the binary kernels subtract W[:, k]: no n x d buffer per row;
+ * a_0 = b is copied) and h_k = act(rho_k a_k) recomputed; the error at a_k is e_k = rho_k u_k
+ * with u_k = (V_k^T delta_k) act'(rho_k a_k) (h_k (1 - h_k) for the sigmoid, [h_k > 0] for
+ * the ReLU), d rho_k = u_k . a_k, and G = sum_{m>k} e_m is what W[:, k] gets times x_k.
+ * Sums into g in row order (nade_internal.h's hand-off).
  */
 int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, ptrdiff_t ldx,
                  ptrdiff_t nrows, double *nll, const MIXGRAD *g, const int64_t *prev,
@@ -369,7 +370,12 @@ int FN(mix_grad)(const MIXPARAMS *p, const ptrdiff_t *order, const double *X, pt
         for (ptrdiff_t r = 0; r < nrows; r++) {
             REAL *restrict a = s.A + r * dp, *restrict h = s.H + r * dp, *restrict e = s.U + r * dp;
             const REAL *delta = s.Z + r * nzo + k * W3;
-            if (k + 1 < n) /* a_k */
+            /* a_k; a_0 is b itself: rebuilt by subtraction it would be b plus the
+               rounding of x_0 w, and ReLU units at b = 0 (their start) would take the
+               kink's derivative by chance */
+            if (k == 0 && n > 1)
+                memcpy(a, p->b, sizeof(REAL) * (size_t)dp);
+            else if (k + 1 < n)
                 FN(mix_step)(a, w, -(REAL)nade_mix_input(s.XB[r * nz + k]), dp);
             FN(mix_activate)(a, rho, p->act, dp, h);
             FN(mix_back_units)(p->V + k * W3 * dp, delta, W3, dp, e); /* e = V_k^T delta */

@@ -419,3 +419,19 @@ def test_warm_start_keeps_the_activation(rng):
     model.set_params(activation="sigmoid")
     with pytest.raises(ValueError, match="activation='relu'"):
         model.fit(X, epochs=1)
+
+
+def test_relu_gradient_at_the_start_takes_the_kinks_zero_derivative(rng):
+    """Fitting starts from b = 0, so every unit of the first position sits on ReLU's kink:
+    its derivative there is 0 on every backend (the compiled one must not rebuild a_0 =
+    b with rounding left in it)."""
+    X = _data(rng, 5, rows=60)
+    model = NADE(6, output="gaussian_mixture", activation="relu", dtype="float64",
+                 random_state=0).fit(X, epochs=0)
+    assert not model.b_.any()
+    reference = pickle.loads(pickle.dumps(model)).set_params(backend="numpy")
+    loss, grads = model.loss_and_gradient(X)
+    loss_ref, grads_ref = reference.loss_and_gradient(X)
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    for name, g in grads_ref.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-9, atol=1e-15, err_msg=name)
