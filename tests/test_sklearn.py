@@ -59,7 +59,7 @@ def test_estimator_contract_with_binary_data(binary_data):
     model = NADE(6, random_state=0, ordering="random")
     params = model.get_params()
     assert params == {"n_hidden": 6, "output": "bernoulli", "column_types": None,
-                      "n_categories": None, "n_components": 10,
+                      "n_categories": None, "n_components": 10, "activation": "sigmoid",
                       "ordering": "random", "dtype": "float32", "random_state": 0,
                       "n_jobs": None, "warm_start": False, "backend": "compiled",
                       "device": "cpu"}
