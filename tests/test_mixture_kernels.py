@@ -351,10 +351,12 @@ def forced_rows():
     _compiled.force_block_rows(0)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])  # (the fixed-order model's)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bits_do_not_depend_on_blocks_or_threads(rng, forced_rows, dtype):
+def test_bits_do_not_depend_on_blocks_or_threads(rng, forced_rows, dtype, activation):
     n, d, rows, C = 9, 40, 67, 3
     output, order = _output(rng, n, C), rng.permutation(n)
+    output.activation = activation
     fixed = _pair("fixed", _fixed_params(rng, n, d, C), output, dtype)[0]
     oa = _pair("oa", _oa_params(rng, n, d, 2, C), output, dtype)[0]
     X = _values(rng, rows, n)

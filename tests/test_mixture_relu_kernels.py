@@ -10,8 +10,8 @@ h_k = max(rho_k a_k, 0) (Uria et al. 2013), as well as the sigmoid.
 2. Samples: every drawn value is the reference's draw from the kernels' own uniforms given
    the kernels' own prefix (teacher-forced, so one near-tie cannot spread along the row);
    greedy values are the reference's mean-shift modes; a given prefix is kept bit for bit.
-3. Bits that depend on neither the thread count nor the block size; the sigmoid is the
-   default (an output without `activation`) bit for bit; rho_k = 0 or a unit that is off
+3. The sigmoid is the default (an output without `activation`) bit for bit (bits across
+   threads and block sizes: tests/test_mixture_kernels.py, for both activations); rho_k = 0 or a unit that is off
    passes no gradient back (the derivative at the kink is 0); every instruction set; finite
    results from extreme parameters and values.
 4. The wrappers refuse an unknown activation, naming it, before any kernel runs.
@@ -348,45 +348,7 @@ def test_samples_have_the_model_s_density(rng):
         assert abs(la.mean() - other.mean()) < 4 * se
 
 
-# --------------------------------------------------------- 3. threads, blocks, defaults
-
-
-@pytest.fixture
-def forced_rows():
-    yield _compiled.force_block_rows
-    _compiled.force_block_rows(0)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bits_do_not_depend_on_blocks_or_threads(rng, forced_rows, dtype):
-    n, d, rows, C = 8, 40, 67, 3
-    params, order = _params(rng, n, d, C), rng.permutation(n)
-    kern = _kernels(params, C, dtype)
-    X = _values(rng, rows, n)
-    given = rng.integers(0, n + 1, size=rows).astype(np.intp)
-
-    def outputs(n_jobs):
-        out = {}
-        cond, terms = np.zeros((rows, 3 * C * n), dtype), np.zeros((rows, n))
-        out["loglik"] = kern.score(X, order, n_jobs, cond=cond, terms=terms)
-        out["cond"], out["terms"] = cond, terms
-        out["hidden"] = kern.hidden(X, order, n_jobs)
-        grads = kern.zeros_like()
-        out["loss"] = kern.gradient(X, order, grads, n_jobs)
-        out.update({"grad " + k: g for k, g in grads.items()})
-        for greedy in (False, True):
-            drawn = X.copy()
-            kern.sample(drawn, order, KEY, 5, given, greedy, n_jobs)
-            out[f"sample {greedy}"] = drawn
-        return out
-
-    reference = outputs(1)
-    for block in (1, 5, _compiled.MAX_BLOCK_ROWS):
-        forced_rows(block)
-        for n_jobs in (1, 2, 3):
-            for name, value in outputs(n_jobs).items():
-                np.testing.assert_array_equal(value, reference[name],
-                                              err_msg=f"{name}, {block} rows, {n_jobs} threads")
+# --------------------------------------------------------------------- 3. defaults
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
