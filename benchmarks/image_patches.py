@@ -106,7 +106,7 @@ def fit_rnade(data, args, kind):
     common = dict(output="gaussian_mixture", n_components=args.components,
                   random_state=args.seed, backend="compiled", n_jobs=args.n_jobs)
     if kind == "nade":
-        model = nadefast.NADE(args.hidden, **common)
+        model = nadefast.NADE(args.hidden, activation=args.activation, **common)
         fit = dict(learning_rate=args.lr, weight_decay=args.weight_decay)
     else:
         model = nadefast.OrderAgnosticNADE(args.oa_hidden, n_layers=args.oa_layers,
@@ -125,6 +125,7 @@ def fit_rnade(data, args, kind):
                        for s in ("valid", "test"))
     eval_seconds = time.perf_counter() - t0
     settings = {"n_hidden": model.n_hidden, "n_components": args.components,
+                **({"activation": args.activation} if kind == "nade" else {}),
                 "backend": "compiled", "random_state": args.seed, "n_jobs": args.n_jobs,
                 "dtype": str(model.dtype), **fit}
     record = {"model": kind, "settings": settings, "valid": summary(valid), "test": summary(test),
@@ -162,6 +163,8 @@ def main(argv=None):
     p.add_argument("--gmm-max-iter", type=int, default=500)
     p.add_argument("--components", type=int, default=10, help="Gaussians per conditional")
     p.add_argument("--hidden", type=int, default=200, help="nade: hidden units")
+    p.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
+                   help="nade: hidden units")
     p.add_argument("--lr", type=float, default=1e-3, help="nade: Adam's learning rate")
     p.add_argument("--weight-decay", type=float, default=0.1, help="nade: AdamW's decay")
     p.add_argument("--oa-hidden", type=int, default=500, help="oa: units per hidden layer")
