@@ -23,7 +23,7 @@ SIGMA_FLOOR = 1e-3
 # 1 / sigma^2 and log sigma finite and normal (NADE_MIX_MAX_LOG_SIGMA of csrc/mix_math.h)
 MAX_LOG_SIGMA = 300.0
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-# the hidden units a fixed-order RNADE may have, h_k = act(rho_k a_k) (docs/mixture.md §1)
+# the hidden units a fixed-order RNADE may have, h_k = act(rho_k a_k) (docs/mixture.md §3)
 ACTIVATIONS = ("sigmoid", "relu")
 
 
