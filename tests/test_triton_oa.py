@@ -218,3 +218,9 @@ def test_fused_oa_rejects_bad_input(rng):
         module.score(xs, o, 13, params[0].to(torch.float32), *params[1:])
     with pytest.raises(TypeError, match="eps must be float64"):
         module.sample(xs, o, torch.zeros((6, 13), dtype=torch.float32), None, *params)
+    with pytest.raises(TypeError, match="kept must be int32 or int64"):
+        module.sample(xs, o, None, torch.zeros(6, dtype=torch.float64), *params)
+    with pytest.raises(TypeError, match="stop must be int32 or int64"):
+        module.score(xs, o, 13, *params, stop=torch.zeros(6, dtype=torch.float32))
+    with pytest.raises(TypeError, match="terms must be float64"):
+        module.score(xs, o, 13, *params, terms=torch.empty((6, 13), dtype=torch.float32))

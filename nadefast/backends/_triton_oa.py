@@ -167,6 +167,7 @@ def _dense_relu(h, Wl, bl):
 
 
 _INDEX_DTYPES = (torch.int32, torch.int64)
+_FLOAT64 = (torch.float64,)
 
 
 def _check_orders(xs, orders):
@@ -179,6 +180,25 @@ def _check_orders(xs, orders):
         raise TypeError(f"orders must be int32 or int64, got {orders.dtype}")
     if orders.dim() != 2 or orders.shape[1] != n or orders.shape[0] not in (1, rows):
         raise ValueError(f"orders must be (1, {n}) or ({rows}, {n}), got {tuple(orders.shape)}")
+
+
+def _check_arguments(xs, orders, model, optional):
+    """The checks score and sample share: values and orders (_check_orders), the model
+    (_check_model), and the optional tensors, (name, tensor or None, shape, dtypes) each:
+    a wrong shape is a ValueError, a wrong dtype a TypeError.  Returns the tensors given."""
+    _check_orders(xs, orders)
+    given = []
+    for name, t, shape, dtypes in optional:
+        if t is None:
+            continue
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must be {shape}, got {tuple(t.shape)}")
+        if t.dtype not in dtypes:
+            names = " or ".join(str(d).removeprefix("torch.") for d in dtypes)
+            raise TypeError(f"{name} must be {names}, got {t.dtype}")
+        given.append(t)
+    _check_model(*model)
+    return given
 
 
 def _check_model(MT, WT, V, c, b, W_hidden, b_hidden):
@@ -225,22 +245,17 @@ def score(xs, orders, positions, MT, WT, V, c, b, W_hidden, b_hidden, stop=None,
     position (positions must then be n).  block_rows, num_warps: None for the defaults
     (`_settings`)."""
     rows, n = xs.shape
-    _check_orders(xs, orders)
     if not 0 <= positions <= n:
         raise ValueError(f"positions must lie in [0, {n}], got {positions}")
-    if terms is not None and (tuple(terms.shape) != (rows, n) or positions != n):
-        raise ValueError(f"terms must be ({rows}, {n}) and positions {n}")
-    if stop is not None and (tuple(stop.shape) != (rows,) or stop.dtype not in _INDEX_DTYPES):
-        raise ValueError(f"stop must be ({rows},) int32 or int64, got {tuple(stop.shape)} "
-                         f"{stop.dtype}")
-    if terms is not None and terms.dtype != torch.float64:
-        raise TypeError(f"terms must be float64, got {terms.dtype}")
-    _check_model(MT, WT, V, c, b, W_hidden, b_hidden)
+    if terms is not None and positions != n:
+        raise ValueError(f"terms must come with positions {n}, got {positions}")
+    model = (MT, WT, V, c, b, W_hidden, b_hidden)
+    given = _check_arguments(xs, orders, model, (("stop", stop, (rows,), _INDEX_DTYPES),
+                                                 ("terms", terms, (rows, n), _FLOAT64)))
     ll = torch.zeros(rows, dtype=torch.float64, device=xs.device)
     if rows == 0 or positions == 0:
         return ll
-    _check(xs, orders, MT, WT, V, c, b, W_hidden, b_hidden,
-           *[t for t in (stop, terms) if t is not None])
+    _check(xs, orders, *model, *given)
     bt = b_hidden[-1] if W_hidden.shape[0] > 0 else b
 
     def launch(grid, meta, A1, H1, Z, k0, k1):
@@ -261,19 +276,12 @@ def sample(xs, orders, eps, kept, MT, WT, V, c, b, W_hidden, b_hidden, block_row
     the most probable values), keeping the values at positions k < kept[r] where `kept`
     (rows,) int32 is not None.  orders and the model as in `score`."""
     rows, n = xs.shape
-    _check_orders(xs, orders)
-    for name, t, shape in (("eps", eps, (rows, n)), ("kept", kept, (rows,))):
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"{name} must be {shape}, got {tuple(t.shape)}")
-    if eps is not None and eps.dtype != torch.float64:
-        raise TypeError(f"eps must be float64, got {eps.dtype}")
-    if kept is not None and kept.dtype not in _INDEX_DTYPES:
-        raise TypeError(f"kept must be int32 or int64, got {kept.dtype}")
-    _check_model(MT, WT, V, c, b, W_hidden, b_hidden)
+    model = (MT, WT, V, c, b, W_hidden, b_hidden)
+    given = _check_arguments(xs, orders, model, (("eps", eps, (rows, n), _FLOAT64),
+                                                 ("kept", kept, (rows,), _INDEX_DTYPES)))
     if rows == 0 or n == 0:
         return xs
-    _check(xs, orders, MT, WT, V, c, b, W_hidden, b_hidden,
-           *[t for t in (eps, kept) if t is not None])
+    _check(xs, orders, *model, *given)
     bt = b_hidden[-1] if W_hidden.shape[0] > 0 else b
 
     def launch(grid, meta, A1, H1, Z, k0, k1):
