@@ -16,10 +16,10 @@ class NADE(BaseNADE):
     on a hidden layer shared by all positions, computed by the O(n d)
     recurrence a_{k+1} = a_k + W[:, k] x_{o[k]} (docs/fixed_order.md;
     docs/categorical.md; docs/mixture.md).  Log-likelihoods (log-densities
-    for real values, in the user's units) are exact, in nats.  Conditional inference (log_marginal,
-    conditional_sample, impute) takes the first variables of the ordering
-    as observed, in each row any number of them; for any other set of
-    observed variables use OrderAgnosticNADE.
+    for real values, in the user's units) are exact, in nats.  Conditional
+    inference (log_marginal, conditional_sample, impute) takes the first
+    variables of the ordering as observed, in each row any number of them;
+    for any other set of observed variables use OrderAgnosticNADE.
 
     Parameters
     ----------
